@@ -1,0 +1,1 @@
+"""Temporal activities: every side effect a workflow needs (store, payments, receipts)."""

@@ -1,0 +1,3 @@
+"""Ampflow: an open-source charging management system built on Temporal."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,198 @@
+"""The `ampflow` command: dev | migrate | seed | worker | gateway | api | simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ampflow.settings import Settings, get_settings
+
+log = logging.getLogger("ampflow")
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """`AMPFLOW_DATABASE_URL`, or the embedded PostgreSQL under the data dir (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    from store.embedded import start_embedded_postgres
+
+    _, url = start_embedded_postgres(settings.data_dir)
+    return url
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from store.migrate import upgrade
+
+    upgrade(resolve_database_url(settings))
+    log.info("database schema is up to date")
+
+
+def _seed(settings: Settings, args: argparse.Namespace) -> None:
+    from ampflow.seed import seed_demo
+    from store.db import Database
+
+    db = Database(resolve_database_url(settings), pool_size=2)
+    seed_demo(db, settings.demo_station_password)
+    db.dispose()
+
+
+async def run_worker(settings: Settings, database_url: str) -> None:
+    from ampflow.temporal import connect
+    from store.db import Database
+    from workers.session_worker import build_worker, payment_provider
+
+    client = await connect(settings)
+    db = Database(database_url)
+    worker = build_worker(client, db, settings.task_queue, payment_provider(settings))
+    log.info("worker polling task queue %s", settings.task_queue)
+    try:
+        await worker.run()
+    finally:
+        db.dispose()
+
+
+async def run_gateway(settings: Settings, database_url: str) -> None:
+    from ampflow.temporal import connect
+    from gateway.server import Gateway
+
+    client = await connect(settings)
+    await Gateway(settings, client, database_url, settings.task_queue).serve_forever()
+
+
+async def run_api(settings: Settings, database_url: str) -> None:
+    import uvicorn
+
+    from api.main import create_app
+
+    app = create_app(settings, database_url)
+    config = uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="on"
+    )
+    await uvicorn.Server(config).serve()
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    asyncio.run(run_worker(settings, resolve_database_url(settings)))
+
+
+def _gateway(settings: Settings, args: argparse.Namespace) -> None:
+    asyncio.run(run_gateway(settings, resolve_database_url(settings)))
+
+
+def _api(settings: Settings, args: argparse.Namespace) -> None:
+    asyncio.run(run_api(settings, resolve_database_url(settings)))
+
+
+def _dev(settings: Settings, args: argparse.Namespace) -> None:
+    from ampflow.dev import run_dev
+
+    run_dev(settings)
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> None:
+    from ampflow.simulator import run_session
+
+    url = args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp"
+    session = asyncio.run(
+        run_session(
+            url,
+            args.station,
+            args.password or settings.demo_station_password,
+            args.id_tag,
+            connector_id=args.connector,
+            meter_values=args.meter_values,
+            wh_per_interval=args.wh_per_interval,
+            interval_s=args.interval,
+        )
+    )
+    print(
+        f"boot: {session.boot_status}  authorize: {session.authorize_status}  "
+        f"start: {session.start_status}  transaction: {session.transaction_id}"
+    )
+    if session.transaction_id is not None:
+        energy = session.meter_stop_wh - session.meter_start_wh
+        print(f"charged {energy} Wh; session id: session-{args.station}-{session.transaction_id}")
+        print(
+            f"see it with: curl -H 'X-API-Key: $AMPFLOW_ADMIN_API_KEY' "
+            f"{settings.api_base_url}/sessions/session-{args.station}-{session.transaction_id}"
+        )
+
+
+COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], None], str]] = {
+    "dev": (_dev, "run everything locally: PostgreSQL, Temporal + UI, worker, gateway, API"),
+    "migrate": (_migrate, "apply database migrations"),
+    "seed": (_seed, "create the demo station, driver, card and tariff"),
+    "worker": (_worker, "run the Temporal worker (sessions)"),
+    "gateway": (_gateway, "run the OCPP WebSocket gateway"),
+    "api": (_api, "run the HTTP API"),
+    "simulate": (_simulate, "run a simulated OCPP 1.6J charger through one session"),
+}
+
+
+def subcommand_names() -> set[str]:
+    """Every subcommand of `ampflow` (used to check docker-compose.yml)."""
+    return set(COMMANDS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ampflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "simulate":
+            command.add_argument(
+                "--url", help="gateway base URL (default ws://127.0.0.1:PORT/ocpp)"
+            )
+            command.add_argument("--station", default="DEMO-1")
+            command.add_argument("--password", help="station password (default: the demo one)")
+            command.add_argument("--id-tag", default="DEMO-TAG")
+            command.add_argument("--connector", type=int, default=1)
+            command.add_argument("--meter-values", type=int, default=5)
+            command.add_argument("--wh-per-interval", type=int, default=1500)
+            command.add_argument(
+                "--interval", type=float, default=0.5, help="seconds between meter values"
+            )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    noisy_loggers = (
+        "httpx",
+        "embedded_postgres",
+        "websockets.server",
+        "alembic.runtime.migration",
+        "ocpp",
+    )
+    for noisy in noisy_loggers:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    handler, _ = COMMANDS[args.command]
+    try:
+        handler(settings, args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def dev_admin_key(data_dir: Path) -> str:
+    """The dev operator key: kept in the data dir so it survives restarts."""
+    path = data_dir / "admin_api_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = "dev-" + secrets.token_urlsafe(18)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+if __name__ == "__main__":
+    main()

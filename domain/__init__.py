@@ -1,0 +1,1 @@
+"""Pure business logic: no I/O, importable from workflows (sandbox-safe)."""

@@ -1,0 +1,184 @@
+"""The OCPP-neutral charging-session model: states and the messages that cross into Temporal.
+
+Both OCPP 1.6 and 2.0.1 adapters translate into these; workflows and activities only see these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.rating import RatingResult
+
+
+class AuthorizationStatus(StrEnum):
+    """Why a credential may or may not charge (the common subset of 1.6 and 2.0.1)."""
+
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+    CONCURRENT_TX = "ConcurrentTx"
+
+
+class SessionState(StrEnum):
+    """Where a session is; also the `SessionState` search attribute."""
+
+    AUTHORIZED = "Authorized"
+    CHARGING = "Charging"
+    STOPPED = "Stopped"
+    COMPLETED = "Completed"
+    REJECTED = "Rejected"  # credential refused: never billed
+    EXPIRED = "Expired"  # authorized but never started (zombie guard)
+    PAYMENT_FAILED = "PaymentFailed"
+    NEEDS_REVIEW = "NeedsReview"
+
+
+class Authorization(BaseModel):
+    """The answer to 'may this credential charge here?'."""
+
+    status: AuthorizationStatus
+    id_token: str
+    driver_id: int | None = None
+    group_id: str | None = None
+    expires_at: datetime | None = None
+
+
+class SessionInput(BaseModel):
+    """Input of the `ChargingSession` workflow."""
+
+    session_id: str
+    station_id: str
+    transaction_id: str
+    authorization_timeout_s: int = 180
+    max_session_s: int = 72 * 3600
+
+
+class AuthorizeRequest(BaseModel):
+    """A credential presented at a station (OCPP Authorize)."""
+
+    id_token: str
+    token_type: str = "ISO14443"
+
+
+class StartRequest(BaseModel):
+    """A charger reports a started transaction (StartTransaction / TransactionEvent Started)."""
+
+    connector_id: int
+    id_token: str
+    token_type: str = "ISO14443"
+    meter_start_wh: int = 0
+    timestamp: datetime
+
+
+class StartResult(BaseModel):
+    """What the charger is told when it starts a transaction."""
+
+    transaction_id: str
+    authorization: Authorization
+
+
+class MeterUpdate(BaseModel):
+    """A compact live reading (the raw samples themselves go to the store)."""
+
+    timestamp: datetime
+    energy_wh: int | None = None
+    power_w: float | None = None
+    soc_percent: float | None = None
+
+
+class StopRequest(BaseModel):
+    """A charger reports that a transaction ended."""
+
+    timestamp: datetime
+    meter_stop_wh: int | None = None
+    reason: str = "Local"
+    id_token: str | None = None
+
+
+class SessionView(BaseModel):
+    """Live state of a session, as answered by the workflow's `state` query."""
+
+    session_id: str
+    station_id: str
+    transaction_id: str
+    state: SessionState
+    connector_id: int | None = None
+    id_token_fingerprint: str | None = None
+    driver_id: int | None = None
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    meter_start_wh: int | None = None
+    last_energy_wh: int | None = None
+    energy_wh: int = 0
+    power_w: float | None = None
+    cost_so_far: int = 0
+    currency: str | None = None
+    stop_reason: str | None = None
+    final_reason: str | None = None
+    total: int | None = None
+
+
+class SessionRecord(BaseModel):
+    """What the store is told about a session at start and at stop."""
+
+    session_id: str
+    station_id: str
+    transaction_id: str
+    connector_id: int | None = None
+    id_token: str | None = None
+    driver_id: int | None = None
+    state: SessionState
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    meter_start_wh: int | None = None
+    meter_stop_wh: int | None = None
+    stop_reason: str | None = None
+    review_reason: str | None = None
+
+
+class StartedSession(BaseModel):
+    """The store's answer when a session starts: the tariff snapshot in force."""
+
+    tariff: dict = Field(default_factory=dict)
+
+
+class RateRequest(BaseModel):
+    session_id: str
+
+
+class RatedSession(BaseModel):
+    """The rated price and what it was computed from."""
+
+    session_id: str
+    energy_wh: int
+    duration_s: int
+    rating: RatingResult
+
+
+class ChargeRequest(BaseModel):
+    """Charge a rated session's total to its driver (idempotent per session)."""
+
+    session_id: str
+    driver_id: int | None
+    amount: int
+    currency: str
+
+
+class PaymentOutcome(BaseModel):
+    payment_id: int
+    status: str  # "succeeded" | "failed" | "not_required"
+    provider: str
+    amount: int
+    failure_reason: str | None = None
+
+
+class ReceiptRequest(BaseModel):
+    session_id: str
+
+
+class ReceiptIssued(BaseModel):
+    receipt_number: int
+    session_id: str

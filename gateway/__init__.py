@@ -1,0 +1,1 @@
+"""The OCPP-J gateway: sockets, framing, station identity, per-version adapters, delivery."""

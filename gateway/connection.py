@@ -1,0 +1,162 @@
+"""One charger's WebSocket: frames in, validated dispatch to the version's route table, frames out.
+
+CALLs from the charger are handled one at a time in arrival order (as OCPP requires); answers to
+our own CALLs are matched immediately, so a slow handler never blocks a command's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from gateway import protocol
+from gateway.protocol import CALL, CALLERROR, CALLRESULT, Frame, OcppError
+from gateway.schemas import validate
+
+if TYPE_CHECKING:
+    from gateway.services import GatewayServices
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["StationConnection", dict, str], Awaitable[dict]]
+
+
+class CommandError(Exception):
+    """A command to a station failed: `kind` is offline | rejected | timeout | not_supported."""
+
+    def __init__(self, kind: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.details = details
+
+
+@dataclass(eq=False)
+class StationConnection:
+    """A connected station speaking one OCPP version."""
+
+    station_id: str
+    version: str
+    ws: ServerConnection
+    services: GatewayServices
+    routes: dict[str, Handler]
+    connected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _calls: asyncio.Queue[Frame] = field(default_factory=asyncio.Queue)
+    _pending: dict[str, asyncio.Future[Frame]] = field(default_factory=dict)
+    _call_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _ids: itertools.count = field(default_factory=itertools.count)
+
+    async def run(self) -> None:
+        """Read frames until the socket closes."""
+        worker = asyncio.create_task(self._handle_calls(), name=f"calls-{self.station_id}")
+        try:
+            async for raw in self.ws:
+                await self._receive(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            worker.cancel()
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(CommandError("offline", "station disconnected"))
+
+    async def _receive(self, raw: str | bytes) -> None:
+        now = datetime.now(UTC)
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        try:
+            frame = protocol.parse_frame(text)
+        except OcppError as err:
+            self.services.recorder.log_frame(self.station_id, "in", text, now)
+            log.warning("%s sent a malformed frame: %s", self.station_id, err.description)
+            await self._send(protocol.call_error(protocol.error_unique_id(err), err, self.version))
+            return
+        self.services.recorder.log_frame(
+            self.station_id, "in", text, now, frame.message_type, frame.unique_id, frame.action
+        )
+        if frame.message_type == CALL:
+            self._calls.put_nowait(frame)
+            return
+        future = self._pending.pop(frame.unique_id, None)
+        if future is None or future.done():
+            log.warning("%s answered unknown call id %s; ignored", self.station_id, frame.unique_id)
+            return
+        future.set_result(frame)
+
+    async def _handle_calls(self) -> None:
+        while True:
+            frame = await self._calls.get()
+            try:
+                response = await self._dispatch(frame)
+            except OcppError as err:
+                log.warning(
+                    "%s %s -> %s: %s", self.station_id, frame.action, err.code, err.description
+                )
+                response = protocol.call_error(frame.unique_id, err, self.version)
+            except Exception:
+                log.exception("%s %s failed", self.station_id, frame.action)
+                error = OcppError("InternalError", "internal error; please retry")
+                response = protocol.call_error(frame.unique_id, error, self.version)
+            await self._send(response, frame.unique_id, frame.action)
+
+    async def _dispatch(self, frame: Frame) -> str:
+        assert frame.action is not None
+        validate(self.version, frame.action, frame.payload)
+        handler = self.routes.get(frame.action)
+        if handler is None:
+            raise OcppError("NotSupported", f"{frame.action} is not supported by this CSMS")
+        result = await handler(self, frame.payload, frame.unique_id)
+        validate(self.version, frame.action, result, response=True)
+        return protocol.call_result(frame.unique_id, result)
+
+    async def call(self, action: str, payload: dict, timeout_s: float = 30.0) -> dict:
+        """Send a CALL to the station and return its CALLRESULT payload (one at a time)."""
+        try:
+            validate(self.version, action, payload)
+        except OcppError as err:
+            if err.code == "NotImplemented":
+                raise CommandError("not_supported", f"{action} is not in {self.version}") from err
+            raise
+        async with self._call_lock:
+            unique_id = str(uuid.uuid4())
+            future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+            self._pending[unique_id] = future
+            try:
+                await self._send(protocol.call(unique_id, action, payload), unique_id, action)
+                frame = await asyncio.wait_for(future, timeout_s)
+            except TimeoutError as err:
+                raise CommandError("timeout", f"no answer to {action} in {timeout_s}s") from err
+            except ConnectionClosed as err:
+                raise CommandError("offline", "station disconnected") from err
+            finally:
+                self._pending.pop(unique_id, None)
+        if frame.message_type == CALLERROR:
+            raise CommandError(
+                "rejected",
+                f"{action}: {frame.error_code} {frame.error_description}",
+                frame.error_details,
+            )
+        assert frame.message_type == CALLRESULT
+        try:
+            validate(self.version, action, frame.payload, response=True)
+        except OcppError as err:
+            raise CommandError("rejected", f"invalid {action} answer: {err.description}") from err
+        return frame.payload
+
+    async def _send(
+        self, text: str, unique_id: str | None = None, action: str | None = None
+    ) -> None:
+        self.services.recorder.log_frame(
+            self.station_id, "out", text, datetime.now(UTC), None, unique_id, action
+        )
+        try:
+            await self.ws.send(text)
+        except ConnectionClosed:
+            log.info("%s: socket closed before a frame could be sent", self.station_id)

@@ -1,0 +1,149 @@
+"""The gateway process: a WebSocket server at `ws://HOST:PORT/ocpp/{station_id}`."""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+from datetime import UTC, datetime
+
+from temporalio.client import Client
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request
+
+from ampflow.settings import Settings
+from gateway.connection import StationConnection
+from gateway.protocol import OCPP16, SUBPROTOCOLS
+from gateway.recorder import Recorder
+from gateway.services import GatewayServices
+from gateway.session_bridge import SessionBridge
+from gateway.station_auth import Refusal, StationAuthenticator, station_id_from_path
+from gateway.station_store import StationStore
+from gateway.v16.routes import ROUTES as V16_ROUTES
+
+log = logging.getLogger(__name__)
+
+ROUTES_BY_VERSION = {OCPP16: V16_ROUTES}
+
+
+def offered_subprotocols(headers: Headers) -> list[str]:
+    offered: list[str] = []
+    for value in headers.get_all("Sec-WebSocket-Protocol"):
+        offered.extend(part.strip() for part in value.split(",") if part.strip())
+    return offered
+
+
+class Gateway:
+    """Owns the WebSocket server and everything a station connection needs."""
+
+    def __init__(self, settings: Settings, client: Client, database_url: str, task_queue: str):
+        self.settings = settings
+        self.store = StationStore(database_url)
+        self.recorder = Recorder(self.store.pool)
+        self.bridge = SessionBridge(client, self.store, settings, task_queue)
+        self.services = GatewayServices(settings, self.store, self.recorder, self.bridge)
+        self.authenticator = StationAuthenticator(self.store)
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self, host: str | None = None, port: int | None = None) -> None:
+        await self.store.open()
+        self.recorder.start()
+        self._server = await serve(
+            self._handle,
+            host or self.settings.gateway_host,
+            self.settings.gateway_port if port is None else port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            max_size=self.settings.gateway_max_frame_bytes,
+            ping_interval=self.settings.gateway_ping_interval_s,
+            ping_timeout=self.settings.gateway_ping_timeout_s,
+            compression=None,
+        )
+        log.info(
+            "OCPP gateway listening on ws://%s:%d/ocpp/{station_id}",
+            host or self.settings.gateway_host,
+            self.port,
+        )
+
+    async def stop(self) -> None:
+        """Close every socket (chargers reconnect elsewhere) and flush what is queued."""
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+        await self.bridge.close()
+        await self.recorder.close()
+        await self.store.close()
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Future()
+        finally:
+            await self.stop()
+
+    # ---- handshake ---------------------------------------------------------------------
+
+    async def _process_request(self, connection: ServerConnection, request: Request):
+        station_id = station_id_from_path(request.path)
+        peer = _peer(connection)
+        if station_id is None:
+            log.warning("refused %s: path %r is not /ocpp/{station_id}", peer, request.path)
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "Use /ocpp/{station_id}\n")
+        result = await self.authenticator.authenticate(
+            station_id, request.headers.get("Authorization"), secure=False
+        )
+        if isinstance(result, Refusal):
+            log.warning("refused station %s from %s: %s", station_id, peer, result.reason)
+            await self.store.record_event(
+                station_id, "HandshakeRefused", {"reason": result.reason, "peer": peer}
+            )
+            return connection.respond(http.HTTPStatus(result.status), result.reason + "\n")
+        offered = offered_subprotocols(request.headers)
+        allowed = [v for v in result.ocpp_versions if v in SUBPROTOCOLS]
+        chosen = next((v for v in offered if v in allowed and v in ROUTES_BY_VERSION), None)
+        if chosen is None and not offered and self.settings.gateway_assume_ocpp16:
+            chosen = OCPP16 if OCPP16 in allowed else None
+            connection.ampflow_no_subprotocol = True  # type: ignore[attr-defined]
+        if chosen is None:
+            reason = f"no supported OCPP subprotocol offered (offered {offered}, allowed {allowed})"
+            log.warning("refused station %s: %s", station_id, reason)
+            await self.store.record_event(station_id, "HandshakeRefused", {"reason": reason})
+            return connection.respond(http.HTTPStatus.BAD_REQUEST, reason + "\n")
+        connection.ampflow_station = (station_id, chosen)  # type: ignore[attr-defined]
+        return None
+
+    def _select_subprotocol(self, connection: ServerConnection, offered):
+        if getattr(connection, "ampflow_no_subprotocol", False):
+            return None
+        return connection.ampflow_station[1]  # type: ignore[attr-defined]
+
+    # ---- the connection ------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        station_id, version = ws.ampflow_station  # type: ignore[attr-defined]
+        previous = self.services.connections.get(station_id)
+        if previous is not None:
+            log.info("%s reconnected; closing its previous socket", station_id)
+            await previous.ws.close(1000, "replaced by a new connection")
+        conn = StationConnection(station_id, version, ws, self.services, ROUTES_BY_VERSION[version])
+        self.services.connections[station_id] = conn
+        await self.store.set_connected(station_id, True, datetime.now(UTC))
+        log.info("%s connected (%s) from %s", station_id, version, _peer(ws))
+        try:
+            await conn.run()
+        finally:
+            if self.services.connections.get(station_id) is conn:
+                del self.services.connections[station_id]
+                await self.store.set_connected(station_id, False, datetime.now(UTC))
+            log.info("%s disconnected (code %s)", station_id, ws.close_code)
+
+
+def _peer(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else "?"

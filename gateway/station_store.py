@@ -1,0 +1,116 @@
+"""The gateway's narrow view of the store: station identity, boot and status facts, numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from store.db import libpq_url
+
+
+@dataclass(frozen=True, slots=True)
+class StationIdentity:
+    """What the handshake needs to know about a station."""
+
+    station_id: str
+    password_hash: str | None
+    security_profile: int
+    ocpp_versions: tuple[str, ...]
+    registration_status: str
+
+
+class StationStore:
+    """Async access to the few tables the gateway reads and writes."""
+
+    def __init__(self, database_url: str, *, max_size: int = 8) -> None:
+        self.pool = AsyncConnectionPool(
+            libpq_url(database_url), min_size=1, max_size=max_size, open=False
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=True)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def identity(self, station_id: str) -> StationIdentity | None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT password_hash, security_profile, ocpp_versions, registration_status "
+                "FROM stations WHERE id = %s",
+                (station_id,),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        versions = tuple(v.strip() for v in (row[2] or "").split(",") if v.strip())
+        return StationIdentity(station_id, row[0], row[1], versions, row[3])
+
+    async def record_boot(self, station_id: str, info: dict, at: datetime) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE stations SET vendor = %s, model = %s, serial_number = %s, "
+                "firmware_version = %s, iccid = %s, last_boot_at = %s, last_seen_at = %s "
+                "WHERE id = %s",
+                (
+                    info.get("vendor"),
+                    info.get("model"),
+                    info.get("serial_number"),
+                    info.get("firmware_version"),
+                    info.get("iccid"),
+                    at,
+                    at,
+                    station_id,
+                ),
+            )
+
+    async def record_status(
+        self, station_id: str, connector_id: int, status: str, error_code: str | None, at: datetime
+    ) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO connectors (station_id, connector_id, status, error_code, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (station_id, connector_id) DO UPDATE "
+                "SET status = EXCLUDED.status, error_code = EXCLUDED.error_code, "
+                "updated_at = EXCLUDED.updated_at",
+                (station_id, connector_id, status, error_code, at),
+            )
+
+    async def set_connected(self, station_id: str, connected: bool, at: datetime) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE stations SET connected = %s, last_seen_at = %s WHERE id = %s",
+                (connected, at, station_id),
+            )
+
+    async def touch(self, station_id: str, at: datetime) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE stations SET last_seen_at = %s WHERE id = %s", (at, station_id)
+            )
+
+    async def next_session_number(self) -> int:
+        """A fresh, globally unique session number (the 1.6 transactionId)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT nextval('session_number_seq')")
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def record_event(self, station_id: str, kind: str, detail: dict) -> None:
+        """Something an operator should see (refused handshake, unknown transaction, ...)."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO station_events (station_id, kind, detail) VALUES (%s, %s, %s)",
+                (station_id[:48], kind, orjson.dumps(detail).decode()),
+            )
+
+    async def fetch_dicts(self, query: str, params: tuple) -> list[dict]:
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(query, params)
+            return await cur.fetchall()

@@ -1,0 +1,80 @@
+"""OCPP 1.6 Authorize, StartTransaction, MeterValues, StopTransaction.
+
+The decisions (may this token charge?) are made by the session workflow; the gateway only
+translates. transactionId is the session number, so the workflow id is derived, not looked up.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from domain.session import Authorization, StartRequest, StopRequest
+from gateway.connection import StationConnection
+from gateway.meter_values import live_update, sample_rows
+from gateway.timestamps import parse
+from workflows import contract
+
+log = logging.getLogger(__name__)
+
+
+def id_tag_info(authorization: Authorization) -> dict:
+    info: dict = {"status": authorization.status.value}
+    if authorization.expires_at is not None:
+        info["expiryDate"] = authorization.expires_at.isoformat()
+    if authorization.group_id:
+        info["parentIdTag"] = authorization.group_id[:20]
+    return info
+
+
+async def authorize(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    result = await conn.services.bridge.authorize(conn.station_id, payload["idTag"], unique_id)
+    return {"idTagInfo": id_tag_info(result)}
+
+
+async def start_transaction(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    request = StartRequest(
+        connector_id=payload["connectorId"],
+        id_token=payload["idTag"],
+        meter_start_wh=payload["meterStart"],
+        timestamp=parse(payload["timestamp"]),
+    )
+    result = await conn.services.bridge.start(conn.station_id, request, unique_id)
+    return {
+        "transactionId": int(result.transaction_id),
+        "idTagInfo": id_tag_info(result.authorization),
+    }
+
+
+async def meter_values(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    transaction_id = payload.get("transactionId")
+    tx = str(transaction_id) if transaction_id is not None else None
+    session_id = contract.session_workflow_id(conn.station_id, tx) if tx else None
+    rows = sample_rows(
+        conn.station_id, payload["connectorId"], tx, session_id, payload["meterValue"]
+    )
+    await conn.services.recorder.store_samples(rows)
+    update = live_update(rows)
+    if tx is not None and update is not None:
+        conn.services.bridge.meter(conn.station_id, tx, update)
+    return {}
+
+
+async def stop_transaction(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    tx = str(payload["transactionId"])
+    session_id = contract.session_workflow_id(conn.station_id, tx)
+    rows = sample_rows(conn.station_id, 0, tx, session_id, payload.get("transactionData", []))
+    await conn.services.recorder.store_samples(rows)
+    request = StopRequest(
+        timestamp=parse(payload["timestamp"]),
+        meter_stop_wh=payload["meterStop"],
+        reason=payload.get("reason", "Local"),
+        id_token=payload.get("idTag"),
+    )
+    delivered = await conn.services.bridge.stop(conn.station_id, tx, request)
+    if not delivered:
+        # Acknowledge anyway: a NACK makes real chargers retry forever. Flag it for operators.
+        log.warning("%s stopped unknown transaction %s", conn.station_id, tx)
+        await conn.services.store.record_event(
+            conn.station_id, "UnknownTransactionStopped", {"transactionId": tx, **payload}
+        )
+    return {}

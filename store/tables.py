@@ -1,0 +1,229 @@
+"""SQLModel tables. Money in integer minor units with a currency; energy in Wh.
+
+Table objects never leave the store/activities/api layers; Temporal payloads are `domain` models.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+class Station(SQLModel, table=True):
+    """A registered charging station; `id` is its OCPP identity (the URL path segment)."""
+
+    __tablename__ = "stations"
+
+    id: str = Field(primary_key=True, max_length=48)
+    password_hash: str | None = None
+    security_profile: int = 1
+    ocpp_versions: str = "ocpp1.6,ocpp2.0.1"
+    connector_count: int = 1
+    tariff_id: int | None = Field(default=None, foreign_key="tariffs.id")
+    vendor: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    registration_status: str = "Accepted"
+    last_boot_at: datetime | None = _ts(nullable=True)
+    last_seen_at: datetime | None = _ts(nullable=True)
+    connected: bool = False
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class Connector(SQLModel, table=True):
+    """A connector's last known status (connector 0 is the station itself in OCPP 1.6)."""
+
+    __tablename__ = "connectors"
+
+    station_id: str = Field(primary_key=True, foreign_key="stations.id", max_length=48)
+    connector_id: int = Field(primary_key=True)
+    status: str = "Unknown"
+    error_code: str | None = None
+    updated_at: datetime | None = _ts(nullable=True)
+
+
+class Driver(SQLModel, table=True):
+    __tablename__ = "drivers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    email: str = Field(unique=True, index=True)
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class IdToken(SQLModel, table=True):
+    """A credential (RFID card, app, contract id). `token` is the OCPP idTag / idToken value."""
+
+    __tablename__ = "id_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(unique=True, index=True, max_length=36)
+    token_type: str = "ISO14443"
+    driver_id: int | None = Field(default=None, foreign_key="drivers.id", index=True)
+    status: str = "Accepted"  # Accepted | Blocked
+    group_id: str | None = None
+    expires_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class Tariff(SQLModel, table=True):
+    __tablename__ = "tariffs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    currency: str = Field(default="EUR", max_length=3)
+    energy_price_per_kwh: int = 0
+    time_price_per_hour: int = 0
+    session_fee: int = 0
+    vat_rate_bp: int = 0
+    prices_include_vat: bool = False
+    is_default: bool = False
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class ChargingSession(SQLModel, table=True):
+    """One charging session; `id` is its Temporal workflow id."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index("ix_sessions_station_started", "station_id", "started_at"),
+        Index("ix_sessions_driver", "driver_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=120)
+    station_id: str = Field(max_length=48)
+    connector_id: int | None = None
+    transaction_id: str
+    id_token: str | None = None
+    driver_id: int | None = None
+    state: str
+    tariff: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    started_at: datetime | None = _ts(nullable=True)
+    stopped_at: datetime | None = _ts(nullable=True)
+    meter_start_wh: int | None = None
+    meter_stop_wh: int | None = None
+    energy_wh: int | None = None
+    duration_s: int | None = None
+    stop_reason: str | None = None
+    review_reason: str | None = None
+    cost: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    total_amount: int | None = None
+    currency: str | None = None
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class MeterSample(SQLModel, table=True):
+    """One raw sampled value as sent by the charger; duplicates are dropped on insert."""
+
+    __tablename__ = "meter_samples"
+    __table_args__ = (
+        UniqueConstraint(
+            "station_id",
+            "connector_id",
+            "transaction_id",
+            "timestamp",
+            "measurand",
+            "phase",
+            "location",
+            name="uq_meter_samples_reading",
+        ),
+        Index("ix_meter_samples_session", "session_id", "timestamp"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    session_id: str | None = Field(default=None, max_length=120)
+    station_id: str = Field(max_length=48)
+    connector_id: int = 0
+    transaction_id: str = ""
+    timestamp: datetime = _ts(nullable=False)
+    measurand: str = "Energy.Active.Import.Register"
+    phase: str = ""
+    location: str = ""
+    context: str | None = None
+    unit: str | None = None
+    value: float
+    signed_data: str | None = None
+
+
+class Payment(SQLModel, table=True):
+    """A payment-provider entry for a session; one per (session, kind) — never billed twice."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("session_id", "kind", name="uq_payments_session_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(max_length=120, index=True)
+    kind: str = "charge"
+    driver_id: int | None = None
+    provider: str
+    amount: int
+    currency: str = Field(max_length=3)
+    status: str
+    external_id: str | None = None
+    failure_reason: str | None = None
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class Receipt(SQLModel, table=True):
+    """A session's receipt; numbers are gap-free (allocated from `receipt_counters`)."""
+
+    __tablename__ = "receipts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(unique=True, max_length=120)
+    number: int = Field(unique=True)
+    total: int
+    currency: str = Field(max_length=3)
+    html: str
+    issued_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class ReceiptCounter(SQLModel, table=True):
+    __tablename__ = "receipt_counters"
+
+    name: str = Field(primary_key=True)
+    last_number: int = 0
+
+
+class OcppMessage(SQLModel, table=True):
+    """Every OCPP frame in and out, appended in batches by the gateway."""
+
+    __tablename__ = "ocpp_messages"
+    __table_args__ = (Index("ix_ocpp_messages_station", "station_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    station_id: str = Field(max_length=48)
+    direction: str  # "in" | "out"
+    message_type: int | None = None
+    unique_id: str | None = None
+    action: str | None = None
+    payload: str
+    at: datetime = _ts(nullable=False)
+
+
+class StationEvent(SQLModel, table=True):
+    """Things an operator should know: refused handshakes, unknown transactions, disconnects."""
+
+    __tablename__ = "station_events"
+    __table_args__ = (Index("ix_station_events_station", "station_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: str = Field(max_length=48)
+    kind: str
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    at: datetime = _ts(nullable=False, server_default=text("now()"))

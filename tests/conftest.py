@@ -1,0 +1,129 @@
+"""Test harness: one real PostgreSQL and one real Temporal dev server per test session.
+
+Isolation per test: clean tables, a unique task queue, its own gateway and worker.
+Set AMPFLOW_TEST_DATABASE_URL to use an existing PostgreSQL instead of the embedded one.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from activities.payments.ledger import LedgerProvider
+from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
+from ampflow.seed import seed_demo
+from ampflow.settings import Settings
+from api.main import create_app
+from gateway.server import Gateway
+from store.db import Database
+from store.embedded import ensure_database, start_embedded_postgres
+from store.migrate import upgrade
+from workers.session_worker import build_worker
+
+ADMIN_KEY = "test-admin-key"
+DEMO_PASSWORD = "demo-secret"
+
+_TABLES = (
+    "ocpp_messages, meter_samples, receipts, receipt_counters, payments, sessions, "
+    "id_tokens, drivers, connectors, station_events, stations, tariffs"
+)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("AMPFLOW_TEST_DATABASE_URL")
+    if given:
+        upgrade(given)
+        yield given
+        return
+    server, url = start_embedded_postgres(
+        tmp_path_factory.mktemp("pg"), database="ampflow_test", temporary=True
+    )
+    ensure_database(server.get_uri("postgres"), "ampflow_test")
+    upgrade(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def temporal_address() -> Iterator[str]:
+    port = free_port()
+    process = start_temporal_dev_server(port, ui_port=None, db_file=None)
+    yield f"127.0.0.1:{port}"
+    stop_process(process)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url, pool_size=4)
+    with database.session() as session:
+        session.exec(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))  # type: ignore
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, temporal_address: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        temporal_address=temporal_address,
+        task_queue=f"test-{uuid.uuid4().hex[:12]}",
+        admin_api_key=ADMIN_KEY,
+        gateway_port=0,
+        meter_signal_interval_s=0.2,
+        demo_station_password=DEMO_PASSWORD,
+    )
+
+
+@pytest.fixture
+def seeded(db: Database) -> Database:
+    seed_demo(db, DEMO_PASSWORD)
+    return db
+
+
+@pytest.fixture
+async def temporal_client(temporal_address: str) -> Client:
+    return await Client.connect(temporal_address, data_converter=pydantic_data_converter)
+
+
+@pytest.fixture
+async def worker(temporal_client: Client, db: Database, settings: Settings) -> AsyncIterator:
+    """A session worker on this test's task queue, running for the whole test."""
+    running = build_worker(temporal_client, db, settings.task_queue, LedgerProvider())
+    async with running:
+        yield running
+
+
+@pytest.fixture
+async def gateway(
+    settings: Settings, temporal_client: Client, database_url: str, db: Database
+) -> AsyncIterator[Gateway]:
+    gw = Gateway(settings, temporal_client, database_url, settings.task_queue)
+    await gw.start(host="127.0.0.1", port=0)
+    yield gw
+    await gw.stop()
+
+
+@pytest.fixture
+def gateway_url(gateway: Gateway) -> str:
+    return f"ws://127.0.0.1:{gateway.port}/ocpp"
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, database_url: str, temporal_client: Client, db: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the API app, with the operator key set."""
+    app = create_app(settings, database_url, temporal=temporal_client)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api", headers={"X-API-Key": ADMIN_KEY}
+        ) as client:
+            yield client

@@ -1,0 +1,1 @@
+"""Process entry points: which workflows and activities run on which task queue."""

@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic and sandbox-safe (they import only domain and temporalio)."""

@@ -1,0 +1,30 @@
+"""The public contract of our workflows: names, ids and search attributes.
+
+Imported by the gateway and the API so they can start, update, signal and query workflows by
+name without importing workflow code.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+CHARGING_SESSION = "ChargingSession"
+
+# ChargingSession updates, signals and queries.
+UPDATE_AUTHORIZE = "authorize"
+UPDATE_START = "start"
+SIGNAL_METER = "meter"
+SIGNAL_STOP = "stop"
+QUERY_STATE = "state"
+
+STATION_ID = SearchAttributeKey.for_keyword("StationId")
+ID_TOKEN = SearchAttributeKey.for_keyword("IdToken")  # a fingerprint, never the raw token
+SESSION_STATE = SearchAttributeKey.for_keyword("SessionState")
+DRIVER_ID = SearchAttributeKey.for_keyword("DriverId")
+
+SEARCH_ATTRIBUTES = (STATION_ID, ID_TOKEN, SESSION_STATE, DRIVER_ID)
+
+
+def session_workflow_id(station_id: str, transaction_id: str | int) -> str:
+    """Readable, stable id of a session workflow, e.g. `session-DEMO-1-42`."""
+    return f"session-{station_id}-{transaction_id}"
