@@ -11,7 +11,7 @@ from temporalio.client import Client
 from ampflow import __version__
 from ampflow.settings import Settings
 from ampflow.temporal import connect
-from api.routes import drivers, health, sessions, stations, tariffs
+from api.routes import commands, drivers, health, sessions, stations, tariffs
 from store.db import Database
 
 
@@ -39,6 +39,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    for module in (health, stations, drivers, tariffs, sessions):
+    for module in (health, stations, commands, drivers, tariffs, sessions):
         app.include_router(module.router)
     return app

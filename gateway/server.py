@@ -13,6 +13,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 
 from ampflow.settings import Settings
+from gateway.command_worker import build_command_worker, gateway_task_queue
 from gateway.connection import StationConnection
 from gateway.protocol import OCPP16, SUBPROTOCOLS
 from gateway.recorder import Recorder
@@ -37,14 +38,24 @@ def offered_subprotocols(headers: Headers) -> list[str]:
 class Gateway:
     """Owns the WebSocket server and everything a station connection needs."""
 
-    def __init__(self, settings: Settings, client: Client, database_url: str, task_queue: str):
+    def __init__(
+        self,
+        settings: Settings,
+        client: Client,
+        database_url: str,
+        task_queue: str,
+        command_queue: str | None = None,
+    ):
         self.settings = settings
+        self.command_queue = command_queue or gateway_task_queue()
         self.store = StationStore(database_url)
         self.recorder = Recorder(self.store.pool)
         self.bridge = SessionBridge(client, self.store, settings, task_queue)
         self.services = GatewayServices(settings, self.store, self.recorder, self.bridge)
         self.authenticator = StationAuthenticator(self.store)
         self._server: Server | None = None
+        self._command_worker = build_command_worker(client, self.services, self.command_queue)
+        self._command_task: asyncio.Task | None = None
 
     @property
     def port(self) -> int:
@@ -54,6 +65,7 @@ class Gateway:
     async def start(self, host: str | None = None, port: int | None = None) -> None:
         await self.store.open()
         self.recorder.start()
+        self._command_task = asyncio.create_task(self._command_worker.run(), name="commands")
         self._server = await serve(
             self._handle,
             host or self.settings.gateway_host,
@@ -76,6 +88,8 @@ class Gateway:
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
+        if self._command_task is not None:
+            await self._command_worker.shutdown()
         await self.bridge.close()
         await self.recorder.close()
         await self.store.close()
@@ -133,14 +147,14 @@ class Gateway:
             await previous.ws.close(1000, "replaced by a new connection")
         conn = StationConnection(station_id, version, ws, self.services, ROUTES_BY_VERSION[version])
         self.services.connections[station_id] = conn
-        await self.store.set_connected(station_id, True, datetime.now(UTC))
+        await self.store.set_connected(station_id, datetime.now(UTC), self.command_queue, version)
         log.info("%s connected (%s) from %s", station_id, version, _peer(ws))
         try:
             await conn.run()
         finally:
             if self.services.connections.get(station_id) is conn:
                 del self.services.connections[station_id]
-                await self.store.set_connected(station_id, False, datetime.now(UTC))
+                await self.store.set_disconnected(station_id, datetime.now(UTC), self.command_queue)
             log.info("%s disconnected (code %s)", station_id, ws.close_code)
 
 

@@ -80,11 +80,24 @@ class StationStore:
                 (station_id, connector_id, status, error_code, at),
             )
 
-    async def set_connected(self, station_id: str, connected: bool, at: datetime) -> None:
+    async def set_connected(
+        self, station_id: str, at: datetime, task_queue: str, version: str
+    ) -> None:
+        """Record that this gateway (its command queue) now holds the station's socket."""
         async with self.pool.connection() as conn:
             await conn.execute(
-                "UPDATE stations SET connected = %s, last_seen_at = %s WHERE id = %s",
-                (connected, at, station_id),
+                "UPDATE stations SET connected = true, last_seen_at = %s, gateway_queue = %s, "
+                "connected_version = %s WHERE id = %s",
+                (at, task_queue, version, station_id),
+            )
+
+    async def set_disconnected(self, station_id: str, at: datetime, task_queue: str) -> None:
+        """Clear the route, unless another gateway has taken the station over meanwhile."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE stations SET connected = false, last_seen_at = %s, gateway_queue = NULL "
+                "WHERE id = %s AND gateway_queue = %s",
+                (at, station_id, task_queue),
             )
 
     async def touch(self, station_id: str, at: datetime) -> None:

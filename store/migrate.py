@@ -19,6 +19,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (default: the newest)."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Bring the schema up to `revision` (default: every head — feature branches may add their
+    own revision on top of a shared one)."""
     command.upgrade(alembic_config(database_url), revision)

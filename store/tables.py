@@ -41,6 +41,8 @@ class Station(SQLModel, table=True):
     last_boot_at: datetime | None = _ts(nullable=True)
     last_seen_at: datetime | None = _ts(nullable=True)
     connected: bool = False
+    gateway_queue: str | None = None  # task queue of the gateway process holding the socket
+    connected_version: str | None = None  # OCPP subprotocol of the live connection
     created_at: datetime = _ts(nullable=False, server_default=text("now()"))
 
 
@@ -227,3 +229,22 @@ class StationEvent(SQLModel, table=True):
     kind: str
     detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class StationCommandLog(SQLModel, table=True):
+    """Every command sent to a station: who asked, what, and how it ended."""
+
+    __tablename__ = "station_commands"
+    __table_args__ = (Index("ix_station_commands_station", "station_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(unique=True, max_length=160)
+    station_id: str = Field(max_length=48)
+    name: str
+    params: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    requested_by: str
+    outcome: str
+    status: str | None = None
+    response: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    error: str | None = None
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))

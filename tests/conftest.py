@@ -30,11 +30,6 @@ from workers.session_worker import build_worker
 ADMIN_KEY = "test-admin-key"
 DEMO_PASSWORD = "demo-secret"
 
-_TABLES = (
-    "ocpp_messages, meter_samples, receipts, receipt_counters, payments, sessions, "
-    "id_tokens, drivers, connectors, station_events, stations, tariffs"
-)
-
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -63,7 +58,13 @@ def temporal_address() -> Iterator[str]:
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url, pool_size=4)
     with database.session() as session:
-        session.exec(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))  # type: ignore
+        tables = session.exec(  # type: ignore[call-overload]
+            text(
+                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ).scalar_one()
+        session.exec(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))  # type: ignore
     yield database
     database.dispose()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from temporalio.common import SearchAttributeKey
 
 CHARGING_SESSION = "ChargingSession"
+STATION_COMMAND = "StationCommand"
 
 # ChargingSession updates, signals and queries.
 UPDATE_AUTHORIZE = "authorize"
@@ -28,3 +29,8 @@ SEARCH_ATTRIBUTES = (STATION_ID, ID_TOKEN, SESSION_STATE, DRIVER_ID)
 def session_workflow_id(station_id: str, transaction_id: str | int) -> str:
     """Readable, stable id of a session workflow, e.g. `session-DEMO-1-42`."""
     return f"session-{station_id}-{transaction_id}"
+
+
+def command_workflow_id(station_id: str, name: str, at_compact: str) -> str:
+    """e.g. `cmd-DEMO-1-reset-20260101T120000123456`."""
+    return f"cmd-{station_id}-{name}-{at_compact}"

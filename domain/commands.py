@@ -1,0 +1,74 @@
+"""Commands to stations, OCPP-neutral: workflows ask, the gateway translates per version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+# Names the gateway translates for both OCPP versions (see gateway/*/commands.py).
+COMMAND_NAMES = (
+    "reset",  # params: type Soft|Hard (1.6) / Immediate|OnIdle (2.0.1)
+    "unlock_connector",  # params: connector_id (2.0.1 also evse_id)
+    "change_availability",  # params: connector_id (0 = station), operative: bool
+    "get_configuration",  # params: keys (1.6) / variables (2.0.1 GetVariables)
+    "change_configuration",  # params: key, value (1.6) / variables (2.0.1 SetVariables)
+    "trigger_message",  # params: message, connector_id
+    "data_transfer",  # params: vendor_id, message_id, data
+    "clear_cache",
+    "remote_start",  # params: id_token, connector_id, remote_start_id (2.0.1)
+    "remote_stop",  # params: transaction_id
+    "raw",  # params: action, payload — an OCPP CALL as is, for operators and tests
+)
+
+
+class StationCommand(BaseModel):
+    """Ask a station to do something; answered with a `CommandResult` or a typed error."""
+
+    station_id: str
+    name: str
+    params: dict = Field(default_factory=dict)
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+    requested_by: str = "system"
+
+
+class CommandResult(BaseModel):
+    """The station's answer: its status word (Accepted, Rejected, ...) and the raw payload."""
+
+    station_id: str
+    name: str
+    action: str
+    version: str
+    status: str | None
+    response: dict
+
+
+class StationRoute(BaseModel):
+    """Where a station's socket lives: the task queue of the gateway that holds it."""
+
+    station_id: str
+    connected: bool
+    task_queue: str | None = None
+    version: str | None = None
+
+
+class CommandRecord(BaseModel):
+    """An operator-visible record of a command and its outcome."""
+
+    workflow_id: str
+    station_id: str
+    name: str
+    params: dict
+    requested_by: str
+    outcome: str  # ok | offline | rejected | timeout | not_supported | error
+    status: str | None = None
+    response: dict | None = None
+    error: str | None = None
+    finished_at: datetime | None = None
+
+
+# Typed errors raised by `send_to_station` (ApplicationError types), all non-retryable.
+STATION_OFFLINE = "StationOffline"
+COMMAND_REJECTED = "CommandRejected"
+COMMAND_TIMEOUT = "CommandTimeout"
+COMMAND_NOT_SUPPORTED = "CommandNotSupported"

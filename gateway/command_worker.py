@@ -1,0 +1,99 @@
+"""The gateway's own Temporal worker: runs station commands on the process holding the socket.
+
+Each gateway process polls its own task queue (`gateway-{instance}`) and records, per connected
+station, that queue in the store; a workflow reaches a station by running `send_to_station` on
+it — no extra broker, any number of gateway processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from domain.commands import (
+    COMMAND_NOT_SUPPORTED,
+    COMMAND_REJECTED,
+    COMMAND_TIMEOUT,
+    STATION_OFFLINE,
+    CommandResult,
+    StationCommand,
+)
+from gateway.connection import CommandError
+from gateway.protocol import OCPP16, OcppError
+from gateway.services import GatewayServices
+from gateway.v16.commands import COMMANDS as V16_COMMANDS
+
+log = logging.getLogger(__name__)
+
+Translator = Callable[[dict], tuple[str, dict]]
+TRANSLATORS: dict[str, dict[str, Translator]] = {OCPP16: V16_COMMANDS}
+
+_ERROR_TYPES = {
+    "offline": STATION_OFFLINE,
+    "rejected": COMMAND_REJECTED,
+    "timeout": COMMAND_TIMEOUT,
+    "not_supported": COMMAND_NOT_SUPPORTED,
+}
+
+
+def gateway_task_queue(instance: str | None = None) -> str:
+    """This process's command queue, unique per process."""
+    instance = instance or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    return f"gateway-{instance}"
+
+
+class GatewayActivities:
+    """Activities that need a live station socket."""
+
+    def __init__(self, services: GatewayServices) -> None:
+        self.services = services
+
+    @activity.defn
+    async def send_to_station(self, command: StationCommand) -> CommandResult:
+        """Send one command as an OCPP CALL and return the station's answer."""
+        conn = self.services.connections.get(command.station_id)
+        if conn is None:
+            raise _failure("offline", f"{command.station_id} is not connected to this gateway")
+        translator = TRANSLATORS.get(conn.version, {}).get(command.name)
+        if translator is None:
+            raise _failure("not_supported", f"{command.name} is not available in {conn.version}")
+        try:
+            action, payload = translator(command.params)
+            response = await conn.call(action, payload, timeout_s=command.timeout_s)
+        except CommandError as err:
+            raise _failure(err.kind, str(err)) from err
+        except (OcppError, KeyError, ValueError, TypeError) as err:
+            raise _failure("not_supported", f"bad parameters for {command.name}: {err}") from err
+        status = response.get("status")
+        if status is None and isinstance(response.get("idTagInfo"), dict):
+            status = response["idTagInfo"].get("status")
+        log.info("%s %s -> %s", command.station_id, action, status)
+        return CommandResult(
+            station_id=command.station_id,
+            name=command.name,
+            action=action,
+            version=conn.version,
+            status=status,
+            response=response,
+        )
+
+
+def _failure(kind: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=_ERROR_TYPES.get(kind, kind), non_retryable=True)
+
+
+def build_command_worker(client: Client, services: GatewayServices, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        activities=[GatewayActivities(services).send_to_station],
+        max_concurrent_activities=1000,
+    )
