@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
 
 from temporalio import activity
 from temporalio.client import Client
@@ -27,14 +26,12 @@ from domain.commands import (
     StationCommand,
 )
 from gateway.connection import CommandError
-from gateway.protocol import OCPP16, OcppError
+from gateway.protocol import OcppError
 from gateway.services import GatewayServices
-from gateway.v16.commands import COMMANDS as V16_COMMANDS
+from gateway.versions import TRANSLATORS
 
 log = logging.getLogger(__name__)
 
-Translator = Callable[[dict], tuple[str, dict]]
-TRANSLATORS: dict[str, dict[str, Translator]] = {OCPP16: V16_COMMANDS}
 
 _ERROR_TYPES = {
     "offline": STATION_OFFLINE,

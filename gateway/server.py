@@ -13,6 +13,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 
 from ampflow.settings import Settings
+from gateway import events
 from gateway.command_worker import build_command_worker, gateway_task_queue
 from gateway.connection import StationConnection
 from gateway.protocol import OCPP16, SUBPROTOCOLS
@@ -21,11 +22,9 @@ from gateway.services import GatewayServices
 from gateway.session_bridge import SessionBridge
 from gateway.station_auth import Refusal, StationAuthenticator, station_id_from_path
 from gateway.station_store import StationStore
-from gateway.v16.routes import ROUTES as V16_ROUTES
+from gateway.versions import ROUTES_BY_VERSION
 
 log = logging.getLogger(__name__)
-
-ROUTES_BY_VERSION = {OCPP16: V16_ROUTES}
 
 
 def offered_subprotocols(headers: Headers) -> list[str]:
@@ -149,6 +148,7 @@ class Gateway:
         self.services.connections[station_id] = conn
         await self.store.set_connected(station_id, datetime.now(UTC), self.command_queue, version)
         log.info("%s connected (%s) from %s", station_id, version, _peer(ws))
+        await self.services.events.publish(events.Connected(station_id, datetime.now(UTC), version))
         try:
             await conn.run()
         finally:
@@ -156,6 +156,9 @@ class Gateway:
                 del self.services.connections[station_id]
                 await self.store.set_disconnected(station_id, datetime.now(UTC), self.command_queue)
             log.info("%s disconnected (code %s)", station_id, ws.close_code)
+            await self.services.events.publish(
+                events.Disconnected(station_id, datetime.now(UTC), ws.close_code)
+            )
 
 
 def _peer(connection: ServerConnection) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ampflow.settings import Settings
+from gateway.events import EventBus
 from gateway.recorder import Recorder
 from gateway.session_bridge import SessionBridge
 from gateway.station_store import StationStore
@@ -20,4 +21,5 @@ class GatewayServices:
     store: StationStore
     recorder: Recorder
     bridge: SessionBridge
+    events: EventBus = field(default_factory=EventBus)
     connections: dict[str, StationConnection] = field(default_factory=dict)

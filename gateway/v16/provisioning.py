@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from gateway import events
 from gateway.connection import StationConnection
 from gateway.timestamps import now_iso, parse
 
@@ -18,7 +19,11 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
         "firmware_version": payload.get("firmwareVersion"),
         "iccid": payload.get("iccid"),
     }
-    await conn.services.store.record_boot(conn.station_id, info, datetime.now(UTC))
+    now = datetime.now(UTC)
+    await conn.services.store.record_boot(conn.station_id, info, now)
+    await conn.services.events.publish(
+        events.Booted(conn.station_id, now, info["vendor"], info["model"], info["firmware_version"])
+    )
     return {
         "status": "Accepted",
         "currentTime": now_iso(),
@@ -34,12 +39,14 @@ async def heartbeat(conn: StationConnection, payload: dict, unique_id: str) -> d
 async def status_notification(conn: StationConnection, payload: dict, unique_id: str) -> dict:
     at = parse(payload["timestamp"]) if payload.get("timestamp") else datetime.now(UTC)
     error = payload.get("errorCode")
+    error_code = None if error == "NoError" else error
     await conn.services.store.record_status(
-        conn.station_id,
-        payload["connectorId"],
-        payload["status"],
-        None if error == "NoError" else error,
-        at,
+        conn.station_id, payload["connectorId"], payload["status"], error_code, at
+    )
+    await conn.services.events.publish(
+        events.ConnectorStatusChanged(
+            conn.station_id, at, payload["connectorId"], payload["status"], error_code
+        )
     )
     return {}
 
@@ -51,9 +58,15 @@ async def data_transfer(conn: StationConnection, payload: dict, unique_id: str) 
 
 async def diagnostics_status(conn: StationConnection, payload: dict, unique_id: str) -> dict:
     await conn.services.store.record_event(conn.station_id, "DiagnosticsStatus", payload)
+    await conn.services.events.publish(
+        events.DiagnosticsStatus(conn.station_id, datetime.now(UTC), payload["status"])
+    )
     return {}
 
 
 async def firmware_status(conn: StationConnection, payload: dict, unique_id: str) -> dict:
     await conn.services.store.record_event(conn.station_id, "FirmwareStatus", payload)
+    await conn.services.events.publish(
+        events.FirmwareStatus(conn.station_id, datetime.now(UTC), payload["status"])
+    )
     return {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from domain.session import Authorization, StartRequest, StopRequest
+from gateway import events
 from gateway.connection import StationConnection
 from gateway.meter_values import live_update, sample_rows
 from gateway.timestamps import parse
@@ -39,6 +40,12 @@ async def start_transaction(conn: StationConnection, payload: dict, unique_id: s
         timestamp=parse(payload["timestamp"]),
     )
     result = await conn.services.bridge.start(conn.station_id, request, unique_id)
+    session_id = contract.session_workflow_id(conn.station_id, result.transaction_id)
+    await conn.services.events.publish(
+        events.SessionEvent(
+            conn.station_id, request.timestamp, session_id, "started", request.connector_id
+        )
+    )
     return {
         "transactionId": int(result.transaction_id),
         "idTagInfo": id_tag_info(result.authorization),
@@ -54,8 +61,20 @@ async def meter_values(conn: StationConnection, payload: dict, unique_id: str) -
     )
     await conn.services.recorder.store_samples(rows)
     update = live_update(rows)
-    if tx is not None and update is not None:
-        conn.services.bridge.meter(conn.station_id, tx, update)
+    if update is not None:
+        if tx is not None:
+            conn.services.bridge.meter(conn.station_id, tx, update)
+        await conn.services.events.publish(
+            events.MeterReading(
+                conn.station_id,
+                update.timestamp,
+                payload["connectorId"],
+                session_id,
+                update.energy_wh,
+                update.power_w,
+                update.soc_percent,
+            )
+        )
     return {}
 
 
@@ -71,6 +90,10 @@ async def stop_transaction(conn: StationConnection, payload: dict, unique_id: st
         id_token=payload.get("idTag"),
     )
     delivered = await conn.services.bridge.stop(conn.station_id, tx, request)
+    if delivered:
+        await conn.services.events.publish(
+            events.SessionEvent(conn.station_id, request.timestamp, session_id, "stopped")
+        )
     if not delivered:
         # Acknowledge anyway: a NACK makes real chargers retry forever. Flag it for operators.
         log.warning("%s stopped unknown transaction %s", conn.station_id, tx)
