@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import case, func, text
+from sqlalchemy import text
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payments.base import PaymentDeclined, PaymentProvider
 from domain.authorization import TokenFacts, decide
+from domain.energy import INTERVAL, REGISTER, EnergyReading, delivered_energy
 from domain.money import format_amount
 from domain.rating import Consumption, RatingResult, rate
 from domain.session import (
@@ -40,7 +41,6 @@ _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
-_ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 
 class SessionActivities:
@@ -191,18 +191,24 @@ def _tariff_for(db: Session, station_id: str) -> Tariff:
 
 
 def _energy_wh(db: Session, row: ChargingSession) -> int:
-    """Energy delivered: the stop reading minus the start reading, else the highest register."""
-    start = row.meter_start_wh or 0
-    if row.meter_stop_wh is not None:
-        return max(row.meter_stop_wh - start, 0)
-    highest = db.exec(
-        select(
-            func.max(
-                case((MeterSample.unit == "kWh", MeterSample.value * 1000), else_=MeterSample.value)
-            )
-        ).where(MeterSample.session_id == row.id, MeterSample.measurand == _ENERGY_REGISTER)
-    ).one()
-    return max(int(highest or start) - start, 0)
+    """Energy delivered, from the whole stored timeline (see domain/energy.py for the rule)."""
+    samples = db.exec(
+        select(MeterSample).where(
+            MeterSample.session_id == row.id,
+            MeterSample.measurand.in_([REGISTER, INTERVAL]),  # type: ignore[attr-defined]
+            MeterSample.phase == "",
+            MeterSample.signed_data.is_(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    readings = [
+        EnergyReading(
+            timestamp=s.timestamp,
+            measurand=s.measurand,
+            value_wh=s.value * 1000 if s.unit == "kWh" else s.value,
+        )
+        for s in samples
+    ]
+    return delivered_energy(readings, row.meter_start_wh, row.meter_stop_wh).energy_wh
 
 
 def _next_receipt_number(db: Session) -> int:
