@@ -38,14 +38,29 @@ class Settings(BaseSettings):
     demo_station_password: str = "demo-secret"
 
     # Session guards (seconds).
-    authorization_timeout_s: int = 180  # authorized but never started -> released
-    max_session_s: int = 72 * 3600  # "eternal" session guard
+    authorization_timeout_s: int = 180  # authorized (or remote-started) but never started
+    max_session_s: int = 72 * 3600  # "eternal" session guard: remote stop, then close
+    session_offline_close_s: int = 3600  # charger offline this long: close, flag, reconcile
+    remote_stop_grace_s: int = 120  # wait this long for the charger's stop after a remote stop
+    reconcile_window_s: int = 7 * 24 * 3600  # keep waiting this long for a late stop
+    cost_update_interval_s: int = 60  # push the running cost to 2.0.1 chargers (0 = never)
     meter_signal_interval_s: float = 2.0  # at most one meter signal per session per interval
 
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
 
     log_level: str = "INFO"
+
+    def session_guards(self) -> dict[str, int]:
+        """The guard fields of a `ChargingSession` input, from these settings."""
+        return {
+            "authorization_timeout_s": self.authorization_timeout_s,
+            "max_session_s": self.max_session_s,
+            "offline_close_s": self.session_offline_close_s,
+            "remote_stop_grace_s": self.remote_stop_grace_s,
+            "reconcile_window_s": self.reconcile_window_s,
+            "cost_update_interval_s": self.cost_update_interval_s,
+        }
 
     @property
     def temporal_target(self) -> str:

@@ -27,6 +27,7 @@ class SessionState(StrEnum):
     """Where a session is; also the `SessionState` search attribute."""
 
     AUTHORIZED = "Authorized"
+    PENDING = "Pending"  # EV connected / remote start sent, waiting for the transaction or an id
     CHARGING = "Charging"
     STOPPED = "Stopped"
     COMPLETED = "Completed"
@@ -46,14 +47,30 @@ class Authorization(BaseModel):
     expires_at: datetime | None = None
 
 
+class RemoteStart(BaseModel):
+    """A session started from the app or API: the workflow asks the charger to start."""
+
+    id_token: str
+    connector_id: int | None = None
+    requested_by: str = "api"
+
+
 class SessionInput(BaseModel):
-    """Input of the `ChargingSession` workflow."""
+    """Input of the `ChargingSession` workflow (guards in seconds)."""
 
     session_id: str
     station_id: str
     transaction_id: str
     authorization_timeout_s: int = 180
     max_session_s: int = 72 * 3600
+    offline_close_s: int = 3600  # charger silent this long: close with the last known energy
+    reconcile_window_s: int = 7 * 24 * 3600  # after such a close, wait this long for its stop
+    remote_stop_grace_s: int = 120  # after a remote stop, wait this long for the charger's stop
+    cost_update_interval_s: int = 0  # push the running cost to 2.0.1 chargers (0 = off)
+    spend_limit: int | None = None  # stop remotely before the cost exceeds this (minor units)
+    remote_start: RemoteStart | None = None
+    history_limit: int = 10_000  # continue-as-new past this many history events
+    carry: SessionMemory | None = None
 
 
 class AuthorizeRequest(BaseModel):
@@ -77,7 +94,7 @@ class StartResult(BaseModel):
     """What the charger is told when it starts a transaction."""
 
     transaction_id: str
-    authorization: Authorization
+    authorization: Authorization | None  # None: started without an id token (plug-in first)
 
 
 class MeterUpdate(BaseModel):
@@ -87,6 +104,28 @@ class MeterUpdate(BaseModel):
     energy_wh: int | None = None
     power_w: float | None = None
     soc_percent: float | None = None
+
+
+class StopCommand(BaseModel):
+    """A driver, an operator or a guard asks the charger to stop the session."""
+
+    requested_by: str
+    reason: str = "Remote"
+
+
+class ConnectorStatusUpdate(BaseModel):
+    """The session's connector changed status (idle detection, fault)."""
+
+    timestamp: datetime
+    status: str
+    error_code: str | None = None
+
+
+class LinkUpdate(BaseModel):
+    """The station's connection went down or came back."""
+
+    timestamp: datetime
+    online: bool
 
 
 class StopRequest(BaseModel):
@@ -119,6 +158,10 @@ class SessionView(BaseModel):
     stop_reason: str | None = None
     final_reason: str | None = None
     total: int | None = None
+    connector_status: str | None = None
+    idle_s: int = 0
+    online: bool = True
+    flags: list[str] = Field(default_factory=list)
 
 
 class SessionRecord(BaseModel):
@@ -182,3 +225,32 @@ class ReceiptRequest(BaseModel):
 class ReceiptIssued(BaseModel):
     receipt_number: int
     session_id: str
+
+
+class IdleInterval(BaseModel):
+    """A stretch during which the car was plugged in but drew no energy."""
+
+    start: datetime
+    end: datetime | None = None
+
+
+class SessionMemory(BaseModel):
+    """Everything a `ChargingSession` carries across continue-as-new."""
+
+    view: SessionView
+    authorization: Authorization | None = None
+    start_request: StartRequest | None = None
+    start_result: StartResult | None = None
+    stop_request: StopRequest | None = None
+    tariff: dict | None = None
+    idle: list[IdleInterval] = Field(default_factory=list)
+    offline_since: datetime | None = None
+    stop_command: StopCommand | None = None
+    stop_command_sent_at: datetime | None = None
+    last_cost_push: datetime | None = None
+    charging_since: datetime | None = None  # workflow time the start was recorded (guards)
+    last_reading_at: datetime | None = None
+    late_stop: StopRequest | None = None  # the charger's own stop after a guard closed it
+
+
+SessionInput.model_rebuild()

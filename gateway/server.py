@@ -20,6 +20,7 @@ from gateway.protocol import OCPP16, SUBPROTOCOLS
 from gateway.recorder import Recorder
 from gateway.services import GatewayServices
 from gateway.session_bridge import SessionBridge
+from gateway.session_listener import SessionListener
 from gateway.station_auth import Refusal, StationAuthenticator, station_id_from_path
 from gateway.station_store import StationStore
 from gateway.versions import ROUTES_BY_VERSION
@@ -52,6 +53,7 @@ class Gateway:
         self.bridge = SessionBridge(client, self.store, settings, task_queue)
         self.services = GatewayServices(settings, self.store, self.recorder, self.bridge)
         self.authenticator = StationAuthenticator(self.store)
+        self.services.events.subscribe(SessionListener(client, self.store))
         self._server: Server | None = None
         self._command_worker = build_command_worker(client, self.services, self.command_queue)
         self._command_task: asyncio.Task | None = None

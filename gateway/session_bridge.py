@@ -71,6 +71,11 @@ class SessionBridge:
     async def start(self, station_id: str, request: StartRequest, message_id: str) -> StartResult:
         """Start (or join, after a prior Authorize) the session workflow for a transaction."""
         number = self._take_authorized(station_id, request.id_token)
+        if number is None:  # a session started from the app/API waiting for this charger?
+            remote = await self.store.remote_started_session(
+                station_id, request.id_token, request.connector_id
+            )
+            number = int(remote) if remote and remote.isdigit() else None
         if number is None:
             number = await self._number_for_message(station_id, message_id)
         else:
@@ -137,8 +142,7 @@ class SessionBridge:
                 session_id=session_id,
                 station_id=station_id,
                 transaction_id=str(transaction_id),
-                authorization_timeout_s=self.settings.authorization_timeout_s,
-                max_session_s=self.settings.max_session_s,
+                **self.settings.session_guards(),
             ),
             id=session_id,
             task_queue=self.task_queue,

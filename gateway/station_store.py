@@ -114,6 +114,31 @@ class StationStore:
         assert row is not None
         return int(row[0])
 
+    async def active_sessions(self, station_id: str) -> list[tuple[str, int | None]]:
+        """(session id, connector id) of the station's sessions that have not ended yet."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, connector_id FROM sessions WHERE station_id = %s "
+                "AND state IN ('Pending', 'Charging')",
+                (station_id,),
+            )
+            return [(row[0], row[1]) for row in await cur.fetchall()]
+
+    async def remote_started_session(
+        self, station_id: str, id_token: str, connector_id: int
+    ) -> str | None:
+        """The transaction number of a remote start waiting for this charger's start, if any."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT transaction_id FROM sessions WHERE station_id = %s AND id_token = %s "
+                "AND state = 'Pending' AND started_at IS NULL "
+                "AND (connector_id IS NULL OR connector_id = %s) "
+                "ORDER BY created_at DESC LIMIT 1",
+                (station_id, id_token, connector_id),
+            )
+            row = await cur.fetchone()
+        return row[0] if row else None
+
     async def record_event(self, station_id: str, kind: str, detail: dict) -> None:
         """Something an operator should see (refused handshake, unknown transaction, ...)."""
         async with self.pool.connection() as conn:

@@ -3,21 +3,22 @@
 authorize → start → meter updates → stop → rate → charge payment → receipt.
 
 The gateway drives it: Authorize and the transaction start are *updates* (the charger waits for
-the answer); meter readings and the stop are *signals*. Everything with side effects runs as an
-activity, so a crashed worker resumes exactly where it was and nothing is billed twice.
+the answer); meter readings, connector status, the station's link and the stop are *signals*.
+The API asks for remote stops (signal) and starts remote sessions (workflow input). Guards:
+never started (released), never stopped (remote stop, then closed), charger offline too long
+(closed with the last known energy and flagged), spend limit (remote stop before it is passed).
+Long sessions continue-as-new with their whole memory. Side effects are activities, so a crashed
+worker resumes exactly where it was and nothing is billed twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.session_activities import SessionActivities
     from domain.credentials import token_fingerprint
     from domain.rating import Consumption, rate
     from domain.session import (
@@ -25,25 +26,27 @@ with workflow.unsafe.imports_passed_through():
         AuthorizationStatus,
         AuthorizeRequest,
         ChargeRequest,
+        ConnectorStatusUpdate,
+        IdleInterval,
+        LinkUpdate,
         MeterUpdate,
-        RateRequest,
-        ReceiptRequest,
         SessionInput,
+        SessionMemory,
         SessionRecord,
         SessionState,
         SessionView,
         StartRequest,
         StartResult,
+        StopCommand,
         StopRequest,
     )
     from domain.tariff import Tariff
     from workflows import contract
+    from workflows import session_steps as steps
 
-_ACTIVITY_TIMEOUT = timedelta(seconds=30)
-# Database work retries until it succeeds; a stuck store must never lose a session.
-_STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30)
-)
+# Connector states in which a car is plugged in but not drawing energy (1.6 and 2.0.1 names).
+IDLE_STATUSES = frozenset({"SuspendedEV", "SuspendedEVSE", "Finishing", "Idle", "EVConnected"})
+_FINAL = (SessionState.COMPLETED, SessionState.EXPIRED, SessionState.REJECTED)
 
 
 @workflow.defn(name=contract.CHARGING_SESSION)
@@ -53,204 +56,365 @@ class ChargingSession:
     @workflow.init
     def __init__(self, params: SessionInput) -> None:
         self.params = params
-        self.view = SessionView(
-            session_id=params.session_id,
-            station_id=params.station_id,
-            transaction_id=params.transaction_id,
-            state=SessionState.AUTHORIZED,
+        self.m = params.carry or SessionMemory(
+            view=SessionView(
+                session_id=params.session_id,
+                station_id=params.station_id,
+                transaction_id=params.transaction_id,
+                state=SessionState.PENDING if params.remote_start else SessionState.AUTHORIZED,
+            )
         )
-        self.authorization: Authorization | None = None
-        self.start_request: StartRequest | None = None
-        self.start_result: StartResult | None = None
-        self.stop_request: StopRequest | None = None
-        self.tariff: Tariff | None = None
-        self._lock = asyncio.Lock()  # authorize/start run one at a time (retransmissions)
+        self._lock = asyncio.Lock()  # authorize/start handlers run one at a time
+        self._wake = False  # a signal changed something the main loop must look at
 
-    # ---- queries -------------------------------------------------------------------------
+    @property
+    def view(self) -> SessionView:
+        return self.m.view
+
+    # ---- query -----------------------------------------------------------------------------
 
     @workflow.query(name=contract.QUERY_STATE)
     def state(self) -> SessionView:
-        """Live state: energy and cost so far, status, stop reason."""
+        """Live state: energy and cost so far, status, idle time, stop reason."""
         return self.view
 
-    # ---- updates (the charger waits for these answers) -----------------------------------
+    # ---- updates (the charger waits for these answers) -------------------------------------
 
     @workflow.update(name=contract.UPDATE_AUTHORIZE)
     async def authorize(self, request: AuthorizeRequest) -> Authorization:
-        """Answer an Authorize for the session-to-be."""
+        """Decide on a credential: before the start, or for a started plug-in-first session."""
         async with self._lock:
-            if self.authorization and self.authorization.id_token == request.id_token:
-                return self.authorization
-            self.authorization = await self._authorize(request.id_token)
-            self._note_token(self.authorization)
-            return self.authorization
+            known = self.m.authorization
+            if known is not None and known.id_token == request.id_token:
+                return known
+            authorization = await steps.authorize(request.id_token, request.token_type)
+            self.m.authorization = authorization
+            self._note_token(authorization)
+            if self.m.start_request is not None and self.view.state == SessionState.PENDING:
+                accepted = authorization.status == AuthorizationStatus.ACCEPTED
+                self.view.state = SessionState.CHARGING if accepted else SessionState.REJECTED
+                await self._record(
+                    self.view.state, id_token=request.id_token, driver_id=authorization.driver_id
+                )
+            return authorization
 
     @authorize.validator
     def _validate_authorize(self, request: AuthorizeRequest) -> None:
         # A validator raises to reject; a rejected update writes nothing to history.
-        if self.start_request is not None or self.stop_request is not None:
-            raise ValueError("session already started")
+        if self.m.stop_request is not None or self.view.state in _FINAL:
+            raise ValueError("session already ended")
+        if self.m.start_request is not None and self.view.state != SessionState.PENDING:
+            raise ValueError("session already authorized")
 
     @workflow.update(name=contract.UPDATE_START)
     async def start(self, request: StartRequest) -> StartResult:
         """Record the start of the transaction and tell the charger whether its token is valid."""
         async with self._lock:
-            if self.start_result is not None:  # a retransmitted StartTransaction
-                return self.start_result
-            authorization = self.authorization
-            if authorization is None or authorization.id_token != request.id_token:
-                authorization = await self._authorize(request.id_token)
-                self.authorization = authorization
-            accepted = authorization.status == AuthorizationStatus.ACCEPTED
-            state = SessionState.CHARGING if accepted else SessionState.REJECTED
-            started = await workflow.execute_activity_method(
-                SessionActivities.record_session,
-                SessionRecord(
-                    session_id=self.params.session_id,
-                    station_id=self.params.station_id,
-                    transaction_id=self.params.transaction_id,
-                    connector_id=request.connector_id,
-                    id_token=request.id_token,
-                    driver_id=authorization.driver_id,
-                    state=state,
-                    started_at=request.timestamp,
-                    meter_start_wh=request.meter_start_wh,
-                    review_reason=None if accepted else f"started with {authorization.status}",
+            if self.m.start_result is not None:  # a retransmitted start
+                return self.m.start_result
+            authorization = self.m.authorization
+            if request.id_token and (
+                authorization is None or authorization.id_token != request.id_token
+            ):
+                authorization = await steps.authorize(request.id_token, request.token_type)
+                self.m.authorization = authorization
+            if authorization is None:
+                state = SessionState.PENDING  # plug-in first: waiting for an id token
+            elif authorization.status == AuthorizationStatus.ACCEPTED:
+                state = SessionState.CHARGING
+            else:
+                state = SessionState.REJECTED
+            started = await self._record(
+                state,
+                connector_id=request.connector_id,
+                id_token=request.id_token or None,
+                driver_id=authorization.driver_id if authorization else None,
+                started_at=request.timestamp,
+                meter_start_wh=request.meter_start_wh,
+                review_reason=(
+                    f"started with {authorization.status}"
+                    if state == SessionState.REJECTED and authorization
+                    else None
                 ),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_STORE_RETRY,
             )
-            self.tariff = Tariff.model_validate(started.tariff)
-            self.start_request = request
+            self.m.tariff = started.tariff
+            self.m.start_request = request
             self.view.state = state
             self.view.connector_id = request.connector_id
             self.view.started_at = request.timestamp
             self.view.meter_start_wh = request.meter_start_wh
-            self.view.currency = self.tariff.currency
-            self._note_token(authorization)
-            self.start_result = StartResult(
+            self.view.currency = self._tariff().currency
+            if authorization is not None:
+                self._note_token(authorization)
+            workflow.upsert_memo({"connector": request.connector_id, "tariff": self._tariff().name})
+            self.m.start_result = StartResult(
                 transaction_id=self.params.transaction_id, authorization=authorization
             )
-            return self.start_result
+            return self.m.start_result
 
     @start.validator
     def _validate_start(self, request: StartRequest) -> None:
-        if self.view.state in (SessionState.EXPIRED, SessionState.COMPLETED):
+        if self.view.state in _FINAL:
             raise ValueError(f"session is {self.view.state}")
 
-    # ---- signals (the gateway has already answered the charger) --------------------------
+    # ---- signals (the gateway has already answered the charger) ----------------------------
 
     @workflow.signal(name=contract.SIGNAL_METER)
     def meter(self, update: MeterUpdate) -> None:
-        """A compact live reading; raw samples are already in the store."""
+        """A compact live reading; the raw samples are already in the store."""
         if update.power_w is not None:
             self.view.power_w = update.power_w
         if update.energy_wh is not None:
             self.view.last_energy_wh = update.energy_wh
-        self._refresh_live_cost(update)
+        self._refresh_live_cost(update.timestamp)
+        limit = self.params.spend_limit
+        if limit is not None and self.m.stop_command is None and self.view.cost_so_far >= limit:
+            self.m.stop_command = StopCommand(requested_by="spend-limit", reason="SpendLimit")
+            self._wake = True
 
     @workflow.signal(name=contract.SIGNAL_STOP)
     def stop(self, request: StopRequest) -> None:
         """The transaction ended; the first stop wins, repeats are ignored."""
-        if self.stop_request is None:
-            self.stop_request = request
+        if self.m.stop_request is None:
+            self.m.stop_request = request
+        elif "closed without a stop from the charger" in self.view.flags:
+            self.m.late_stop = request  # reconciles a session closed by a guard
+        self._wake = True
 
-    # ---- the session itself --------------------------------------------------------------
+    @workflow.signal(name=contract.SIGNAL_REQUEST_STOP)
+    def request_stop(self, command: StopCommand) -> None:
+        """A driver or operator wants the session stopped (sent to the charger as a command)."""
+        if self.m.stop_command is None:
+            self.m.stop_command = command
+            self._wake = True
+
+    @workflow.signal(name=contract.SIGNAL_CONNECTOR_STATUS)
+    def connector_status(self, update: ConnectorStatusUpdate) -> None:
+        """Track idle time: plugged in but not charging."""
+        self.view.connector_status = update.status
+        open_idle = self.m.idle[-1] if self.m.idle and self.m.idle[-1].end is None else None
+        if update.status in IDLE_STATUSES and open_idle is None:
+            self.m.idle.append(IdleInterval(start=update.timestamp))
+        elif update.status not in IDLE_STATUSES and open_idle is not None:
+            open_idle.end = update.timestamp
+        self.view.idle_s = self._idle_seconds(update.timestamp)
+
+    @workflow.signal(name=contract.SIGNAL_LINK)
+    def link(self, update: LinkUpdate) -> None:
+        """The station went offline or came back (offline guard)."""
+        self.view.online = update.online
+        self.m.offline_since = None if update.online else (self.m.offline_since or workflow.now())
+        self._wake = True
+
+    # ---- the session -----------------------------------------------------------------------
 
     @workflow.run
     async def run(self, params: SessionInput) -> SessionView:
-        started = await self._wait(
-            lambda: self.start_request is not None or self._refused_before_start(),
-            params.authorization_timeout_s,
-        )
-        if not started or self.start_request is None:
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            if self.start_request is None:
-                final = (
-                    SessionState.REJECTED if self._refused_before_start() else SessionState.EXPIRED
-                )
-                reason = (
-                    "credential refused"
-                    if final == SessionState.REJECTED
-                    else ("authorized but never started")
-                )
-                return self._finish(final, reason)
-
-        stopped = await self._wait(lambda: self.stop_request is not None, params.max_session_s)
+        if self.m.start_request is None:
+            outcome = await self._until_started()
+            if outcome is not None:
+                return outcome
+        if self.m.charging_since is None:
+            self.m.charging_since = workflow.now()
+        while self.m.stop_request is None:
+            if await self._guard_tick():
+                break
+            if workflow.info().get_current_history_length() > params.history_limit:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(params.model_copy(update={"carry": self.m}))
         await workflow.wait_condition(workflow.all_handlers_finished)
-        if not stopped:
-            # "Eternal" guard: close with the last known energy and flag for review.
-            self.stop_request = StopRequest(
-                timestamp=workflow.now(),
-                meter_stop_wh=self.view.last_energy_wh,
-                reason="MaxDurationExceeded",
+        view = await self._settle()
+        if "closed without a stop from the charger" in self.view.flags:
+            await self._reconcile()
+        return view
+
+    async def _until_started(self) -> SessionView | None:
+        """Wait for the transaction to start; None when it did, else the final view."""
+        remote = self.params.remote_start
+        if remote is not None:
+            await self._record(
+                SessionState.PENDING, id_token=remote.id_token, connector_id=remote.connector_id
             )
-        return await self._settle()
+            params = {
+                "id_token": remote.id_token,
+                "connector_id": remote.connector_id,
+                "remote_start_id": _number(self.params.transaction_id),
+            }
+            sent = await steps.command(
+                self.params.station_id, "remote_start", params, remote.requested_by
+            )
+            if sent.outcome != "ok" or sent.status != "Accepted":
+                reason = f"remote start not accepted: {sent.status or sent.outcome}"
+                await self._record(SessionState.EXPIRED, review_reason=reason)
+                return self._finish(SessionState.EXPIRED, reason)
+        started = await self._wait(
+            lambda: self.m.start_request is not None or self._refused_before_start(),
+            self.params.authorization_timeout_s,
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self.m.start_request is not None:
+            return None
+        if started and self._refused_before_start():
+            return self._finish(SessionState.REJECTED, "credential refused")
+        reason = "the EV never started charging" if remote else "authorized but never started"
+        if remote is not None:
+            await self._record(SessionState.EXPIRED, review_reason=reason)
+        return self._finish(SessionState.EXPIRED, reason)
+
+    async def _guard_tick(self) -> bool:
+        """Wait for the next event or deadline and apply the guards; True when stopped."""
+        now = workflow.now()
+        deadlines = [self.m.charging_since + timedelta(seconds=self.params.max_session_s)]
+        if self.m.stop_command_sent_at is not None:
+            deadlines.append(
+                self.m.stop_command_sent_at + timedelta(seconds=self.params.remote_stop_grace_s)
+            )
+        if self.m.offline_since is not None:
+            deadlines.append(self.m.offline_since + timedelta(seconds=self.params.offline_close_s))
+        if self.params.cost_update_interval_s and self.view.state == SessionState.CHARGING:
+            last = self.m.last_cost_push or self.m.charging_since
+            deadlines.append(last + timedelta(seconds=self.params.cost_update_interval_s))
+        timeout = max(min(deadlines) - now, timedelta(milliseconds=1))
+        self._wake = False
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    self._wake
+                    or self.m.stop_request is not None
+                    or workflow.info().get_current_history_length() > self.params.history_limit
+                ),
+                timeout=timeout,
+            )
+        except TimeoutError:
+            pass
+        if self.m.stop_request is not None:
+            return True
+        now = workflow.now()
+        if now >= deadlines[0] and self.m.stop_command is None:
+            self.m.stop_command = StopCommand(requested_by="guard", reason="MaxDurationExceeded")
+        if self.m.stop_command is not None and self.m.stop_command_sent_at is None:
+            await self._send_remote_stop(self.m.stop_command)
+        elif self.m.stop_command_sent_at is not None and now >= self.m.stop_command_sent_at + (
+            timedelta(seconds=self.params.remote_stop_grace_s)
+        ):
+            return self._close_without_stop(self.m.stop_command.reason)  # type: ignore[union-attr]
+        if self.m.offline_since is not None and now >= self.m.offline_since + timedelta(
+            seconds=self.params.offline_close_s
+        ):
+            return self._close_without_stop("ChargerOffline")
+        if self.params.cost_update_interval_s and self.view.state == SessionState.CHARGING:
+            last = self.m.last_cost_push or self.m.charging_since
+            if now >= last + timedelta(seconds=self.params.cost_update_interval_s):
+                await self._push_cost()
+        return False
+
+    async def _send_remote_stop(self, command: StopCommand) -> None:
+        self.m.stop_command_sent_at = workflow.now()
+        sent = await steps.command(
+            self.params.station_id,
+            "remote_stop",
+            {"transaction_id": self.params.transaction_id},
+            command.requested_by,
+        )
+        if sent.outcome != "ok" or sent.status not in ("Accepted", None):
+            self.view.flags.append(f"remote stop not accepted: {sent.status or sent.outcome}")
+
+    async def _push_cost(self) -> None:
+        """Tell a 2.0.1 charger the running cost (CostUpdated; 1.6 has no such message)."""
+        self.m.last_cost_push = workflow.now()
+        if await steps.station_version(self.params.station_id) != "ocpp2.0.1":
+            return
+        payload = {
+            "totalCost": self.view.cost_so_far / 100,
+            "transactionId": self.params.transaction_id,
+        }
+        await steps.command(
+            self.params.station_id, "raw", {"action": "CostUpdated", "payload": payload}, "session"
+        )
+
+    def _close_without_stop(self, reason: str) -> bool:
+        """A guard closes the session with the last known energy; it is flagged for review."""
+        self.view.flags.append("closed without a stop from the charger")
+        self.m.stop_request = StopRequest(
+            timestamp=self.m.last_reading_at or workflow.now(),
+            meter_stop_wh=self.view.last_energy_wh,
+            reason=reason,
+        )
+        return True
 
     async def _settle(self) -> SessionView:
-        assert self.start_request is not None and self.stop_request is not None
-        stop = self.stop_request
+        """Record the stop, rate, charge, receipt; then the final state."""
+        assert self.m.stop_request is not None
+        stop = self.m.stop_request
         self.view.stopped_at = stop.timestamp
         self.view.stop_reason = stop.reason
-        accepted = self.view.state != SessionState.REJECTED
+        billable = self.view.state == SessionState.CHARGING
         await self._record(
-            SessionState.STOPPED if accepted else SessionState.REJECTED,
+            SessionState.STOPPED if billable else SessionState.REJECTED,
             stopped_at=stop.timestamp,
             meter_stop_wh=stop.meter_stop_wh,
             stop_reason=stop.reason,
         )
-        if not accepted:
-            return self._finish(SessionState.REJECTED, "credential refused; not billed")
-
-        rated = await workflow.execute_activity_method(
-            SessionActivities.rate_session,
-            RateRequest(session_id=self.params.session_id),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_STORE_RETRY,
-        )
-        self.view.energy_wh = rated.energy_wh
-        self.view.cost_so_far = rated.rating.total
-        self.view.total = rated.rating.total
-        self.view.currency = rated.rating.currency
-
-        try:
-            payment = await workflow.execute_activity_method(
-                SessionActivities.charge_payment,
-                ChargeRequest(
-                    session_id=self.params.session_id,
-                    driver_id=self.view.driver_id,
-                    amount=rated.rating.total,
-                    currency=rated.rating.currency,
-                ),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=RetryPolicy(
-                    maximum_interval=timedelta(seconds=60),
-                    non_retryable_error_types=["PaymentDeclined"],
-                ),
+        if not billable:
+            why = (
+                "never authorized"
+                if self.view.state == SessionState.PENDING
+                else ("credential refused")
             )
-            payment_failed = payment.status == "failed"
-            failure = payment.failure_reason
-        except ActivityError as err:
-            payment_failed = True
-            cause = err.cause
-            failure = cause.message if isinstance(cause, ApplicationError) else str(err)
+            self.view.state = SessionState.REJECTED
+            await self._record(SessionState.REJECTED, review_reason=f"{why}; not billed")
+            return self._finish(SessionState.REJECTED, f"{why}; not billed")
 
-        await workflow.execute_activity_method(
-            SessionActivities.issue_receipt,
-            ReceiptRequest(session_id=self.params.session_id),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_STORE_RETRY,
+        rated = await steps.rate(self.params.session_id)
+        self.view.energy_wh = rated.energy_wh
+        self.view.cost_so_far = self.view.total = rated.rating.total
+        self.view.currency = rated.rating.currency
+        payment = await steps.charge(
+            ChargeRequest(
+                session_id=self.params.session_id,
+                driver_id=self.view.driver_id,
+                amount=rated.rating.total,
+                currency=rated.rating.currency,
+            )
         )
-        if payment_failed:
-            await self._record(SessionState.PAYMENT_FAILED, review_reason=failure)
-            return self._finish(SessionState.PAYMENT_FAILED, failure or "payment failed")
-        if stop.reason == "MaxDurationExceeded":
-            await self._record(SessionState.NEEDS_REVIEW, review_reason="maximum duration exceeded")
-            return self._finish(SessionState.NEEDS_REVIEW, "maximum duration exceeded")
+        await steps.issue_receipt(self.params.session_id)
+        if payment.status == "failed":
+            reason = payment.failure_reason or "payment failed"
+            await self._record(SessionState.PAYMENT_FAILED, review_reason=reason)
+            return self._finish(SessionState.PAYMENT_FAILED, reason)
+        if self.view.flags:
+            reason = "; ".join(self.view.flags) + f" ({stop.reason})"
+            await self._record(SessionState.NEEDS_REVIEW, review_reason=reason)
+            return self._finish(SessionState.NEEDS_REVIEW, reason)
         await self._record(SessionState.COMPLETED)
         return self._finish(SessionState.COMPLETED, f"stopped: {stop.reason}")
 
-    # ---- helpers -------------------------------------------------------------------------
+    async def _reconcile(self) -> None:
+        """After a guard closed the session, wait for the charger's own stop and compare."""
+        arrived = await self._wait(
+            lambda: self.m.late_stop is not None, self.params.reconcile_window_s
+        )
+        if not arrived or self.m.late_stop is None:
+            return
+        late = self.m.late_stop
+        billed = self.view.total or 0
+        await self._record(
+            SessionState.NEEDS_REVIEW,
+            stopped_at=late.timestamp,
+            meter_stop_wh=late.meter_stop_wh,
+            stop_reason=late.reason,
+        )
+        rated = await steps.rate(self.params.session_id)
+        note = (
+            f"reconciled with the charger's stop ({late.reason}): rated "
+            f"{rated.rating.total}, billed {billed} {rated.rating.currency}"
+        )
+        self.view.flags.append(note)
+        self.view.energy_wh = rated.energy_wh
+        await self._record(SessionState.NEEDS_REVIEW, review_reason=note)
+        self.view.final_reason = note
+
+    # ---- helpers ---------------------------------------------------------------------------
 
     async def _wait(self, condition, timeout_s: int) -> bool:
         try:
@@ -261,32 +425,24 @@ class ChargingSession:
 
     def _refused_before_start(self) -> bool:
         return (
-            self.start_request is None
-            and self.authorization is not None
-            and self.authorization.status != AuthorizationStatus.ACCEPTED
+            self.m.start_request is None
+            and self.m.authorization is not None
+            and self.m.authorization.status != AuthorizationStatus.ACCEPTED
         )
 
-    async def _authorize(self, id_token: str) -> Authorization:
-        return await workflow.execute_activity_method(
-            SessionActivities.authorize_token,
-            AuthorizeRequest(id_token=id_token),
-            start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=_STORE_RETRY,
-        )
-
-    async def _record(self, state: SessionState, **fields) -> None:
-        await workflow.execute_activity_method(
-            SessionActivities.record_session,
+    async def _record(self, state: SessionState, **fields):
+        return await steps.record(
             SessionRecord(
                 session_id=self.params.session_id,
                 station_id=self.params.station_id,
                 transaction_id=self.params.transaction_id,
                 state=state,
                 **fields,
-            ),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_STORE_RETRY,
+            )
         )
+
+    def _tariff(self) -> Tariff:
+        return Tariff.model_validate(self.m.tariff or {})
 
     def _note_token(self, authorization: Authorization) -> None:
         self.view.id_token_fingerprint = token_fingerprint(authorization.id_token)
@@ -299,19 +455,29 @@ class ChargingSession:
             updates.append(contract.DRIVER_ID.value_set(str(authorization.driver_id)))
         workflow.upsert_search_attributes(updates)
 
-    def _refresh_live_cost(self, update: MeterUpdate) -> None:
-        if self.start_request is None or self.tariff is None:
+    def _idle_seconds(self, now: datetime) -> int:
+        total = 0.0
+        for interval in self.m.idle:
+            total += ((interval.end or now) - interval.start).total_seconds()
+        return max(int(total), 0)
+
+    def _refresh_live_cost(self, at: datetime) -> None:
+        start = self.m.start_request
+        if start is None or self.m.tariff is None:
             return
+        self.m.last_reading_at = at
         if self.view.last_energy_wh is not None:
-            self.view.energy_wh = max(
-                self.view.last_energy_wh - self.start_request.meter_start_wh, 0
-            )
-        elapsed = (update.timestamp - self.start_request.timestamp).total_seconds()
-        usage = Consumption(energy_wh=self.view.energy_wh, duration_s=max(int(elapsed), 0))
-        self.view.cost_so_far = rate(self.tariff, usage).total
+            self.view.energy_wh = max(self.view.last_energy_wh - start.meter_start_wh, 0)
+        elapsed = max(int((at - start.timestamp).total_seconds()), 0)
+        usage = Consumption(energy_wh=self.view.energy_wh, duration_s=elapsed)
+        self.view.cost_so_far = rate(self._tariff(), usage).total
 
     def _finish(self, state: SessionState, reason: str) -> SessionView:
         self.view.state = state
         self.view.final_reason = reason
         workflow.upsert_search_attributes([contract.SESSION_STATE.value_set(state.value)])
         return self.view
+
+
+def _number(transaction_id: str) -> int | None:
+    return int(transaction_id) if transaction_id.isdigit() else None

@@ -16,6 +16,9 @@ UPDATE_AUTHORIZE = "authorize"
 UPDATE_START = "start"
 SIGNAL_METER = "meter"
 SIGNAL_STOP = "stop"
+SIGNAL_REQUEST_STOP = "request_stop"
+SIGNAL_CONNECTOR_STATUS = "connector_status"
+SIGNAL_LINK = "link"
 QUERY_STATE = "state"
 
 STATION_ID = SearchAttributeKey.for_keyword("StationId")

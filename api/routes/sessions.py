@@ -6,18 +6,96 @@ import logging
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import text
 from sqlmodel import select
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
-from api.deps import OperatorDep, SessionDep, TemporalDep
+from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
 from api.schemas import PaymentPublic, ReceiptPublic, SessionDetail, SessionPublic
-from store.tables import ChargingSession, Payment, Receipt
+from domain.session import RemoteStart, SessionInput, StopCommand
+from store.tables import ChargingSession, IdToken, Payment, Receipt, Station
 from workflows import contract
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 log = logging.getLogger(__name__)
 
-_RUNNING = {"Authorized", "Charging", "Stopped"}
+_RUNNING = {"Authorized", "Pending", "Charging", "Stopped"}
+
+
+class RemoteStartRequest(BaseModel):
+    station_id: str
+    connector_id: int | None = Field(default=None, ge=0)
+    id_token: str = Field(min_length=1, max_length=36)
+
+
+class RemoteStartAccepted(BaseModel):
+    session_id: str
+    transaction_id: str
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+async def start_session(
+    body: RemoteStartRequest,
+    db: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    who: OperatorDep,
+) -> RemoteStartAccepted:
+    """Start a session remotely; answers at once with the session id, then the session asks the
+    charger to start (RemoteStartTransaction / RequestStartTransaction) and waits for the EV."""
+    station = db.get(Station, body.station_id)
+    if station is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station")
+    if body.connector_id is not None and body.connector_id > station.connector_count:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such connector")
+    if db.exec(select(IdToken).where(IdToken.token == body.id_token)).first() is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown id_token")
+    number = db.exec(text("SELECT nextval('session_number_seq')")).scalar_one()  # type: ignore
+    session_id = contract.session_workflow_id(body.station_id, number)
+    await temporal.start_workflow(
+        contract.CHARGING_SESSION,
+        SessionInput(
+            session_id=session_id,
+            station_id=body.station_id,
+            transaction_id=str(number),
+            remote_start=RemoteStart(
+                id_token=body.id_token, connector_id=body.connector_id, requested_by=who
+            ),
+            **settings.session_guards(),
+        ),
+        id=session_id,
+        task_queue=settings.task_queue,
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(contract.STATION_ID, body.station_id)]
+        ),
+        static_summary=f"Remote start at {body.station_id}",
+    )
+    return RemoteStartAccepted(session_id=session_id, transaction_id=str(number))
+
+
+class StopSessionRequest(BaseModel):
+    reason: str = Field(default="Remote", max_length=40)
+
+
+@router.post("/{session_id}/stop", status_code=status.HTTP_202_ACCEPTED)
+async def stop_session(
+    session_id: str,
+    db: SessionDep,
+    temporal: TemporalDep,
+    who: OperatorDep,
+    body: StopSessionRequest | None = None,
+) -> dict:
+    """Ask the charger to stop the session (RemoteStopTransaction / RequestStopTransaction)."""
+    row = db.get(ChargingSession, session_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown session")
+    if row.state not in ("Pending", "Charging"):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"session is {row.state}")
+    command = StopCommand(requested_by=who, reason=(body.reason if body else "Remote"))
+    await temporal.get_workflow_handle(session_id).signal(contract.SIGNAL_REQUEST_STOP, command)
+    return {"session_id": session_id, "stop": "requested"}
 
 
 @router.get("")

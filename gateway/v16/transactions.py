@@ -46,6 +46,7 @@ async def start_transaction(conn: StationConnection, payload: dict, unique_id: s
             conn.station_id, request.timestamp, session_id, "started", request.connector_id
         )
     )
+    assert result.authorization is not None  # 1.6 always starts with an idTag
     return {
         "transactionId": int(result.transaction_id),
         "idTagInfo": id_tag_info(result.authorization),

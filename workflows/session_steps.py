@@ -1,0 +1,112 @@
+"""The activity calls a `ChargingSession` makes, with their timeouts and retry policies.
+
+Kept apart from the workflow class so the session's control flow reads on its own.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.command_activities import CommandActivities
+    from activities.session_activities import SessionActivities
+    from domain.commands import CommandRecord, StationCommand
+    from domain.session import (
+        Authorization,
+        AuthorizeRequest,
+        ChargeRequest,
+        PaymentOutcome,
+        RatedSession,
+        RateRequest,
+        ReceiptRequest,
+        SessionRecord,
+        StartedSession,
+    )
+    from workflows.station_command import send_to_station
+
+_TIMEOUT = timedelta(seconds=30)
+# Database work retries until it succeeds: a store outage must never lose a session.
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30)
+)
+
+
+async def authorize(id_token: str, token_type: str = "ISO14443") -> Authorization:
+    return await workflow.execute_activity_method(
+        SessionActivities.authorize_token,
+        AuthorizeRequest(id_token=id_token, token_type=token_type),
+        start_to_close_timeout=timedelta(seconds=10),
+        retry_policy=STORE_RETRY,
+    )
+
+
+async def record(session: SessionRecord) -> StartedSession:
+    return await workflow.execute_activity_method(
+        SessionActivities.record_session,
+        session,
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=STORE_RETRY,
+    )
+
+
+async def rate(session_id: str) -> RatedSession:
+    return await workflow.execute_activity_method(
+        SessionActivities.rate_session,
+        RateRequest(session_id=session_id),
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=STORE_RETRY,
+    )
+
+
+async def charge(request: ChargeRequest) -> PaymentOutcome:
+    """Charge the rated total; a decline comes back as a failed outcome, not an exception."""
+    try:
+        return await workflow.execute_activity_method(
+            SessionActivities.charge_payment,
+            request,
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=RetryPolicy(
+                maximum_interval=timedelta(seconds=60),
+                non_retryable_error_types=["PaymentDeclined"],
+            ),
+        )
+    except ActivityError as err:
+        cause = err.cause
+        reason = cause.message if isinstance(cause, ApplicationError) else str(err)
+        return PaymentOutcome(
+            payment_id=0,
+            status="failed",
+            provider="?",
+            amount=request.amount,
+            failure_reason=reason,
+        )
+
+
+async def issue_receipt(session_id: str) -> None:
+    await workflow.execute_activity_method(
+        SessionActivities.issue_receipt,
+        ReceiptRequest(session_id=session_id),
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=STORE_RETRY,
+    )
+
+
+async def command(station_id: str, name: str, params: dict, requested_by: str) -> CommandRecord:
+    """Send a command to the station from inside the session (never raises)."""
+    return await send_to_station(
+        StationCommand(station_id=station_id, name=name, params=params, requested_by=requested_by)
+    )
+
+
+async def station_version(station_id: str) -> str | None:
+    route = await workflow.execute_activity_method(
+        CommandActivities.route_for_station,
+        station_id,
+        start_to_close_timeout=timedelta(seconds=10),
+        retry_policy=STORE_RETRY,
+    )
+    return route.version if route.connected else None
