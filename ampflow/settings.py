@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     remote_stop_grace_s: int = 120  # wait this long for the charger's stop after a remote stop
     reconcile_window_s: int = 7 * 24 * 3600  # keep waiting this long for a late stop
     cost_update_interval_s: int = 60  # push the running cost to 2.0.1 chargers (0 = never)
+    session_history_limit: int = 10_000  # a session continues-as-new past this many events
     meter_signal_interval_s: float = 2.0  # at most one meter signal per session per interval
 
     stripe_api_key: str | None = None
@@ -60,6 +61,7 @@ class Settings(BaseSettings):
             "remote_stop_grace_s": self.remote_stop_grace_s,
             "reconcile_window_s": self.reconcile_window_s,
             "cost_update_interval_s": self.cost_update_interval_s,
+            "history_limit": self.session_history_limit,
         }
 
     @property
