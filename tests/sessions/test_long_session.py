@@ -18,7 +18,7 @@ from gateway.server import Gateway
 from store.tables import MeterSample, Payment
 from tests.chargers import charger16, iso
 from tests.conftest import DEMO_PASSWORD
-from tests.helpers import session_result
+from tests.helpers import eventually, session_result
 from workflows import contract
 
 HOURS = 72
@@ -87,10 +87,10 @@ async def test_72_hour_session_is_exact(settings, seeded, temporal_client, datab
     assert stored == samples
     assert [p.amount for p in payments] == [total]
 
-    runs = [w async for w in temporal_client.list_workflows(f'WorkflowId = "{session_id}"')]
-    continued = [
-        w
-        for w in runs
-        if w.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
-    ]
+    async def all_runs():
+        runs = [w async for w in temporal_client.list_workflows(f'WorkflowId = "{session_id}"')]
+        return runs if runs and all(w.close_time for w in runs) else None
+
+    runs = await eventually(all_runs)
+    continued = [w for w in runs if w.status == WorkflowExecutionStatus.CONTINUED_AS_NEW]
     assert len(runs) >= 2 and len(continued) == len(runs) - 1
