@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     gateway_ping_timeout_s: float = 30.0
     # A charger that sends no Sec-WebSocket-Protocol is treated as OCPP 1.6 (common in the field).
     gateway_assume_ocpp16: bool = True
+    # TLS listener for security profiles 2 (TLS + Basic auth) and 3 (TLS client certificates).
+    gateway_tls_port: int = 9443
+    gateway_tls_cert_file: Path | None = None  # unset: no TLS listener
+    gateway_tls_key_file: Path | None = None
+    gateway_tls_client_ca_file: Path | None = None  # CA that signs station certificates
+    # Unknown stations: refused (default), or admitted as Pending into the operator inbox.
+    gateway_admit_unknown_stations: bool = False
+    gateway_idle_timeout_s: float = 0  # no frame for this long closes the socket; 0: 2 heartbeats
+    gateway_rate_limit_per_s: float = 20.0  # sustained CALLs per station per second
+    gateway_rate_burst: int = 60
     heartbeat_interval_s: int = 300
 
     api_host: str = "127.0.0.1"
@@ -49,6 +59,49 @@ class Settings(BaseSettings):
 
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
+    stripe_webhook_secret: str | None = None  # whsec_...: webhooks are refused without it
+    stripe_max_network_retries: int = 2  # SDK retries (same idempotency key) on network errors
+    # Card holds at authorize: the price of this much charging, clamped to [min, max].
+    payment_hold_energy_wh: int = 50_000
+    payment_hold_duration_s: int = 4 * 3600
+    payment_hold_min: int = 1_000  # minor units
+    payment_hold_max: int = 15_000
+    ledger_credit_limit: int | None = None  # default per driver (None: unlimited)
+    # Receipts: operator details, and e-mail when smtp_host is set.
+    operator_name: str = "Ampflow"
+    operator_address: str = ""
+    operator_vat_id: str = ""
+    operator_email: str = ""
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "receipts@ampflow.invalid"
+    smtp_starttls: bool = False
+
+    # Access control: accounts, tokens, brute-force limits, local lists (docs/access.md).
+    auth_secret: str | None = None  # HMAC key of access tokens; unset: derived (api/security.py)
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    password_reset_ttl_s: int = 3600
+    login_max_failures: int = 5  # per account within login_window_s, then locked
+    login_ip_max_failures: int = 50  # per client IP within login_window_s, then locked
+    login_window_s: int = 900
+    login_lockout_s: int = 900
+    authorize_max_invalid: int = 20  # refused idTags per station within authorize_window_s
+    authorize_window_s: int = 300
+    authorize_lockout_s: int = 300
+    local_list_retry_s: int = 300  # how often a list sync retries an offline station
+
+    # Remote maintenance: diagnostics uploads, firmware repository, self-healing playbook.
+    diagnostics_max_bytes: int = 50 * 1024 * 1024  # largest diagnostics/log upload accepted
+    diagnostics_upload_ttl_s: int = 24 * 3600  # a one-time upload URL expires after this
+    firmware_max_bytes: int = 256 * 1024 * 1024  # largest firmware image accepted
+    healing_enabled: bool = True  # start SelfHealing for faulted or silent stations
+    healing_steps: str = "probe,soft_reset,hard_reset,alert"  # the playbook, in order
+    healing_silent_after_s: int = 900  # connected, yet nothing heard this long: silent
+    healing_sweep_interval_s: float = 60.0  # how often a gateway looks for silent stations
+    healing_settle_s: float = 120.0  # after a step, wait this long for the station to recover
 
     log_level: str = "INFO"
 

@@ -36,6 +36,7 @@ class StationPublic(BaseModel):
     serial_number: str | None
     firmware_version: str | None
     connected: bool
+    registration_status: str
     last_boot_at: datetime | None
     last_seen_at: datetime | None
     connectors: list[ConnectorPublic] = []

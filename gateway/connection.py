@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["StationConnection", dict, str], Awaitable[dict]]
+
+_ALLOWED_WHILE_PENDING = frozenset({"BootNotification", "Heartbeat", "StatusNotification"})
 
 
 class CommandError(Exception):
@@ -49,21 +52,28 @@ class StationConnection:
     services: GatewayServices
     routes: dict[str, Handler]
     connected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    registration_status: str = "Accepted"  # Pending: only boot, heartbeat and status allowed
     _calls: asyncio.Queue[Frame] = field(default_factory=asyncio.Queue)
     _pending: dict[str, asyncio.Future[Frame]] = field(default_factory=dict)
     _call_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _ids: itertools.count = field(default_factory=itertools.count)
+    _last_rx: float = field(default_factory=time.monotonic)
+    _tokens: float | None = None  # rate-limit bucket; starts full
+    _tokens_at: float = field(default_factory=time.monotonic)
 
     async def run(self) -> None:
-        """Read frames until the socket closes."""
+        """Read frames until the socket closes (or goes silent for too long)."""
         worker = asyncio.create_task(self._handle_calls(), name=f"calls-{self.station_id}")
+        watchdog = asyncio.create_task(self._watch_idle(), name=f"idle-{self.station_id}")
         try:
             async for raw in self.ws:
+                self._last_rx = time.monotonic()
                 await self._receive(raw)
         except ConnectionClosed:
             pass
         finally:
             worker.cancel()
+            watchdog.cancel()
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(CommandError("offline", "station disconnected"))
@@ -82,6 +92,9 @@ class StationConnection:
             self.station_id, "in", text, now, frame.message_type, frame.unique_id, frame.action
         )
         if frame.message_type == CALL:
+            if not self._take_token():
+                await self._over_limit(frame)
+                return
             self._calls.put_nowait(frame)
             return
         future = self._pending.pop(frame.unique_id, None)
@@ -109,12 +122,52 @@ class StationConnection:
     async def _dispatch(self, frame: Frame) -> str:
         assert frame.action is not None
         validate(self.version, frame.action, frame.payload)
+        if self.registration_status != "Accepted" and frame.action not in _ALLOWED_WHILE_PENDING:
+            raise OcppError("SecurityError", "station is not accepted yet (registration Pending)")
         handler = self.routes.get(frame.action)
         if handler is None:
             raise OcppError("NotSupported", f"{frame.action} is not supported by this CSMS")
         result = await handler(self, frame.payload, frame.unique_id)
         validate(self.version, frame.action, result, response=True)
         return protocol.call_result(frame.unique_id, result)
+
+    def _take_token(self) -> bool:
+        """Token bucket: `gateway_rate_limit_per_s` sustained, `gateway_rate_burst` at once."""
+        settings = self.services.settings
+        now = time.monotonic()
+        if self._tokens is None:
+            self._tokens = float(settings.gateway_rate_burst)
+        elapsed, self._tokens_at = now - self._tokens_at, now
+        self._tokens = min(
+            settings.gateway_rate_burst, self._tokens + elapsed * settings.gateway_rate_limit_per_s
+        )
+        self._tokens -= 1
+        return self._tokens >= 0
+
+    async def _over_limit(self, frame: Frame) -> None:
+        settings = self.services.settings
+        if (self._tokens or 0) < -settings.gateway_rate_burst:  # still flooding after being told
+            log.warning(
+                "%s floods (> %s msg/s); closing",
+                self.station_id,
+                settings.gateway_rate_limit_per_s,
+            )
+            await self.ws.close(1008, "rate limit exceeded")
+            return
+        error = OcppError("GenericError", "rate limit exceeded; slow down")
+        await self._send(
+            protocol.call_error(frame.unique_id, error, self.version), frame.unique_id, frame.action
+        )
+
+    async def _watch_idle(self) -> None:
+        settings = self.services.settings
+        limit = settings.gateway_idle_timeout_s or 2 * settings.heartbeat_interval_s + 60
+        while True:
+            await asyncio.sleep(min(limit / 4, 5.0))
+            if time.monotonic() - self._last_rx > limit:
+                log.warning("%s silent for %.0fs; closing", self.station_id, limit)
+                await self.ws.close(1001, "no message within the heartbeat deadline")
+                return
 
     async def call(self, action: str, payload: dict, timeout_s: float = 30.0) -> dict:
         """Send a CALL to the station and return its CALLRESULT payload (one at a time)."""

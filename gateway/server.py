@@ -16,6 +16,7 @@ from ampflow.settings import Settings
 from gateway import events
 from gateway.command_worker import build_command_worker, gateway_task_queue
 from gateway.connection import StationConnection
+from gateway.maintenance_listener import MaintenanceListener
 from gateway.protocol import OCPP16, SUBPROTOCOLS
 from gateway.recorder import Recorder
 from gateway.services import GatewayServices
@@ -23,6 +24,7 @@ from gateway.session_bridge import SessionBridge
 from gateway.session_listener import SessionListener
 from gateway.station_auth import Refusal, StationAuthenticator, station_id_from_path
 from gateway.station_store import StationStore
+from gateway.tls import peer_common_name, server_context
 from gateway.versions import ROUTES_BY_VERSION
 
 log = logging.getLogger(__name__)
@@ -52,9 +54,14 @@ class Gateway:
         self.recorder = Recorder(self.store.pool)
         self.bridge = SessionBridge(client, self.store, settings, task_queue)
         self.services = GatewayServices(settings, self.store, self.recorder, self.bridge)
-        self.authenticator = StationAuthenticator(self.store)
+        self.authenticator = StationAuthenticator(
+            self.store, admit_unknown=settings.gateway_admit_unknown_stations
+        )
         self.services.events.subscribe(SessionListener(client, self.store))
+        self.maintenance = MaintenanceListener(client, self.services, task_queue)
+        self.services.events.subscribe(self.maintenance)
         self._server: Server | None = None
+        self._tls_server: Server | None = None
         self._command_worker = build_command_worker(client, self.services, self.command_queue)
         self._command_task: asyncio.Task | None = None
 
@@ -63,32 +70,52 @@ class Gateway:
         assert self._server is not None
         return self._server.sockets[0].getsockname()[1]
 
-    async def start(self, host: str | None = None, port: int | None = None) -> None:
+    @property
+    def tls_port(self) -> int | None:
+        return self._tls_server.sockets[0].getsockname()[1] if self._tls_server else None
+
+    async def start(
+        self, host: str | None = None, port: int | None = None, tls_port: int | None = None
+    ) -> None:
+        """Listen on ws:// (and wss:// when a certificate is configured)."""
         await self.store.open()
         self.recorder.start()
         self._command_task = asyncio.create_task(self._command_worker.run(), name="commands")
+        host = host or self.settings.gateway_host
+        options = {
+            "process_request": self._process_request,
+            "select_subprotocol": self._select_subprotocol,
+            "max_size": self.settings.gateway_max_frame_bytes,
+            "ping_interval": self.settings.gateway_ping_interval_s,
+            "ping_timeout": self.settings.gateway_ping_timeout_s,
+            "compression": None,
+        }
         self._server = await serve(
-            self._handle,
-            host or self.settings.gateway_host,
-            self.settings.gateway_port if port is None else port,
-            process_request=self._process_request,
-            select_subprotocol=self._select_subprotocol,
-            max_size=self.settings.gateway_max_frame_bytes,
-            ping_interval=self.settings.gateway_ping_interval_s,
-            ping_timeout=self.settings.gateway_ping_timeout_s,
-            compression=None,
+            self._handle, host, self.settings.gateway_port if port is None else port, **options
         )
-        log.info(
-            "OCPP gateway listening on ws://%s:%d/ocpp/{station_id}",
-            host or self.settings.gateway_host,
-            self.port,
-        )
+        log.info("OCPP gateway listening on ws://%s:%d/ocpp/{station_id}", host, self.port)
+        settings = self.settings
+        if settings.gateway_tls_cert_file and settings.gateway_tls_key_file:
+            context = server_context(
+                settings.gateway_tls_cert_file,
+                settings.gateway_tls_key_file,
+                settings.gateway_tls_client_ca_file,
+            )
+            self._tls_server = await serve(
+                self._handle,
+                host,
+                settings.gateway_tls_port if tls_port is None else tls_port,
+                ssl=context,
+                **options,
+            )
+            log.info("OCPP gateway listening on wss://%s:%d/ocpp/{station_id}", host, self.tls_port)
 
     async def stop(self) -> None:
-        """Close every socket (chargers reconnect elsewhere) and flush what is queued."""
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
+        """Close every socket with 1001 (chargers reconnect elsewhere) and flush the queues."""
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close(close_connections=True)
+                await server.wait_closed()
         if self._command_task is not None:
             await self._command_worker.shutdown()
         await self.bridge.close()
@@ -110,8 +137,12 @@ class Gateway:
         if station_id is None:
             log.warning("refused %s: path %r is not /ocpp/{station_id}", peer, request.path)
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Use /ocpp/{station_id}\n")
+        ssl_object = connection.transport.get_extra_info("ssl_object")
         result = await self.authenticator.authenticate(
-            station_id, request.headers.get("Authorization"), secure=False
+            station_id,
+            request.headers.get("Authorization"),
+            secure=ssl_object is not None,
+            client_cert_cn=peer_common_name(ssl_object),
         )
         if isinstance(result, Refusal):
             log.warning("refused station %s from %s: %s", station_id, peer, result.reason)
@@ -131,6 +162,7 @@ class Gateway:
             await self.store.record_event(station_id, "HandshakeRefused", {"reason": reason})
             return connection.respond(http.HTTPStatus.BAD_REQUEST, reason + "\n")
         connection.ampflow_station = (station_id, chosen)  # type: ignore[attr-defined]
+        connection.ampflow_registration = result.registration_status  # type: ignore[attr-defined]
         return None
 
     def _select_subprotocol(self, connection: ServerConnection, offered):
@@ -147,6 +179,7 @@ class Gateway:
             log.info("%s reconnected; closing its previous socket", station_id)
             await previous.ws.close(1000, "replaced by a new connection")
         conn = StationConnection(station_id, version, ws, self.services, ROUTES_BY_VERSION[version])
+        conn.registration_status = ws.ampflow_registration  # type: ignore[attr-defined]
         self.services.connections[station_id] = conn
         await self.store.set_connected(station_id, datetime.now(UTC), self.command_queue, version)
         log.info("%s connected (%s) from %s", station_id, version, _peer(ws))

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from domain.credentials import verify_password
+from domain.credentials import hash_password, verify_password
 from gateway.station_store import StationIdentity, StationStore
 
 log = logging.getLogger(__name__)
@@ -55,20 +55,38 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 
 class StationAuthenticator:
-    """Checks a station's identity and password against the store."""
+    """Checks a station's identity against the store, per its security profile.
 
-    def __init__(self, store: StationStore) -> None:
+    Profile 1: HTTP Basic over ws or wss. Profile 2: HTTP Basic, only over TLS. Profile 3: TLS with
+    a client certificate whose subject CN is the station id (no password). A station registered
+    at profile 2 or 3 is refused on a weaker connection (no downgrade).
+    """
+
+    def __init__(self, store: StationStore, *, admit_unknown: bool = False) -> None:
         self.store = store
+        self.admit_unknown = admit_unknown
         self._verified: dict[str, bytes] = {}  # station -> sha256(password hash + password)
 
     async def authenticate(
-        self, station_id: str, authorization: str | None, secure: bool
+        self,
+        station_id: str,
+        authorization: str | None,
+        secure: bool,
+        client_cert_cn: str | None = None,
     ) -> StationIdentity | Refusal:
         identity = await self.store.identity(station_id)
         if identity is None:
-            return Refusal(404, "unknown station")
+            return await self._unknown(station_id, authorization)
+        if identity.registration_status == "Rejected":
+            return Refusal(403, "station registration was rejected by an operator")
         if identity.security_profile >= 2 and not secure:
             return Refusal(401, f"station requires security profile {identity.security_profile}")
+        if identity.security_profile >= 3:
+            if client_cert_cn is None:
+                return Refusal(401, "station requires a client certificate (profile 3)")
+            if client_cert_cn != station_id:
+                return Refusal(401, f"client certificate is for {client_cert_cn!r}")
+            return identity
         if identity.password_hash is None:
             return Refusal(401, "station has no password set")
         credentials = basic_credentials(authorization)
@@ -80,6 +98,17 @@ class StationAuthenticator:
         if not self._password_ok(identity, password):
             return Refusal(401, "wrong password")
         return identity
+
+    async def _unknown(self, station_id: str, authorization: str | None):
+        if not self.admit_unknown:
+            return Refusal(404, "unknown station")
+        credentials = basic_credentials(authorization)
+        if credentials is None or credentials[0] != station_id or not credentials[1]:
+            return Refusal(401, "unknown station without Basic credentials")
+        await self.store.admit_pending(station_id, hash_password(credentials[1]))
+        log.info("admitted unknown station %s as Pending (operator inbox)", station_id)
+        identity = await self.store.identity(station_id)
+        return identity or Refusal(404, "unknown station")
 
     def _password_ok(self, identity: StationIdentity, password: str) -> bool:
         assert identity.password_hash is not None

@@ -50,6 +50,25 @@ class StationStore:
         versions = tuple(v.strip() for v in (row[2] or "").split(",") if v.strip())
         return StationIdentity(station_id, row[0], row[1], versions, row[3])
 
+    async def admit_pending(self, station_id: str, password_hash: str) -> None:
+        """Put an unknown station into the operator inbox (registration Pending)."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO stations (id, password_hash, security_profile, ocpp_versions, "
+                "connector_count, registration_status, connected) "
+                "VALUES (%s, %s, 1, 'ocpp1.6,ocpp2.0.1', 1, 'Pending', false) "
+                "ON CONFLICT (id) DO NOTHING",
+                (station_id, password_hash),
+            )
+
+    async def registration_status(self, station_id: str) -> str | None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT registration_status FROM stations WHERE id = %s", (station_id,)
+            )
+            row = await cur.fetchone()
+        return row[0] if row else None
+
     async def record_boot(self, station_id: str, info: dict, at: datetime) -> None:
         async with self.pool.connection() as conn:
             await conn.execute(

@@ -356,11 +356,8 @@ class ChargingSession:
             stop_reason=stop.reason,
         )
         if not billable:
-            why = (
-                "never authorized"
-                if self.view.state == SessionState.PENDING
-                else ("credential refused")
-            )
+            refused = self.m.authorization.status if self.m.authorization else None
+            why = f"credential refused ({refused})" if refused else "never authorized"
             self.view.state = SessionState.REJECTED
             await self._record(SessionState.REJECTED, review_reason=f"{why}; not billed")
             return self._finish(SessionState.REJECTED, f"{why}; not billed")

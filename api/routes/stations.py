@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from api.deps import OperatorDep, SessionDep
@@ -49,10 +50,56 @@ def register_station(body: StationCreate, db: SessionDep, _: OperatorDep) -> Sta
 
 @router.get("")
 def list_stations(
-    db: SessionDep, _: OperatorDep, limit: int = Query(100, ge=1, le=1000), offset: int = 0
+    db: SessionDep,
+    _: OperatorDep,
+    registration: str | None = Query(None, description="Accepted, Pending (the inbox), Rejected"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
 ) -> list[StationPublic]:
-    stations = db.exec(select(Station).order_by(Station.id).offset(offset).limit(limit)).all()
+    query = select(Station)
+    if registration:
+        query = query.where(Station.registration_status == registration)
+    stations = db.exec(query.order_by(Station.id).offset(offset).limit(limit)).all()
     return [_public(db, s) for s in stations]
+
+
+class RegistrationDecision(BaseModel):
+    connector_count: int | None = Field(default=None, ge=1, le=32)
+    tariff_id: int | None = None
+
+
+@router.post("/{station_id}/approve")
+def approve_station(
+    station_id: str, db: SessionDep, _: OperatorDep, body: RegistrationDecision | None = None
+) -> StationPublic:
+    """Accept a station from the inbox; its next BootNotification is answered Accepted."""
+    station = _pending_or_404(db, station_id)
+    station.registration_status = "Accepted"
+    if body is not None:
+        station.connector_count = body.connector_count or station.connector_count
+        station.tariff_id = body.tariff_id or station.tariff_id
+    db.add(station)
+    db.flush()
+    return _public(db, station)
+
+
+@router.post("/{station_id}/reject")
+def reject_station(station_id: str, db: SessionDep, _: OperatorDep) -> StationPublic:
+    """Reject a station from the inbox; its next connection attempts are refused (403)."""
+    station = _pending_or_404(db, station_id)
+    station.registration_status = "Rejected"
+    db.add(station)
+    db.flush()
+    return _public(db, station)
+
+
+def _pending_or_404(db: Session, station_id: str) -> Station:
+    station = db.get(Station, station_id)
+    if station is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station")
+    if station.registration_status != "Pending":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"station is {station.registration_status}")
+    return station
 
 
 @router.get("/{station_id}")

@@ -21,9 +21,13 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
     }
     now = datetime.now(UTC)
     await conn.services.store.record_boot(conn.station_id, info, now)
+    registration = await conn.services.store.registration_status(conn.station_id) or "Pending"
+    conn.registration_status = registration
     await conn.services.events.publish(
         events.Booted(conn.station_id, now, info["vendor"], info["model"], info["firmware_version"])
     )
+    if registration != "Accepted":  # in the operator inbox: ask again in a minute
+        return {"status": "Pending", "currentTime": now_iso(), "interval": 60}
     return {
         "status": "Accepted",
         "currentTime": now_iso(),
