@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payments.base import PaymentDeclined, PaymentProvider
+from activities.payments.tariffs import resolve_tariff
 from domain.authorization import TokenFacts, decide
 from domain.energy import INTERVAL, REGISTER, EnergyReading, delivered_energy
 from domain.money import format_amount
@@ -34,8 +35,8 @@ from domain.session import (
 )
 from domain.tariff import Tariff
 from store.db import Database
-from store.tables import ChargingSession, IdToken, MeterSample, Payment, Receipt, Station
-from store.tables import Tariff as TariffRow
+from store.tables import ChargingSession, IdToken, MeterSample, Payment, Receipt
+from store.token_policy import token_limits
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -58,7 +59,12 @@ class SessionActivities:
             token = db.exec(select(IdToken).where(IdToken.token == request.id_token)).first()
             facts = TokenFacts(known=token is not None)
             if token is not None:
-                facts = TokenFacts(known=True, status=token.status, expires_at=token.expires_at)
+                facts = TokenFacts(
+                    known=True,
+                    status=token.status,
+                    expires_at=token.expires_at,
+                    **token_limits(db, token),  # max concurrent sessions (access control)
+                )
             status = decide(facts, datetime.now(UTC))
             activity.logger.info("authorize %s: %s", _mask(request.id_token), status)
             return Authorization(
@@ -177,17 +183,17 @@ def _session(db: Session, session_id: str) -> ChargingSession:
     return row
 
 
-def _tariff_for(db: Session, station_id: str) -> Tariff:
-    station = db.get(Station, station_id)
-    row = None
-    if station is not None and station.tariff_id is not None:
-        row = db.get(TariffRow, station.tariff_id)
-    if row is None:
-        query = select(TariffRow).where(TariffRow.is_default).order_by(TariffRow.id.desc())
-        row = db.exec(query).first()
-    if row is None:
-        return Tariff(name="Free")
-    return Tariff.model_validate(row, from_attributes=True)
+def _tariff_for(
+    db: Session,
+    station_id: str,
+    connector_id: int | None = None,
+    driver_id: int | None = None,
+    id_token: str | None = None,
+) -> Tariff:
+    """The tariff in force: plan > driver group > connector > station > default (billing)."""
+    return resolve_tariff(
+        db, station_id, connector_id=connector_id, driver_id=driver_id, id_token=id_token
+    )
 
 
 def _energy_wh(db: Session, row: ChargingSession) -> int:

@@ -48,7 +48,9 @@ async def run_worker(settings: Settings, database_url: str) -> None:
 
     client = await connect(settings)
     db = Database(database_url)
-    worker = build_worker(client, db, settings.task_queue, payment_provider(settings))
+    worker = build_worker(
+        client, db, settings.task_queue, payment_provider(settings), settings=settings
+    )
     log.info("worker polling task queue %s", settings.task_queue)
     try:
         await worker.run()
@@ -95,6 +97,8 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> None:
+    if args.stations:
+        return _load(settings, args)
     from ampflow.simulator import run_session
 
     url = args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp"
@@ -121,6 +125,31 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> None:
             f"see it with: curl -H 'X-API-Key: $AMPFLOW_ADMIN_API_KEY' "
             f"{settings.api_base_url}/sessions/session-{args.station}-{session.transaction_id}"
         )
+
+
+def _load(settings: Settings, args: argparse.Namespace) -> None:
+    """`ampflow simulate --stations N ...`: many chargers, bounded in time, with a final table."""
+    from ampflow.load_setup import register_load_stations
+    from ampflow.loadsim import LoadConfig, run_load
+
+    config = LoadConfig(
+        url=args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp",
+        stations=args.stations,
+        sessions=args.sessions,
+        meter_values=args.meter_values,
+        meter_interval_s=args.meter_interval,
+        version=args.version,
+        duration_s=args.duration,
+    )
+    if args.register:
+        register_load_stations(
+            resolve_database_url(settings),
+            config.station_prefix,
+            config.stations,
+            config.password,
+            config.id_tag,
+        )
+    print(asyncio.run(run_load(config)).table())
 
 
 COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], None], str]] = {
@@ -156,6 +185,22 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--wh-per-interval", type=int, default=1500)
             command.add_argument(
                 "--interval", type=float, default=0.5, help="seconds between meter values"
+            )
+            load = command.add_argument_group("load mode (many stations)")
+            load.add_argument(
+                "--stations",
+                type=int,
+                default=0,
+                help="simulate this many stations (LOAD-00000, ...)",
+            )
+            load.add_argument("--sessions", type=int, default=1, help="sessions per station")
+            load.add_argument("--meter-interval", type=float, default=1.0)
+            load.add_argument("--version", choices=["1.6", "2.0.1"], default="1.6")
+            load.add_argument("--duration", type=float, default=60.0, help="stop after seconds")
+            load.add_argument(
+                "--register",
+                action="store_true",
+                help="register the load stations and LOAD-TAG in the database",
             )
     return parser
 

@@ -103,6 +103,20 @@ class Settings(BaseSettings):
     healing_sweep_interval_s: float = 60.0  # how often a gateway looks for silent stations
     healing_settle_s: float = 120.0  # after a step, wait this long for the station to recover
 
+    # Monitoring: live view, alerts, analytics, reports, metrics and logs (README "Monitoring").
+    alert_sweep_interval_s: float = 60.0  # AlertSweep period; 0: gateways do not start it
+    alert_offline_after_s: int = 300  # a station disconnected this long: station_offline
+    alert_stuck_after_s: int = 900  # charging without a meter value this long: session_stuck
+    alert_auth_failures: int = 5  # this many refused authorizations at a station …
+    alert_auth_window_s: int = 600  # … within this window: auth_failures
+    alert_webhook_url: str | None = None  # every alert change is POSTed here (JSON)
+    alert_webhook_secret: str | None = None  # HMAC-SHA256 key of the X-Ampflow-Signature header
+    alert_webhook_timeout_s: float = 5.0
+    report_time_zone: str = "UTC"  # analytics buckets, the heatmap and the monthly report
+    gateway_metrics_port: int = 0  # Prometheus /metrics of the gateway (0: off)
+    worker_metrics_port: int = 0  # Temporal's runtime metrics of the worker (0: off)
+    log_format: str = "text"  # text | json (one JSON object per line, with station/session ids)
+
     log_level: str = "INFO"
 
     def session_guards(self) -> dict[str, int]:

@@ -19,6 +19,14 @@ COMMAND_NAMES = (
     "remote_start",  # params: id_token, connector_id, remote_start_id (2.0.1)
     "remote_stop",  # params: transaction_id
     "raw",  # params: action, payload — an OCPP CALL as is, for operators and tests
+    # Maintenance (gateway/*/maintenance_commands.py); times are RFC 3339 strings.
+    "get_diagnostics",  # params: location, oldest, latest, request_id, retries, retry_interval
+    "get_log",  # params: as get_diagnostics + log_type DiagnosticsLog|SecurityLog
+    "update_firmware",  # params: location, retrieve_at, request_id, install_at, signature, ...
+    "get_base_report",  # params: request_id, report_base (2.0.1 only)
+    # Local authorization lists (gateway/*/local_list_commands.py, domain.access).
+    "send_local_list",  # params: version, update_type Full|Differential, entries [...]
+    "get_local_list_version",
 )
 
 

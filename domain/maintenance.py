@@ -78,6 +78,7 @@ class JobRecord(BaseModel):
     """A maintenance job as stored (one row per workflow id), written by the workflow itself."""
 
     workflow_id: str
+    run_id: str = ""  # first run id of the chain (ids like `healing-{station}` are reused)
     kind: JobKind
     station_id: str | None = None
     state: JobState = JobState.RUNNING
@@ -118,7 +119,12 @@ class StationSignal(BaseModel):
 JOB_INTERESTS: dict[JobKind, frozenset[SignalKind]] = {
     JobKind.DIAGNOSTICS: frozenset({SignalKind.DIAGNOSTICS_STATUS}),
     JobKind.FIRMWARE_UPDATE: frozenset(
-        {SignalKind.FIRMWARE_STATUS, SignalKind.BOOTED, SignalKind.CONNECTED, SignalKind.DISCONNECTED}
+        {
+            SignalKind.FIRMWARE_STATUS,
+            SignalKind.BOOTED,
+            SignalKind.CONNECTED,
+            SignalKind.DISCONNECTED,
+        }
     ),
     JobKind.FIRMWARE_ROLLOUT: frozenset(),
     JobKind.SELF_HEALING: frozenset(
@@ -370,6 +376,7 @@ class RolloutRequest(BaseModel):
     failure_threshold: float = Field(default=0.2, ge=0.0, le=1.0)  # halt above this ratio
     min_results: int = Field(default=1, ge=1)  # results needed before the ratio counts
     requested_by: str = "system"
+    history_limit: int = Field(default=10_000, ge=10)  # continue-as-new between waves past this
     carry: RolloutProgress | None = None  # set on continue-as-new
 
 
@@ -410,6 +417,8 @@ class HealingPolicy(BaseModel):
     silent_after_s: float = Field(default=900.0, gt=0)
     charging_wait_s: float = Field(default=300.0, gt=0)  # a session charges: look again then
     max_charging_waits: int = Field(default=12, ge=0)
+    poll_s: float = Field(default=5.0, gt=0)  # look at the station this often while settling
+    max_runs_per_day: int = Field(default=3, ge=1)  # more: flapping, alert at once
     command_timeout_s: float = Field(default=30.0, gt=0, le=300)
 
 
@@ -437,6 +446,7 @@ class StationHealth(BaseModel):
     charging_session: str | None = None
     open_alert_id: int | None = None
     last_seen_at: datetime | None = None
+    recent_runs: int = 0  # finished self-healing runs in the last 24 hours
 
 
 class HealingStep(BaseModel):
@@ -452,6 +462,7 @@ class HealingState(StrEnum):
     WAITING_FOR_IDLE = "waiting_for_idle"
     HEALED = "healed"
     ALERTED = "alerted"
+    UNRESOLVED = "unresolved"  # playbook done without an alert step, still unhealthy
     SUPPRESSED = "suppressed"  # an operator alert is already open for the station
 
 
@@ -476,3 +487,61 @@ class AlertRequest(BaseModel):
     message: str
     workflow_id: str | None = None
     detail: dict = Field(default_factory=dict)
+
+
+# ---- device model ------------------------------------------------------------------------
+
+
+class DeviceModelEntry(BaseModel):
+    """One variable of a station's device model, as stored and listed."""
+
+    component_key: str
+    variable_key: str
+    component: dict
+    variable: dict
+    attributes: list[dict] = Field(default_factory=list)
+    characteristics: dict | None = None
+
+
+def device_model_entry(report_item: dict) -> DeviceModelEntry:
+    """A 2.0.1 NotifyReport `reportData` item, keyed by component and variable."""
+    component, variable = report_item["component"], report_item["variable"]
+    component_key = component["name"]
+    if component.get("instance"):
+        component_key += f"[{component['instance']}]"
+    evse = component.get("evse")
+    if evse:
+        component_key += f"@{evse['id']}"
+        if evse.get("connectorId") is not None:
+            component_key += f".{evse['connectorId']}"
+    variable_key = variable["name"]
+    if variable.get("instance"):
+        variable_key += f"[{variable['instance']}]"
+    return DeviceModelEntry(
+        component_key=component_key,
+        variable_key=variable_key,
+        component=component,
+        variable=variable,
+        attributes=list(report_item.get("variableAttribute", [])),
+        characteristics=report_item.get("variableCharacteristics"),
+    )
+
+
+def configuration_entries(configuration_keys: list[dict]) -> list[DeviceModelEntry]:
+    """OCPP 1.6 GetConfiguration keys as device-model entries (component `Configuration`)."""
+    return [
+        DeviceModelEntry(
+            component_key="Configuration",
+            variable_key=item["key"],
+            component={"name": "Configuration"},
+            variable={"name": item["key"]},
+            attributes=[
+                {
+                    "type": "Actual",
+                    "value": item.get("value"),
+                    "mutability": "ReadOnly" if item.get("readonly") else "ReadWrite",
+                }
+            ],
+        )
+        for item in configuration_keys
+    ]

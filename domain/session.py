@@ -21,6 +21,7 @@ class AuthorizationStatus(StrEnum):
     EXPIRED = "Expired"
     INVALID = "Invalid"
     CONCURRENT_TX = "ConcurrentTx"
+    NO_CREDIT = "NoCredit"  # the payment hold was declined (2.0.1 NoCredit; 1.6 says Blocked)
 
 
 class SessionState(StrEnum):
@@ -232,6 +233,7 @@ class IdleInterval(BaseModel):
 
     start: datetime
     end: datetime | None = None
+    status: str | None = None  # the connector status that made it idle
 
 
 class SessionMemory(BaseModel):
@@ -251,6 +253,7 @@ class SessionMemory(BaseModel):
     charging_since: datetime | None = None  # workflow time the start was recorded (guards)
     last_reading_at: datetime | None = None
     late_stop: StopRequest | None = None  # the charger's own stop after a guard closed it
+    hold_status: str | None = None  # held | declined | not_required (payment hold at authorize)
 
 
 SessionInput.model_rebuild()

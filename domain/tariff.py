@@ -173,7 +173,9 @@ class Tariff(BaseModel):
                     step_size=self.energy_step_wh,
                 ),
                 PriceComponent(
-                    type=ComponentType.TIME, price=self.time_price_per_hour, step_size=self.time_step_s
+                    type=ComponentType.TIME,
+                    price=self.time_price_per_hour,
+                    step_size=self.time_step_s,
                 ),
                 PriceComponent(type=ComponentType.FLAT, price=self.session_fee),
                 PriceComponent(type=ComponentType.PARKING_TIME, price=self.idle_price_per_hour),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from gateway import protocol
+from gateway import metrics, protocol
 from gateway.protocol import CALL, CALLERROR, CALLRESULT, Frame, OcppError
 from gateway.schemas import validate
 
@@ -106,6 +106,7 @@ class StationConnection:
     async def _handle_calls(self) -> None:
         while True:
             frame = await self._calls.get()
+            started = time.monotonic()
             try:
                 response = await self._dispatch(frame)
             except OcppError as err:
@@ -118,6 +119,7 @@ class StationConnection:
                 error = OcppError("InternalError", "internal error; please retry")
                 response = protocol.call_error(frame.unique_id, error, self.version)
             await self._send(response, frame.unique_id, frame.action)
+            metrics.call_answered(frame.action, response, started)
 
     async def _dispatch(self, frame: Frame) -> str:
         assert frame.action is not None
@@ -145,6 +147,7 @@ class StationConnection:
         return self._tokens >= 0
 
     async def _over_limit(self, frame: Frame) -> None:
+        metrics.rate_limited(frame.action)
         settings = self.services.settings
         if (self._tokens or 0) < -settings.gateway_rate_burst:  # still flooding after being told
             log.warning(

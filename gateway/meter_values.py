@@ -28,7 +28,11 @@ def sample_rows(
     session_id: str | None,
     meter_values: list[dict],
 ) -> list[SampleRow]:
-    """Every sampled value as a row; 1.6 strings and 2.0.1 numbers alike."""
+    """Every sampled value as a row; 1.6 strings and 2.0.1 numbers alike.
+
+    2.0.1: `unitOfMeasure.multiplier` is applied to the value (so the row's unit is the base
+    unit); without `unitOfMeasure` the unit is Wh for energy (the spec's default).
+    """
     rows: list[SampleRow] = []
     for meter_value in meter_values:
         at = parse(meter_value["timestamp"])
@@ -40,10 +44,11 @@ def sample_rows(
                 multiplier = measure.get("multiplier", 0)
             else:
                 multiplier = 0
-            value = _number(sampled["value"]) * (10**multiplier)
-            signed = sampled.get("signedMeterValue", {}).get("signedMeterData")
             if sampled.get("format") == "SignedData":  # 1.6: the value itself is the signed blob
                 signed, value = sampled["value"], 0.0
+            else:
+                signed = sampled.get("signedMeterValue", {}).get("signedMeterData")
+                value = _number(sampled["value"]) * (10**multiplier)
             rows.append(
                 SampleRow(
                     session_id=session_id,
@@ -63,6 +68,14 @@ def sample_rows(
     return rows
 
 
+def _has_plain_value(row: SampleRow) -> bool:
+    """False for a 1.6 SignedData sample (its value is the blob, stored as 0).
+
+    A 2.0.1 signed sample carries its number in `value` next to `signedMeterValue`, so it counts.
+    """
+    return not (row.signed_data and row.value == 0.0)
+
+
 def live_update(rows: list[SampleRow]) -> MeterUpdate | None:
     """The newest energy register / power / SoC readings (whole-meter values, no phases)."""
     if not rows:
@@ -70,7 +83,7 @@ def live_update(rows: list[SampleRow]) -> MeterUpdate | None:
     latest = max(rows, key=lambda row: row.timestamp)
     update = MeterUpdate(timestamp=latest.timestamp)
     for row in sorted(rows, key=lambda row: row.timestamp):
-        if row.phase or row.signed_data:
+        if row.phase or not _has_plain_value(row):
             continue
         scale = 1000.0 if row.unit in ("kWh", "kW") else 1.0
         if row.measurand == ENERGY_REGISTER:
@@ -80,3 +93,9 @@ def live_update(rows: list[SampleRow]) -> MeterUpdate | None:
         elif row.measurand == SOC:
             update.soc_percent = row.value
     return update
+
+
+def energy_register_wh(rows: list[SampleRow]) -> int | None:
+    """The last whole-meter Energy.Active.Import.Register reading in Wh, if any was sampled."""
+    update = live_update(rows)
+    return update.energy_wh if update is not None else None

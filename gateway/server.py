@@ -14,8 +14,10 @@ from websockets.http11 import Request
 
 from ampflow.settings import Settings
 from gateway import events
+from gateway import metrics as gateway_metrics
 from gateway.command_worker import build_command_worker, gateway_task_queue
 from gateway.connection import StationConnection
+from gateway.live_listener import LiveListener
 from gateway.maintenance_listener import MaintenanceListener
 from gateway.protocol import OCPP16, SUBPROTOCOLS
 from gateway.recorder import Recorder
@@ -60,6 +62,8 @@ class Gateway:
         self.services.events.subscribe(SessionListener(client, self.store))
         self.maintenance = MaintenanceListener(client, self.services, task_queue)
         self.services.events.subscribe(self.maintenance)
+        self.live = LiveListener(client, self.services, task_queue)
+        self.services.events.subscribe(self.live)
         self._server: Server | None = None
         self._tls_server: Server | None = None
         self._command_worker = build_command_worker(client, self.services, self.command_queue)
@@ -81,6 +85,7 @@ class Gateway:
         await self.store.open()
         self.recorder.start()
         self._command_task = asyncio.create_task(self._command_worker.run(), name="commands")
+        self._metrics_server = gateway_metrics.start(self.services)
         host = host or self.settings.gateway_host
         options = {
             "process_request": self._process_request,
@@ -119,6 +124,8 @@ class Gateway:
         if self._command_task is not None:
             await self._command_worker.shutdown()
         await self.bridge.close()
+        await self.live.close()
+        gateway_metrics.stop(self._metrics_server)
         await self.recorder.close()
         await self.store.close()
 
@@ -136,6 +143,7 @@ class Gateway:
         peer = _peer(connection)
         if station_id is None:
             log.warning("refused %s: path %r is not /ocpp/{station_id}", peer, request.path)
+            gateway_metrics.handshake_refused(http.HTTPStatus.NOT_FOUND)
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Use /ocpp/{station_id}\n")
         ssl_object = connection.transport.get_extra_info("ssl_object")
         result = await self.authenticator.authenticate(
@@ -146,6 +154,7 @@ class Gateway:
         )
         if isinstance(result, Refusal):
             log.warning("refused station %s from %s: %s", station_id, peer, result.reason)
+            gateway_metrics.handshake_refused(result.status)
             await self.store.record_event(
                 station_id, "HandshakeRefused", {"reason": result.reason, "peer": peer}
             )
@@ -159,6 +168,7 @@ class Gateway:
         if chosen is None:
             reason = f"no supported OCPP subprotocol offered (offered {offered}, allowed {allowed})"
             log.warning("refused station %s: %s", station_id, reason)
+            gateway_metrics.handshake_refused(http.HTTPStatus.BAD_REQUEST)
             await self.store.record_event(station_id, "HandshakeRefused", {"reason": reason})
             return connection.respond(http.HTTPStatus.BAD_REQUEST, reason + "\n")
         connection.ampflow_station = (station_id, chosen)  # type: ignore[attr-defined]

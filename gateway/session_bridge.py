@@ -10,13 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import OrderedDict
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from ampflow.settings import Settings
@@ -24,8 +33,10 @@ from domain.session import (
     Authorization,
     AuthorizationStatus,
     AuthorizeRequest,
+    ConnectorStatusUpdate,
     MeterUpdate,
     SessionInput,
+    SessionView,
     StartRequest,
     StartResult,
     StopRequest,
@@ -34,6 +45,8 @@ from gateway.station_store import StationStore
 from workflows import contract
 
 log = logging.getLogger(__name__)
+
+_LINK_EVENT = "TransactionLinked"  # a 2.0.1 transactionId answering a remote-start session
 
 
 class SessionBridge:
@@ -53,6 +66,13 @@ class SessionBridge:
         self._meter_last_sent: dict[str, float] = {}
         self._meter_pending: dict[str, MeterUpdate] = {}
         self._background: set[asyncio.Task] = set()
+        # OCPP 2.0.1: sessions known to exist, answers to transaction events already handled
+        # (a retransmission gets the same answer), things reported once.
+        self._known_sessions: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._answers: OrderedDict[tuple, dict] = OrderedDict()
+        self._noted: OrderedDict[tuple, bool] = OrderedDict()
+        self._links: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._charging_states: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def authorize(self, station_id: str, id_token: str, message_id: str) -> Authorization:
         """Decide on a presented credential inside a new session workflow."""
@@ -124,6 +144,175 @@ class SessionBridge:
             self._meter_last_sent.pop(workflow_id, None)
         return True
 
+    # ---- OCPP 2.0.1: the charger names the transaction ----------------------------------
+    #
+    # A 2.0.1 transaction's session is `session-{station}-{key}` where the key is the charger's
+    # transactionId, or, for a transaction that answers a remote start from the API, the number
+    # of the session that asked for it (linked once, durably, as a station event).
+
+    async def decide_token(
+        self, station_id: str, id_token: str, message_id: str, token_type: str = "ISO14443"
+    ) -> Authorization:
+        """A token decision not tied to a transaction (2.0.1 Authorize, C01).
+
+        The charger names its transaction later, so the decision cannot live in the session to
+        be: it runs in a `ChargingSession` with its own id `authorize-{station}-{uid}` (outside
+        the `session-` ids a transactionId maps to). That workflow never gets a start, so it is
+        released after `authorization_timeout_s` without a session record. Every request gets
+        a fresh decision (message ids may repeat across connections).
+        """
+        workflow_id = f"authorize-{station_id}-{uuid.uuid4().hex[:16]}"
+        return await self.client.execute_update_with_start_workflow(
+            contract.UPDATE_AUTHORIZE,
+            AuthorizeRequest(id_token=id_token, token_type=token_type),
+            start_workflow_operation=self._start_operation(station_id, "", workflow_id=workflow_id),
+            id=f"authorize-{message_id}",
+            result_type=Authorization,
+        )
+
+    async def start_transaction(
+        self, station_id: str, key: str, request: StartRequest, message_id: str
+    ) -> StartResult | None:
+        """Start (or rejoin) `session-{station}-{key}`; None if that session already finished.
+
+        A finished session is never started again (its id may not be reused), so a Started
+        retransmitted after the Ended cannot open a second, billable session.
+        """
+        try:
+            result = await self.client.execute_update_with_start_workflow(
+                contract.UPDATE_START,
+                request,
+                start_workflow_operation=self._start_operation(
+                    station_id, key, reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE
+                ),
+                id=f"start-{message_id}",
+                result_type=StartResult,
+            )
+        except WorkflowAlreadyStartedError:
+            return None
+        except WorkflowUpdateFailedError:
+            return None  # the session is running but already final (e.g. refused)
+        self._remember(self._known_sessions, (station_id, key), True)
+        return result
+
+    async def session_authorization(
+        self, station_id: str, key: str, message_id: str
+    ) -> Authorization | None:
+        """The decision a started session was started with; None if it has none (yet).
+
+        Reads the session's own start answer (the `start` update returns it unchanged once the
+        session started); a session that has not started is never started by this.
+        """
+        handle = self.client.get_workflow_handle(contract.session_workflow_id(station_id, key))
+        try:
+            view = await handle.query(contract.QUERY_STATE, result_type=SessionView)
+            if view.started_at is None or view.connector_id is None:
+                return None
+            again = StartRequest(
+                connector_id=view.connector_id, id_token="", timestamp=view.started_at
+            )
+            result = await handle.execute_update(
+                contract.UPDATE_START, again, id=f"start-{message_id}", result_type=StartResult
+            )
+        except (WorkflowUpdateFailedError, WorkflowQueryFailedError):
+            return None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        return result.authorization
+
+    async def authorize_session(
+        self, station_id: str, key: str, id_token: str, token_type: str, message_id: str
+    ) -> Authorization | None:
+        """Authorize a started plug-in-first session (E02); None if it is not waiting for one."""
+        handle = self.client.get_workflow_handle(contract.session_workflow_id(station_id, key))
+        try:
+            return await handle.execute_update(
+                contract.UPDATE_AUTHORIZE,
+                AuthorizeRequest(id_token=id_token, token_type=token_type),
+                id=f"authorize-{message_id}",
+                result_type=Authorization,
+            )
+        except WorkflowUpdateFailedError:
+            return None  # already authorized, or ended
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+    async def session_exists(self, station_id: str, key: str) -> bool:
+        """Whether `session-{station}-{key}` was ever started (running or closed)."""
+        if (station_id, key) in self._known_sessions:
+            return True
+        handle = self.client.get_workflow_handle(contract.session_workflow_id(station_id, key))
+        try:
+            await handle.describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        self._remember(self._known_sessions, (station_id, key), True)
+        return True
+
+    async def session_key(self, station_id: str, transaction_id: str) -> str:
+        """The session key of a charger's transaction: its own id unless it was linked."""
+        cached = self._links.get((station_id, transaction_id))
+        if cached is not None:
+            return cached
+        rows = await self.store.fetch_dicts(
+            "SELECT detail->>'session_key' AS key FROM station_events WHERE station_id = %s "
+            "AND kind = %s AND detail->>'transactionId' = %s ORDER BY id DESC LIMIT 1",
+            (station_id, _LINK_EVENT, transaction_id),
+        )
+        key = rows[0]["key"] if rows else transaction_id
+        self._remember(self._links, (station_id, transaction_id), key)
+        return key
+
+    def new_transaction(self, station_id: str, transaction_id: str) -> None:
+        """A transaction seen for the first time (Started) is its own key: no lookup needed."""
+        self._remember(self._links, (station_id, transaction_id), transaction_id)
+
+    async def link_transaction(
+        self, station_id: str, transaction_id: str, key: str, detail: dict
+    ) -> None:
+        """Durably map a charger's transactionId to an existing session (a remote start)."""
+        await self.store.record_event(
+            station_id, _LINK_EVENT, {"transactionId": transaction_id, "session_key": key, **detail}
+        )
+        self._remember(self._links, (station_id, transaction_id), key)
+
+    async def charging_state(
+        self, station_id: str, key: str, update: ConnectorStatusUpdate
+    ) -> None:
+        """A 2.0.1 transaction's chargingState changed: the session's idle tracking gets it as
+        its connector status (what 1.6 reports in StatusNotification). Repeats are not sent."""
+        if self._charging_states.get((station_id, key)) == update.status:
+            return
+        workflow_id = contract.session_workflow_id(station_id, key)
+        try:
+            await self.client.get_workflow_handle(workflow_id).signal(
+                contract.SIGNAL_CONNECTOR_STATUS, update
+            )
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        self._remember(self._charging_states, (station_id, key), update.status)
+
+    def answered(self, key: tuple) -> dict | None:
+        """The answer already given to this transaction event (None: not handled yet)."""
+        return self._answers.get(key)
+
+    def remember_answer(self, key: tuple, answer: dict) -> None:
+        self._remember(self._answers, key, answer)
+
+    def first_time(self, key: tuple) -> bool:
+        """True the first time `key` is seen (for reporting something once)."""
+        if key in self._noted:
+            return False
+        self._remember(self._noted, key, True)
+        return True
+
     async def close(self) -> None:
         """Flush pending meter signals."""
         for task in list(self._background):
@@ -134,8 +323,15 @@ class SessionBridge:
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _start_operation(self, station_id: str, transaction_id: str | int):
-        session_id = contract.session_workflow_id(station_id, transaction_id)
+    def _start_operation(
+        self,
+        station_id: str,
+        transaction_id: str | int,
+        *,
+        workflow_id: str | None = None,
+        reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    ):
+        session_id = workflow_id or contract.session_workflow_id(station_id, transaction_id)
         return WithStartWorkflowOperation(
             contract.CHARGING_SESSION,
             SessionInput(
@@ -147,6 +343,7 @@ class SessionBridge:
             id=session_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=reuse_policy,
             search_attributes=TypedSearchAttributes(
                 [SearchAttributePair(contract.STATION_ID, station_id)]
             ),

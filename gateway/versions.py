@@ -5,16 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.connection import Handler
-from gateway.protocol import OCPP16
+from gateway.protocol import OCPP16, OCPP201
 from gateway.v16.commands import COMMANDS as V16_COMMANDS
+from gateway.v16.maintenance_commands import COMMANDS as V16_MAINTENANCE
 from gateway.v16.routes import ROUTES as V16_ROUTES
+from gateway.v201.commands import COMMANDS as V201_COMMANDS
+from gateway.v201.maintenance_commands import COMMANDS as V201_MAINTENANCE
+from gateway.v201.routes import ROUTES as V201_ROUTES
 
 Translator = Callable[[dict], tuple[str, dict]]
 
 ROUTES_BY_VERSION: dict[str, dict[str, Handler]] = {
     OCPP16: V16_ROUTES,
+    OCPP201: V201_ROUTES,
 }
 
 TRANSLATORS: dict[str, dict[str, Translator]] = {
     OCPP16: V16_COMMANDS,
+    OCPP201: V201_COMMANDS,
 }
+
+# Maintenance commands (diagnostics, logs, firmware, base report) live in their own modules.
+TRANSLATORS[OCPP16] = {**TRANSLATORS[OCPP16], **V16_MAINTENANCE}
+TRANSLATORS[OCPP201] = {**TRANSLATORS.get(OCPP201, {}), **V201_MAINTENANCE}

@@ -56,6 +56,7 @@ class Connector(SQLModel, table=True):
     status: str = "Unknown"
     error_code: str | None = None
     updated_at: datetime | None = _ts(nullable=True)
+    tariff_id: int | None = Field(default=None, foreign_key="tariffs.id")  # overrides station's
 
 
 class Driver(SQLModel, table=True):
@@ -94,6 +95,21 @@ class Tariff(SQLModel, table=True):
     vat_rate_bp: int = 0
     prices_include_vat: bool = False
     is_default: bool = False
+    # Billing extensions (0003_billing); see domain/tariff.py for their meaning.
+    idle_price_per_hour: int = 0
+    idle_grace_minutes: int = 0
+    idle_fee_cap: int | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    time_basis: str = "session"
+    energy_step_wh: int = 1
+    time_step_s: int = 1
+    time_zone: str = "UTC"
+    elements: list = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )
+    hold_amount: int | None = None
     created_at: datetime = _ts(nullable=False, server_default=text("now()"))
 
 
@@ -179,6 +195,17 @@ class Payment(SQLModel, table=True):
     external_id: str | None = None
     failure_reason: str | None = None
     created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    # Billing extensions (0003_billing): kinds hold | charge | rest.
+    amount_captured: int = 0
+    amount_refunded: int = 0
+    payment_method_id: str | None = None
+    card_brand: str | None = None
+    card_last4: str | None = None
+    wallet: str | None = None
+    details: dict = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
 
 
 class Receipt(SQLModel, table=True):
@@ -193,6 +220,9 @@ class Receipt(SQLModel, table=True):
     currency: str = Field(max_length=3)
     html: str
     issued_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    data: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))  # 0003
+    public_token: str | None = Field(default=None, unique=True, max_length=64)  # 0003
+    emailed_to: str | None = None  # 0003
 
 
 class ReceiptCounter(SQLModel, table=True):
@@ -248,3 +278,9 @@ class StationCommandLog(SQLModel, table=True):
     response: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     error: str | None = None
     created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+import store.access_tables  # noqa: E402, F401  (access control tables, migration 0004)
+import store.billing_tables  # noqa: E402, F401  (billing tables, migration 0003)
+import store.maintenance_tables  # noqa: E402, F401  (maintenance tables, migration 0005)
+import store.monitoring_tables  # noqa: E402, F401  (monitoring tables, migration 0006_monitoring)

@@ -44,6 +44,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ensure_database(server.get_uri("postgres"), "ampflow_test")
     upgrade(url)
     yield url
+    server.cleanup()  # stop it before pytest tidies its temporary directories
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +97,9 @@ async def temporal_client(temporal_address: str) -> Client:
 @pytest.fixture
 async def worker(temporal_client: Client, db: Database, settings: Settings) -> AsyncIterator:
     """A session worker on this test's task queue, running for the whole test."""
-    running = build_worker(temporal_client, db, settings.task_queue, LedgerProvider())
+    running = build_worker(
+        temporal_client, db, settings.task_queue, LedgerProvider(), settings=settings
+    )
     async with running:
         yield running
 

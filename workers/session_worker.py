@@ -8,15 +8,31 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.command_activities import CommandActivities
+from activities.local_list_activities import local_list_activities
+from activities.maintenance_activities import maintenance_activities
+from activities.monitoring_activities import monitoring_activities
+from activities.payments.activities import PaymentActivities
 from activities.payments.base import PaymentProvider
 from activities.payments.ledger import LedgerProvider
+from activities.payments.rating import RatingActivities
+from activities.payments.service import Payments
+from activities.receipts.activities import ReceiptActivities
 from activities.session_activities import SessionActivities
 from ampflow.settings import Settings
 from store.db import Database
+from workflows.alerts import AlertSweep
 from workflows.charging_session import ChargingSession
+from workflows.diagnostics import Diagnostics
+from workflows.firmware_rollout import FirmwareRollout
+from workflows.firmware_update import FirmwareUpdate
+from workflows.local_list import LocalListSync
+from workflows.monthly_report import MonthlyReport
+from workflows.self_healing import SelfHealing
 from workflows.station_command import StationCommandWorkflow
 
-WORKFLOWS = [ChargingSession, StationCommandWorkflow]
+WORKFLOWS = [ChargingSession, StationCommandWorkflow, LocalListSync]
+WORKFLOWS += [Diagnostics, FirmwareUpdate, FirmwareRollout, SelfHealing]  # maintenance
+WORKFLOWS += [AlertSweep, MonthlyReport]  # monitoring
 
 
 def payment_provider(settings: Settings) -> PaymentProvider:
@@ -31,10 +47,14 @@ def build_worker(
     payments: PaymentProvider,
     *,
     max_threads: int = 32,
+    settings: Settings | None = None,  # monitoring thresholds and webhook (default: environment)
 ) -> Worker:
     """A worker running every session workflow and activity (sync activities on a pool)."""
+    settings = settings or Settings()
     session_activities = SessionActivities(db, payments)
     command_activities = CommandActivities(db)
+    payment_activities = PaymentActivities(Payments.from_settings(db, settings))
+    receipts = ReceiptActivities(db, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -45,9 +65,30 @@ def build_worker(
             session_activities.rate_session,
             session_activities.charge_payment,
             session_activities.issue_receipt,
+            payment_activities.place_hold,
+            payment_activities.settle_payment,
+            payment_activities.release_hold,
+            payment_activities.refund_payment,
+            RatingActivities(db).rate_session_timeline,
+            receipts.issue_session_receipt,
             command_activities.route_for_station,
             command_activities.record_command,
+            *local_list_activities(db),
+            *maintenance_activities(db),
+            *monitoring_activities(db, settings),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
     )
+
+
+def install_worker_metrics(settings: Settings) -> None:
+    """Temporal's runtime metrics (task latencies, slots, ...) on `worker_metrics_port`; call
+    before the worker's client connects. 0: off."""
+    if not settings.worker_metrics_port:
+        return
+    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+    address = f"0.0.0.0:{settings.worker_metrics_port}"
+    telemetry = TelemetryConfig(metrics=PrometheusConfig(bind_address=address))
+    Runtime.set_default(Runtime(telemetry=telemetry), error_if_already_set=False)

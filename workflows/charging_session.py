@@ -20,12 +20,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.credentials import token_fingerprint
+    from domain.payments import HoldRequest, SettleRequest, TimelineRateRequest
     from domain.rating import Consumption, rate
     from domain.session import (
         Authorization,
         AuthorizationStatus,
         AuthorizeRequest,
-        ChargeRequest,
         ConnectorStatusUpdate,
         IdleInterval,
         LinkUpdate,
@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Connector states in which a car is plugged in but not drawing energy (1.6 and 2.0.1 names).
 IDLE_STATUSES = frozenset({"SuspendedEV", "SuspendedEVSE", "Finishing", "Idle", "EVConnected"})
+EV_IDLE_STATUSES = IDLE_STATUSES - {"SuspendedEVSE"}  # only these can cost the driver idle fees
 _FINAL = (SessionState.COMPLETED, SessionState.EXPIRED, SessionState.REJECTED)
 
 
@@ -87,7 +88,9 @@ class ChargingSession:
             known = self.m.authorization
             if known is not None and known.id_token == request.id_token:
                 return known
-            authorization = await steps.authorize(request.id_token, request.token_type)
+            authorization = await self._with_hold(
+                await steps.authorize(request.id_token, request.token_type)
+            )
             self.m.authorization = authorization
             self._note_token(authorization)
             if self.m.start_request is not None and self.view.state == SessionState.PENDING:
@@ -117,6 +120,8 @@ class ChargingSession:
                 authorization is None or authorization.id_token != request.id_token
             ):
                 authorization = await steps.authorize(request.id_token, request.token_type)
+            if authorization is not None:
+                authorization = await self._with_hold(authorization, request.connector_id)
                 self.m.authorization = authorization
             if authorization is None:
                 state = SessionState.PENDING  # plug-in first: waiting for an id token
@@ -193,10 +198,11 @@ class ChargingSession:
         """Track idle time: plugged in but not charging."""
         self.view.connector_status = update.status
         open_idle = self.m.idle[-1] if self.m.idle and self.m.idle[-1].end is None else None
-        if update.status in IDLE_STATUSES and open_idle is None:
-            self.m.idle.append(IdleInterval(start=update.timestamp))
-        elif update.status not in IDLE_STATUSES and open_idle is not None:
+        if open_idle is not None and open_idle.status != update.status:
             open_idle.end = update.timestamp
+            open_idle = None
+        if update.status in IDLE_STATUSES and open_idle is None:
+            self.m.idle.append(IdleInterval(start=update.timestamp, status=update.status))
         self.view.idle_s = self._idle_seconds(update.timestamp)
 
     @workflow.signal(name=contract.SIGNAL_LINK)
@@ -257,6 +263,7 @@ class ChargingSession:
         if started and self._refused_before_start():
             return self._finish(SessionState.REJECTED, "credential refused")
         reason = "the EV never started charging" if remote else "authorized but never started"
+        await self._release_hold(reason)
         if remote is not None:
             await self._record(SessionState.EXPIRED, review_reason=reason)
         return self._finish(SessionState.EXPIRED, reason)
@@ -359,22 +366,25 @@ class ChargingSession:
             refused = self.m.authorization.status if self.m.authorization else None
             why = f"credential refused ({refused})" if refused else "never authorized"
             self.view.state = SessionState.REJECTED
+            await self._release_hold(why)
             await self._record(SessionState.REJECTED, review_reason=f"{why}; not billed")
             return self._finish(SessionState.REJECTED, f"{why}; not billed")
 
-        rated = await steps.rate(self.params.session_id)
+        rated = await steps.rate_timeline(
+            TimelineRateRequest(session_id=self.params.session_id, idle=self._billable_idle())
+        )
         self.view.energy_wh = rated.energy_wh
         self.view.cost_so_far = self.view.total = rated.rating.total
         self.view.currency = rated.rating.currency
-        payment = await steps.charge(
-            ChargeRequest(
+        payment = await steps.settle(
+            SettleRequest(
                 session_id=self.params.session_id,
                 driver_id=self.view.driver_id,
                 amount=rated.rating.total,
                 currency=rated.rating.currency,
             )
         )
-        await steps.issue_receipt(self.params.session_id)
+        await steps.issue_session_receipt(self.params.session_id)
         if payment.status == "failed":
             reason = payment.failure_reason or "payment failed"
             await self._record(SessionState.PAYMENT_FAILED, review_reason=reason)
@@ -401,7 +411,9 @@ class ChargingSession:
             meter_stop_wh=late.meter_stop_wh,
             stop_reason=late.reason,
         )
-        rated = await steps.rate(self.params.session_id)
+        rated = await steps.rate_timeline(
+            TimelineRateRequest(session_id=self.params.session_id, idle=self._billable_idle())
+        )
         note = (
             f"reconciled with the charger's stop ({late.reason}): rated "
             f"{rated.rating.total}, billed {billed} {rated.rating.currency}"
@@ -412,6 +424,36 @@ class ChargingSession:
         self.view.final_reason = note
 
     # ---- helpers ---------------------------------------------------------------------------
+
+    async def _with_hold(
+        self, authorization: Authorization, connector_id: int | None = None
+    ) -> Authorization:
+        """Reserve the payment for an accepted credential; a declined hold refuses it."""
+        if authorization.status != AuthorizationStatus.ACCEPTED or self.m.hold_status:
+            return authorization
+        hold = await steps.place_hold(
+            HoldRequest(
+                session_id=self.params.session_id,
+                station_id=self.params.station_id,
+                driver_id=authorization.driver_id,
+                group_id=authorization.group_id,
+                connector_id=connector_id,
+            )
+        )
+        self.m.hold_status = hold.status.value
+        if hold.status.value == "declined":
+            self.view.flags.append(f"payment hold declined: {hold.failure_reason}")
+            return authorization.model_copy(update={"status": AuthorizationStatus.NO_CREDIT})
+        return authorization
+
+    async def _release_hold(self, reason: str) -> None:
+        if self.m.hold_status == "held":
+            await steps.release_hold(self.params.session_id, reason)
+            self.m.hold_status = "released"
+
+    def _billable_idle(self) -> list[IdleInterval]:
+        """Idle time the driver pays for: the car's doing, not the station's."""
+        return [i for i in self.m.idle if i.status in EV_IDLE_STATUSES]
 
     async def _wait(self, condition, timeout_s: int) -> bool:
         try:

@@ -13,8 +13,19 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.command_activities import CommandActivities
+    from activities.payments.activities import PaymentActivities
+    from activities.payments.rating import RatingActivities
+    from activities.receipts.activities import ReceiptActivities
     from activities.session_activities import SessionActivities
     from domain.commands import CommandRecord, StationCommand
+    from domain.payments import (
+        HoldOutcome,
+        HoldRequest,
+        ReleaseRequest,
+        SettleRequest,
+        TimelineRateRequest,
+    )
+    from domain.payments import PaymentOutcome as SettledPayment
     from domain.session import (
         Authorization,
         AuthorizeRequest,
@@ -110,3 +121,64 @@ async def station_version(station_id: str) -> str | None:
         retry_policy=STORE_RETRY,
     )
     return route.version if route.connected else None
+
+
+# Payments: transient provider outages retry with backoff; declines come back as outcomes.
+_PAYMENT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
+
+
+async def place_hold(request: HoldRequest) -> HoldOutcome:
+    return await workflow.execute_activity_method(
+        PaymentActivities.place_hold,
+        request,
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=_PAYMENT_RETRY,
+    )
+
+
+async def release_hold(session_id: str, reason: str) -> None:
+    await workflow.execute_activity_method(
+        PaymentActivities.release_hold,
+        ReleaseRequest(session_id=session_id, reason=reason),
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=_PAYMENT_RETRY,
+    )
+
+
+async def rate_timeline(request: TimelineRateRequest) -> RatedSession:
+    return await workflow.execute_activity_method(
+        RatingActivities.rate_session_timeline,
+        request,
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=STORE_RETRY,
+    )
+
+
+async def settle(request: SettleRequest) -> SettledPayment:
+    """Capture / charge the rated total (idempotent); a decline is a `failed` outcome."""
+    try:
+        return await workflow.execute_activity_method(
+            PaymentActivities.settle_payment,
+            request,
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_PAYMENT_RETRY,
+        )
+    except ActivityError as err:
+        cause = err.cause
+        reason = cause.message if isinstance(cause, ApplicationError) else str(err)
+        return SettledPayment(
+            payment_id=0,
+            status="failed",
+            provider="?",
+            amount=request.amount,
+            failure_reason=reason,
+        )
+
+
+async def issue_session_receipt(session_id: str) -> None:
+    await workflow.execute_activity_method(
+        ReceiptActivities.issue_session_receipt,
+        ReceiptRequest(session_id=session_id),
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=STORE_RETRY,
+    )

@@ -124,7 +124,9 @@ async def get_session(
     row = db.get(ChargingSession, session_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown session")
-    payment = db.exec(select(Payment).where(Payment.session_id == session_id)).first()
+    payment = db.exec(
+        select(Payment).where(Payment.session_id == session_id, Payment.kind == "charge")
+    ).first()
     receipt = db.exec(select(Receipt).where(Receipt.session_id == session_id)).first()
     live = None
     if row.state in _RUNNING:

@@ -18,11 +18,12 @@ def _public(db: Session, station: Station) -> StationPublic:
     connectors = db.exec(
         select(Connector).where(Connector.station_id == station.id).order_by(Connector.connector_id)
     ).all()
-    return StationPublic(
-        **station.model_dump(exclude={"ocpp_versions", "password_hash"}),
-        ocpp_versions=[v for v in station.ocpp_versions.split(",") if v],
-        connectors=[ConnectorPublic.model_validate(c, from_attributes=True) for c in connectors],
-    )
+    fields = {name: getattr(station, name, None) for name in StationPublic.model_fields}
+    fields["ocpp_versions"] = [v for v in station.ocpp_versions.split(",") if v]
+    fields["connectors"] = [
+        ConnectorPublic.model_validate(c, from_attributes=True) for c in connectors
+    ]
+    return StationPublic(**fields)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

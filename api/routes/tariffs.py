@@ -1,30 +1,207 @@
-"""Tariffs: the prices sessions are rated with."""
+"""Tariffs: the prices sessions are rated with, where they apply, and price previews."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
 from sqlmodel import select, update
 
+from activities.payments.tariffs import resolve_tariff
 from api.deps import OperatorDep, SessionDep
-from api.schemas import TariffCreate, TariffPublic
-from store.tables import Tariff
+from api.schemas import TariffCreate
+from domain.money import format_amount
+from domain.rating import RatingResult, preview
+from domain.tariff import Tariff as TariffModel
+from domain.tariff import TariffElement
+from store.billing_tables import GroupTariff
+from store.tables import Connector, Station, Tariff
 
-router = APIRouter(prefix="/tariffs", tags=["tariffs"])
+router = APIRouter(tags=["tariffs"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def create_tariff(body: TariffCreate, db: SessionDep, _: OperatorDep) -> TariffPublic:
+class TariffBody(TariffCreate):
+    """A tariff: the flat prices (the fallback) plus OCPI-like elements and fees."""
+
+    idle_price_per_hour: int = Field(default=0, ge=0, description="idle fee, minor units/hour")
+    idle_grace_minutes: int = Field(default=0, ge=0)
+    idle_fee_cap: int | None = Field(default=None, ge=0)
+    min_price: int | None = Field(default=None, ge=0)
+    max_price: int | None = Field(default=None, ge=0)
+    time_basis: str = Field(default="session", pattern="^(session|charging)$")
+    energy_step_wh: int = Field(default=1, ge=1)
+    time_step_s: int = Field(default=1, ge=1)
+    time_zone: str = "UTC"
+    elements: list[TariffElement] = Field(default_factory=list)
+    hold_amount: int | None = Field(default=None, ge=0)
+
+
+class TariffOut(TariffBody):
+    id: int
+
+
+class PricePreview(BaseModel):
+    """What a session would cost; lines in the order energy, time, session, other."""
+
+    tariff_id: int | None
+    tariff_name: str
+    energy_wh: int
+    duration_s: int
+    idle_s: int
+    started_at: datetime
+    rating: RatingResult
+    prices: dict[str, str] = Field(description="the tariff's flat prices, per kWh/hour/minute")
+
+
+class TariffAssignment(BaseModel):
+    tariff_id: int | None
+
+
+def _check(body: TariffBody) -> TariffModel:
+    try:
+        return TariffModel.model_validate(body.model_dump())
+    except ValueError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
+
+
+def _out(row: Tariff) -> TariffOut:
+    return TariffOut.model_validate(row, from_attributes=True)
+
+
+@router.post("/tariffs", status_code=status.HTTP_201_CREATED)
+def create_tariff(body: TariffBody, db: SessionDep, _: OperatorDep) -> TariffOut:
     """Create a tariff; `is_default` makes it the one used by stations without their own."""
+    _check(body)
     if body.is_default:
         db.exec(update(Tariff).values(is_default=False))  # type: ignore[call-overload]
-    tariff = Tariff(**body.model_dump())
+    values = body.model_dump(mode="json")
+    tariff = Tariff(**values)
     db.add(tariff)
     db.flush()
     db.refresh(tariff)
-    return TariffPublic.model_validate(tariff, from_attributes=True)
+    return _out(tariff)
 
 
-@router.get("")
-def list_tariffs(db: SessionDep, _: OperatorDep) -> list[TariffPublic]:
-    tariffs = db.exec(select(Tariff).order_by(Tariff.id)).all()
-    return [TariffPublic.model_validate(t, from_attributes=True) for t in tariffs]
+@router.get("/tariffs")
+def list_tariffs(db: SessionDep, _: OperatorDep) -> list[TariffOut]:
+    return [_out(t) for t in db.exec(select(Tariff).order_by(Tariff.id)).all()]
+
+
+@router.get("/tariffs/{tariff_id}")
+def get_tariff(tariff_id: int, db: SessionDep, _: OperatorDep) -> TariffOut:
+    row = db.get(Tariff, tariff_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown tariff")
+    return _out(row)
+
+
+@router.get("/tariffs/{tariff_id}/preview")
+def preview_tariff(
+    tariff_id: int,
+    db: SessionDep,
+    energy_wh: int = Query(..., ge=0, le=10_000_000),
+    duration_s: int = Query(..., ge=0, le=30 * 86_400),
+    idle_s: int = Query(0, ge=0, le=30 * 86_400),
+    start: datetime | None = None,
+) -> PricePreview:
+    """The price of `energy_wh` charged over `duration_s` from `start`, then `idle_s` idle."""
+    row = db.get(Tariff, tariff_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown tariff")
+    return _preview(
+        TariffModel.model_validate(row, from_attributes=True), energy_wh, duration_s, idle_s, start
+    )
+
+
+@router.get("/stations/{station_id}/price-preview")
+def station_price_preview(
+    station_id: str,
+    db: SessionDep,
+    energy_wh: int = Query(..., ge=0, le=10_000_000),
+    duration_s: int = Query(..., ge=0, le=30 * 86_400),
+    idle_s: int = Query(0, ge=0, le=30 * 86_400),
+    start: datetime | None = None,
+    connector_id: int | None = None,
+) -> PricePreview:
+    """What a driver would pay at this station (and connector) for such a session."""
+    if db.get(Station, station_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station")
+    tariff = resolve_tariff(db, station_id, connector_id=connector_id)
+    return _preview(tariff, energy_wh, duration_s, idle_s, start)
+
+
+@router.put("/stations/{station_id}/connectors/{connector_id}/tariff")
+def assign_connector_tariff(
+    station_id: str, connector_id: int, body: TariffAssignment, db: SessionDep, _: OperatorDep
+) -> TariffAssignment:
+    """Give a connector its own tariff (null: the station's again)."""
+    station = db.get(Station, station_id)
+    if station is None or not 1 <= connector_id <= station.connector_count:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station or connector")
+    if body.tariff_id is not None and db.get(Tariff, body.tariff_id) is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown tariff_id")
+    connector = db.get(Connector, (station_id, connector_id)) or Connector(
+        station_id=station_id, connector_id=connector_id
+    )
+    connector.tariff_id = body.tariff_id
+    db.add(connector)
+    return body
+
+
+@router.put("/tariff-groups/{group_id}")
+def assign_group_tariff(
+    group_id: str, body: TariffAssignment, db: SessionDep, _: OperatorDep
+) -> TariffAssignment:
+    """Give a driver group (id token `group_id`) its own tariff, over station and connector."""
+    existing = db.get(GroupTariff, group_id)
+    if body.tariff_id is None:
+        if existing is not None:
+            db.delete(existing)
+        return body
+    if db.get(Tariff, body.tariff_id) is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown tariff_id")
+    row = existing or GroupTariff(group_id=group_id, tariff_id=body.tariff_id)
+    row.tariff_id = body.tariff_id
+    db.add(row)
+    return body
+
+
+def _preview(
+    tariff: TariffModel, energy_wh: int, duration_s: int, idle_s: int, start: datetime | None
+) -> PricePreview:
+    start = start or datetime.now(UTC)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    return PricePreview(
+        tariff_id=tariff.id,
+        tariff_name=tariff.name,
+        energy_wh=energy_wh,
+        duration_s=duration_s,
+        idle_s=idle_s,
+        started_at=start,
+        rating=preview(tariff, energy_wh, duration_s, start, idle_s),
+        prices=_display_prices(tariff),
+    )
+
+
+def _display_prices(tariff: TariffModel) -> dict[str, str]:
+    cur = tariff.currency
+    basis = "incl. VAT" if tariff.prices_include_vat else "excl. VAT"
+    shown = {"basis": f"{basis} {tariff.vat_rate_bp / 100:g} %"}
+    if tariff.energy_price_per_kwh:
+        shown["energy"] = f"{format_amount(tariff.energy_price_per_kwh, cur)}/kWh"
+    for name, per_hour in (
+        ("time", tariff.time_price_per_hour),
+        ("idle", tariff.idle_price_per_hour),
+    ):
+        if per_hour:
+            text = f"{format_amount(per_hour, cur)}/h"
+            if per_hour % 60 == 0:
+                text += f" ({format_amount(per_hour // 60, cur)}/min)"
+            shown[name] = text
+    if tariff.idle_price_per_hour and tariff.idle_grace_minutes:
+        shown["idle"] += f" after {tariff.idle_grace_minutes} min"
+    if tariff.session_fee:
+        shown["session"] = format_amount(tariff.session_fee, cur)
+    return shown

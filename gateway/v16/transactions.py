@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def id_tag_info(authorization: Authorization) -> dict:
-    info: dict = {"status": authorization.status.value}
+    status = authorization.status.value
+    info: dict = {"status": "Blocked" if status == "NoCredit" else status}  # 1.6 has no NoCredit
     if authorization.expires_at is not None:
         info["expiryDate"] = authorization.expires_at.isoformat()
     if authorization.group_id:

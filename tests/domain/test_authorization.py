@@ -106,4 +106,5 @@ def test_status_values_are_the_ocpp_spelling():
         "Expired",
         "Invalid",
         "ConcurrentTx",
+        "NoCredit",  # 2.0.1 only; the 1.6 adapter answers Blocked
     ]

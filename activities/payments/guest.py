@@ -1,0 +1,170 @@
+"""Ad-hoc payment without an account (EU AFIR): a connector's payment link.
+
+1. `create_guest_payment` makes a manual-capture PaymentIntent for the connector's hold amount
+   and returns its client secret (the payment page confirms it with Stripe.js: card, Apple Pay,
+   Google Pay) and a token. The token is the receipt link and the session's id token.
+2. Once authorised (`payment_intent.amount_capturable_updated` webhook, or polling
+   `guest_status`), the lead's code remote-starts the connector with `id_token=token`.
+3. `place_hold(HoldRequest(guest_token=token, ...))` adopts the PaymentIntent as the session's
+   hold; `settle_payment` then captures like any other hold.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from activities.payments.stripe_provider import StripeProvider, declined_hold
+from activities.payments.tariffs import resolve_tariff
+from domain.payments import GuestPayment, HoldOutcome, HoldRequest, hold_amount
+from store.billing_tables import GuestPaymentRecord
+from store.tables import Station
+
+
+class GuestPaymentError(Exception):
+    """The payment link cannot be used (unknown station/connector or token)."""
+
+
+def new_token() -> str:
+    """A guest token: short enough for an OCPP idTag (≤ 20 characters), unguessable."""
+    return "G" + secrets.token_hex(9)
+
+
+def create_guest_payment(
+    db: Session,
+    stripe: StripeProvider,
+    station_id: str,
+    connector_id: int,
+    *,
+    energy_wh: int,
+    duration_s: int,
+    floor: int,
+    ceiling: int,
+    email: str | None = None,
+    public_url: str = "",
+) -> GuestPayment:
+    """A PaymentIntent hold for a guest at this connector, to be confirmed by the payer."""
+    station = db.get(Station, station_id)
+    if station is None or not 1 <= connector_id <= station.connector_count:
+        raise GuestPaymentError("unknown station or connector")
+    tariff = resolve_tariff(db, station_id, connector_id=connector_id)
+    amount = hold_amount(
+        tariff, energy_wh=energy_wh, duration_s=duration_s, floor=floor, ceiling=ceiling
+    )
+    token = new_token()
+    params: dict = {
+        "amount": max(amount, 50),
+        "currency": tariff.currency.lower(),
+        "capture_method": "manual",
+        "payment_method_types": ["card"],
+        "metadata": {
+            "kind": "guest",
+            "guest_token": token,
+            "station_id": station_id,
+            "connector_id": str(connector_id),
+        },
+    }
+    if email:
+        params["receipt_email"] = email
+    intent = stripe.call(stripe.client.v1.payment_intents.create, key=f"guest:{token}", **params)
+    db.add(
+        GuestPaymentRecord(
+            token=token,
+            station_id=station_id,
+            connector_id=connector_id,
+            payment_intent_id=intent["id"],
+            amount=intent["amount"],
+            currency=tariff.currency,
+            email=email,
+        )
+    )
+    db.flush()
+    return GuestPayment(
+        token=token,
+        station_id=station_id,
+        connector_id=connector_id,
+        payment_intent_id=intent["id"],
+        client_secret=intent["client_secret"],
+        amount=intent["amount"],
+        currency=tariff.currency,
+        status=intent["status"],
+        receipt_url=f"{public_url}/receipts/{token}",
+    )
+
+
+def guest_status(db: Session, stripe: StripeProvider, token: str) -> GuestPaymentRecord:
+    """The guest payment, refreshed from Stripe (`held` once the payer has authorised it)."""
+    guest = db.get(GuestPaymentRecord, token, with_for_update=True)
+    if guest is None:
+        raise GuestPaymentError("unknown payment token")
+    if guest.status == "created":
+        intent = stripe.intent(guest.payment_intent_id)
+        if intent["status"] == "requires_capture":
+            guest.status = "held"
+            db.add(guest)
+    return guest
+
+
+def hold_for_guest(db: Session, stripe: StripeProvider, request: HoldRequest) -> HoldOutcome:
+    """Adopt the guest's authorised PaymentIntent as the session's hold."""
+    token = request.guest_token or ""
+    guest = db.get(GuestPaymentRecord, token, with_for_update=True)
+    if guest is None:
+        return declined_hold(db, request, stripe.name, 0, "EUR", "unknown_token", "unknown token")
+    if guest.session_id not in (None, request.session_id):
+        return declined_hold(
+            db, request, stripe.name, guest.amount, guest.currency, "used", "token already used"
+        )
+    intent = stripe.intent(guest.payment_intent_id)
+    if intent["status"] != "requires_capture":
+        return declined_hold(
+            db,
+            request,
+            stripe.name,
+            guest.amount,
+            guest.currency,
+            "not_authorised",
+            f"payment is {intent['status']}",
+            external_id=guest.payment_intent_id,
+        )
+    guest.status, guest.session_id = "used", request.session_id
+    db.add(guest)
+    return stripe.record_hold(db, request.session_id, None, intent)
+
+
+def release_stale_guest_payments(db: Session, stripe: StripeProvider, older_than: timedelta) -> int:
+    """Cancel guest holds never used by a session (payer walked away); returns how many."""
+    cutoff = datetime.now(UTC) - older_than
+    stale = db.exec(
+        select(GuestPaymentRecord)
+        .where(
+            GuestPaymentRecord.status.in_(["created", "held"]),  # type: ignore[attr-defined]
+            GuestPaymentRecord.session_id.is_(None),  # type: ignore[union-attr]
+            GuestPaymentRecord.created_at < cutoff,
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    for guest in stale:
+        intent = stripe.intent(guest.payment_intent_id)
+        if intent["status"] not in ("canceled", "succeeded"):
+            stripe.cancel(guest.payment_intent_id, f"guest:{guest.token}:release")
+        guest.status = "released"
+        db.add(guest)
+    return len(stale)
+
+
+def session_for_token(db: Session, token: str) -> str | None:
+    guest = db.get(GuestPaymentRecord, token)
+    return guest.session_id if guest else None
+
+
+__all__ = [
+    "GuestPaymentError",
+    "create_guest_payment",
+    "guest_status",
+    "hold_for_guest",
+    "release_stale_guest_payments",
+    "session_for_token",
+]

@@ -1,0 +1,84 @@
+"""Receipt documents: HTML (Jinja template) and PDF (`pdf.PdfDocument`) from `ReceiptData`."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from activities.receipts.data import ReceiptData
+from activities.receipts.pdf import MARGIN, PAGE_WIDTH, PdfDocument
+
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+_RIGHT = PAGE_WIDTH - MARGIN
+
+
+def render_html(data: ReceiptData) -> str:
+    return _TEMPLATES.get_template("billing_receipt.html").render(r=data)
+
+
+def render_pdf(data: ReceiptData) -> bytes:
+    doc = PdfDocument(title=f"Receipt {data.number}")
+    doc.text(MARGIN, f"Charging receipt no. {data.number}", size=16, font="F2")
+    doc.newline(22)
+    operator = data.operator
+    for text in (
+        operator.name,
+        operator.address,
+        operator.vat_id and f"VAT ID {operator.vat_id}",
+        operator.email,
+    ):
+        if text:
+            doc.text(MARGIN, text)
+            doc.newline()
+    doc.newline(6)
+    facts = [
+        ("Issued", data.issued_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Session", data.session_id),
+        ("Station / connector", f"{data.station_id} / {data.connector_id}"),
+        ("Started", str(data.started_at or "")),
+        ("Stopped", str(data.stopped_at or "")),
+        ("Energy", f"{data.energy_kwh} kWh"),
+        (
+            "Tariff",
+            f"{data.tariff_name} (prices {'incl.' if data.prices_include_vat else 'excl.'} VAT)",
+        ),
+        ("Payment", f"{data.payment_method} - {data.payment_status}"),
+    ]
+    for label, value in facts:
+        doc.text(MARGIN, label, font="F2")
+        doc.text(MARGIN + 130, value)
+        doc.newline()
+    doc.newline(8)
+    doc.text(MARGIN, "Charges", size=12, font="F2")
+    doc.newline(18)
+    for line in data.lines:
+        doc.text(MARGIN, line.label)
+        doc.text(MARGIN + 200, line.quantity)
+        doc.text(MARGIN + 300, line.unit_price, size=8)
+        doc.right(_RIGHT, line.amount)
+        doc.newline()
+    doc.rule()
+    doc.text(MARGIN, "Net")
+    doc.right(_RIGHT, data.net)
+    doc.newline()
+    for tax in data.taxes:
+        doc.text(MARGIN, f"VAT {tax.rate} on {tax.net}")
+        doc.right(_RIGHT, tax.vat)
+        doc.newline()
+    doc.text(MARGIN, "Total", font="F2")
+    doc.right(_RIGHT, data.total, size=11)
+    doc.newline(20)
+    if data.signed_meter_data:
+        doc.text(MARGIN, "Signed meter data", size=12, font="F2")
+        doc.newline(16)
+        for signed in data.signed_meter_data:
+            for chunk in textwrap.wrap(signed, 95) or [""]:
+                doc.text(MARGIN, chunk, size=7, font="F3")
+                doc.newline(9)
+            doc.newline(4)
+    return doc.render()

@@ -1,0 +1,29 @@
+"""Registers the stations and the id tag a load run uses (idempotent, in bulk)."""
+
+from __future__ import annotations
+
+import psycopg
+
+from domain.credentials import hash_password
+from store.db import libpq_url
+
+
+def register_load_stations(
+    database_url: str, prefix: str, count: int, password: str, id_tag: str
+) -> None:
+    """Stations `{prefix}00000..` with one shared password hash, and an accepted `id_tag`."""
+    password_hash = hash_password(password)  # one hash for all: hashing is deliberately slow
+    rows = [(f"{prefix}{i:05d}", password_hash) for i in range(count)]
+    with psycopg.connect(libpq_url(database_url)) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO stations (id, password_hash, security_profile, ocpp_versions, "
+            "connector_count, registration_status, connected) "
+            "VALUES (%s, %s, 1, 'ocpp1.6,ocpp2.0.1', 1, 'Accepted', false) "
+            "ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash",
+            rows,
+        )
+        cur.execute(
+            "INSERT INTO id_tokens (token, token_type, status) VALUES (%s, 'ISO14443', 'Accepted') "
+            "ON CONFLICT (token) DO NOTHING",
+            (id_tag,),
+        )

@@ -1,0 +1,67 @@
+"""Sending account e-mail (password resets) through SMTP when `AMPFLOW_SMTP_HOST` is set.
+
+Without SMTP the message is dropped (logged without its content); the routes answer the same
+either way. Tests replace `app.state.mailer` with a recorder.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+from typing import Protocol
+
+from fastapi import Request
+
+from ampflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Mailer(Protocol):
+    def send(self, to: str, subject: str, body: str) -> None: ...
+
+
+class SmtpMailer:
+    """Plain SMTP with optional STARTTLS and login (settings `smtp_*`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        s = self.settings
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = s.smtp_from, to, subject
+        message.set_content(body)
+        assert s.smtp_host is not None
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=15) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls()
+            if s.smtp_username and s.smtp_password:
+                smtp.login(s.smtp_username, s.smtp_password)
+            smtp.send_message(message)
+
+
+class NoMailer:
+    """No SMTP configured: nothing is sent."""
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        log.info("no SMTP configured: %r not sent", subject)
+
+
+def get_mailer(request: Request) -> Mailer:
+    """The app's mailer, made from the settings on first use."""
+    mailer = getattr(request.app.state, "mailer", None)
+    if mailer is None:
+        settings: Settings = request.app.state.settings
+        mailer = SmtpMailer(settings) if settings.smtp_host else NoMailer()
+        request.app.state.mailer = mailer
+    return mailer
+
+
+def send_quietly(mailer: Mailer, to: str, subject: str, body: str) -> None:
+    """Send, logging failures (runs after the response: callers never learn of errors)."""
+    try:
+        mailer.send(to, subject, body)
+    except (OSError, smtplib.SMTPException) as err:
+        log.warning("could not send %r: %s", subject, err)

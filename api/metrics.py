@@ -1,0 +1,82 @@
+"""Prometheus metrics of the API: `/metrics` on the API port (prometheus_client's ASGI app).
+
+- `ampflow_api_requests_total{method, route, status}`: requests by route template and status;
+- `ampflow_api_request_seconds{method, route}`: time to the start of the response (for the
+  `/live` stream: until the stream opens).
+The route label is the matched template (`/sessions/{session_id}`), never the raw path, so the
+label set stays small; unmatched paths count as `unmatched`. `/metrics` itself needs no key
+(scrapers): expose the API port only where scraping it is acceptable.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from prometheus_client import Counter, Histogram, make_asgi_app
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter(
+    "ampflow_api_requests", "API requests by route and status", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "ampflow_api_request_seconds",
+    "Time to the start of the API response",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware: serves `/metrics` (prometheus_client's ASGI app) and measures
+    every other request (streams pass through untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.exposition = make_asgi_app()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == "/metrics":
+            await self.exposition(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 500
+
+        async def send_and_measure(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                LATENCY.labels(scope["method"], _route(scope)).observe(time.monotonic() - started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_measure)
+        finally:
+            REQUESTS.labels(scope["method"], _route(scope), str(status)).inc()
+
+
+def _route(scope: Scope) -> str:
+    """The matched route's full template (included routers' prefixes too)."""
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    app = scope.get("app")
+    paths = getattr(getattr(app, "state", None), "metric_route_paths", None)
+    if paths is None and app is not None:
+        paths = {
+            id(context.original_route): context.path
+            for context in iter_route_contexts(app.routes)
+            if context.path
+        }
+        app.state.metric_route_paths = paths
+    return (paths or {}).get(id(route)) or getattr(route, "path", None) or "unmatched"
+
+
+def install(app: FastAPI) -> None:
+    """Count every request and serve `/metrics` (outside the routes: no API key, not in the
+    OpenAPI document)."""
+    app.add_middleware(MetricsMiddleware)

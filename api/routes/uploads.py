@@ -1,0 +1,230 @@
+"""Where chargers upload diagnostics and logs: one-time URLs `/uploads/{token}[/{file_name}]`.
+
+No API key (chargers have none): the unguessable token in the path is the credential, valid
+once and until it expires; only its sha256 is stored. Chargers upload by HTTP PUT (raw body)
+or POST (multipart/form-data, the first file part; or a raw body). Bodies over the slot's
+limit are refused with 413. The stored file is announced to the `Diagnostics` workflow.
+
+Also the shared helpers for reading uploaded bodies and streaming stored files.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlmodel import select
+from temporalio.service import RPCError
+
+from activities.maintenance_activities import token_hash
+from api.deps import SessionDep, TemporalDep
+from domain.maintenance import SIGNAL_UPLOAD_RECEIVED, UploadedFile
+from store.db import Database
+from store.maintenance_tables import DiagnosticsUpload, StoredFile
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/uploads", tags=["maintenance"])
+
+_CHUNK = 1024 * 1024
+
+
+class UploadReceipt(BaseModel):
+    upload_id: int
+    file_name: str
+    size: int
+    sha256: str
+
+
+class Upload(BaseModel):
+    """An uploaded body: the file, its name if the client gave one, and any form fields."""
+
+    content: bytes
+    file_name: str | None = None
+    fields: dict[str, str] = {}
+
+
+# ---- shared helpers ----------------------------------------------------------------------
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds `max_bytes`."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"limit is {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"limit is {max_bytes} bytes")
+    return bytes(body)
+
+
+def parse_multipart(content_type: str, body: bytes) -> Upload:
+    """The first file part of a multipart/form-data body (and its text fields)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "malformed multipart body")
+    upload: Upload | None = None
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        content = part.get_payload(decode=True) or b""
+        file_name = part.get_filename()
+        name = part.get_param("name", header="content-disposition")
+        if file_name is not None or (name == "file" and upload is None):
+            if upload is None:
+                upload = Upload(content=content, file_name=file_name)
+        elif isinstance(name, str):
+            fields[name] = content.decode("utf-8", "replace")
+    if upload is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no file part in the multipart body")
+    upload.fields = fields
+    return upload
+
+
+async def read_upload(request: Request, max_bytes: int) -> Upload:
+    """A raw body (PUT or POST) or the file part of a multipart/form-data POST."""
+    body = await read_body(request, max_bytes)
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/"):
+        return parse_multipart(content_type, body)
+    disposition = request.headers.get("content-disposition")
+    file_name = None
+    if disposition:
+        header = f"Content-Disposition: {disposition}\r\n\r\n".encode()
+        parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header)
+        file_name = parsed.get_filename()
+    return Upload(content=body, file_name=file_name)
+
+
+def safe_file_name(name: str | None, default: str) -> str:
+    """A plain file name (no directories, no control characters), at most 200 characters."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable() and c not in '"')
+    return name[:200] or default
+
+
+def store_file(db, kind: str, content: bytes) -> StoredFile:
+    """Store content; returns the row (with its id, size and sha256)."""
+    stored = StoredFile(
+        kind=kind, size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content
+    )
+    db.add(stored)
+    db.flush()
+    return stored
+
+
+def file_response(
+    database: Database, file_id: int, size: int, file_name: str, media_type: str
+) -> StreamingResponse:
+    """Stream a stored file in chunks (each chunk is one `substring` read)."""
+
+    def chunks() -> Iterator[bytes]:
+        for offset in range(0, size, _CHUNK):
+            with database.session() as db:
+                chunk = db.exec(  # type: ignore[call-overload]
+                    text(
+                        "SELECT substring(content FROM :start FOR :length) "
+                        "FROM maintenance_files WHERE id = :id"
+                    ),
+                    params={"start": offset + 1, "length": _CHUNK, "id": file_id},
+                ).scalar_one()
+            yield bytes(chunk)
+
+    return StreamingResponse(
+        chunks(),
+        media_type=media_type,
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": f'attachment; filename="{file_name}"',
+        },
+    )
+
+
+# ---- the charger's upload ----------------------------------------------------------------
+
+
+async def _receive(
+    token: str, file_name: str | None, request: Request, db: SessionDep, temporal: TemporalDep
+) -> UploadReceipt:
+    slot = db.exec(
+        select(DiagnosticsUpload).where(DiagnosticsUpload.token_hash == token_hash(token))
+    ).first()
+    if slot is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown upload URL")
+    if slot.state != "open" or slot.expires_at <= datetime.now(UTC):
+        raise HTTPException(status.HTTP_410_GONE, "this upload URL was used or has expired")
+    upload = await read_upload(request, slot.max_bytes)
+    # One upload per URL, even when two arrive at once.
+    slot = db.exec(
+        select(DiagnosticsUpload).where(DiagnosticsUpload.id == slot.id).with_for_update()
+    ).one()
+    if slot.state != "open":
+        raise HTTPException(status.HTTP_410_GONE, "this upload URL was used or has expired")
+    stored = store_file(db, "diagnostics", upload.content)
+    slot.state = "received"
+    slot.file_id = stored.id
+    slot.file_name = safe_file_name(
+        file_name or upload.file_name, f"{slot.station_id}-diagnostics-{slot.id}"
+    )
+    slot.size, slot.sha256 = stored.size, stored.sha256
+    slot.received_at = datetime.now(UTC)
+    db.add(slot)
+    db.commit()
+    assert slot.id is not None and slot.file_name is not None
+    received = UploadedFile(
+        upload_id=slot.id,
+        file_name=slot.file_name,
+        size=stored.size,
+        sha256=stored.sha256,
+        received_at=slot.received_at,
+    )
+    try:  # the workflow also looks in the store, should this signal be lost
+        await temporal.get_workflow_handle(slot.workflow_id).signal(
+            SIGNAL_UPLOAD_RECEIVED, received
+        )
+    except RPCError as err:
+        log.warning("upload %s stored; could not tell %s: %s", slot.id, slot.workflow_id, err)
+    log.info("diagnostics upload %s from %s: %d bytes", slot.id, slot.station_id, stored.size)
+    return UploadReceipt(**received.model_dump(exclude={"received_at"}))
+
+
+@router.put("/{token}", status_code=status.HTTP_201_CREATED)
+async def put_upload(
+    token: str, request: Request, db: SessionDep, temporal: TemporalDep
+) -> UploadReceipt:
+    """Upload the file as the raw request body."""
+    return await _receive(token, None, request, db, temporal)
+
+
+@router.post("/{token}", status_code=status.HTTP_201_CREATED)
+async def post_upload(
+    token: str, request: Request, db: SessionDep, temporal: TemporalDep
+) -> UploadReceipt:
+    """Upload the file as multipart/form-data (the first file part) or as the raw body."""
+    return await _receive(token, None, request, db, temporal)
+
+
+@router.put("/{token}/{file_name}", status_code=status.HTTP_201_CREATED)
+async def put_named_upload(
+    token: str, file_name: str, request: Request, db: SessionDep, temporal: TemporalDep
+) -> UploadReceipt:
+    """PUT to the URL plus a file name (chargers that append theirs)."""
+    return await _receive(token, file_name, request, db, temporal)
+
+
+@router.post("/{token}/{file_name}", status_code=status.HTTP_201_CREATED)
+async def post_named_upload(
+    token: str, file_name: str, request: Request, db: SessionDep, temporal: TemporalDep
+) -> UploadReceipt:
+    """POST to the URL plus a file name (chargers that append theirs)."""
+    return await _receive(token, file_name, request, db, temporal)

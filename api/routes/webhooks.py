@@ -1,0 +1,69 @@
+"""Provider webhooks: `POST /webhooks/stripe`, verified on the raw body, stored once.
+
+The resulting `PaymentEvent` is handed to `app.state.payment_event_sink` (a sync or async
+callable the lead connects, e.g. to signal the session workflow); without one it is only stored.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from activities.payments.webhooks import WebhookRejected, handle_stripe_webhook
+from domain.payments import PaymentEvent
+
+router = APIRouter(tags=["webhooks"])
+log = logging.getLogger(__name__)
+
+
+class WebhookAck(BaseModel):
+    received: bool = True
+    event_id: str
+    duplicate: bool
+    event: PaymentEvent | None = None
+
+
+@router.post("/webhooks/stripe")
+async def stripe_webhook(
+    request: Request,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+) -> WebhookAck:
+    """Stripe events (holds expiring, guest payments authorised, cards saved, refunds...)."""
+    settings = request.app.state.settings
+    if not settings.stripe_webhook_secret:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "webhooks are not configured")
+    payload = await request.body()
+    from api.routes.payments import payments_of
+
+    provider = payments_of(request).stripe
+    try:
+        result = await run_in_threadpool(
+            handle_stripe_webhook,
+            request.app.state.db,
+            payload,
+            stripe_signature,
+            settings.stripe_webhook_secret,
+            provider,
+        )
+    except WebhookRejected as err:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"invalid webhook: {err}") from err
+    if result.event is not None:
+        await _deliver(request, result.event)
+    return WebhookAck(event_id=result.event_id, duplicate=result.duplicate, event=result.event)
+
+
+async def _deliver(request: Request, event: PaymentEvent) -> None:
+    sink = getattr(request.app.state, "payment_event_sink", None)
+    if sink is None:
+        return
+    try:
+        outcome = sink(event)
+        if inspect.isawaitable(outcome):
+            await outcome
+    except Exception:  # the event is stored; a failing sink must not make Stripe redeliver
+        log.exception("payment event sink failed on %s", event.event_id)

@@ -1,0 +1,57 @@
+"""B. Provisioning: BootNotification (B01) and NotifyReport (B07/B08)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from gateway import events
+from gateway.connection import StationConnection
+from gateway.timestamps import now_iso
+
+
+async def boot_notification(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    """B01.FR.02: store what the station says about itself and accept it.
+
+    The station already passed the handshake (registered id + password), so it is Accepted; the
+    heartbeat interval comes from the settings.
+    """
+    station = payload["chargingStation"]
+    info = {
+        "vendor": station.get("vendorName"),
+        "model": station.get("model"),
+        "serial_number": station.get("serialNumber"),
+        "firmware_version": station.get("firmwareVersion"),
+        "iccid": (station.get("modem") or {}).get("iccid"),
+    }
+    now = datetime.now(UTC)
+    await conn.services.store.record_boot(conn.station_id, info, now)
+    await conn.services.events.publish(
+        events.Booted(
+            conn.station_id,
+            now,
+            info["vendor"],
+            info["model"],
+            info["firmware_version"],
+            payload["reason"],
+        )
+    )
+    return {
+        "status": "Accepted",
+        "currentTime": now_iso(),
+        "interval": conn.services.settings.heartbeat_interval_s,
+    }
+
+
+async def notify_report(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    """B07/B08: a device-model report part; its size is recorded (the frame itself is logged)."""
+    await conn.services.store.record_event(
+        conn.station_id,
+        "NotifyReport",
+        {
+            "requestId": payload["requestId"],
+            "seqNo": payload["seqNo"],
+            "tbc": payload.get("tbc", False),
+            "items": len(payload.get("reportData", [])),
+        },
+    )
+    return {}

@@ -1,0 +1,48 @@
+"""OCPP 2.0.1 route table: charger-initiated action -> handler.
+
+Deliberately absent, so answered with a NotSupported CALLERROR by the connection:
+- ISO 15118 Plug & Charge: Get15118EVCertificate, GetCertificateStatus, NotifyEVChargingSchedule
+  (no PKI behind this CSMS; an empty or made-up answer would mislead the EV).
+- Answers to requests this CSMS never sends: NotifyCustomerInformation (CustomerInformation),
+  NotifyDisplayMessages (GetDisplayMessages), NotifyMonitoringReport (GetMonitoringReport),
+  ReportChargingProfiles (GetChargingProfiles), PublishFirmwareStatusNotification
+  (PublishFirmware, local controllers only).
+- Actions only the CSMS sends (Reset, RequestStartTransaction, ...).
+"""
+
+from __future__ import annotations
+
+from gateway.connection import Handler
+from gateway.v201 import (
+    authorization,
+    availability,
+    data_transfer,
+    diagnostics,
+    firmware,
+    metering,
+    provisioning,
+    reservation,
+    security,
+    smart_charging,
+    transactions,
+)
+
+ROUTES: dict[str, Handler] = {
+    "Authorize": authorization.authorize,
+    "BootNotification": provisioning.boot_notification,
+    "ClearedChargingLimit": smart_charging.cleared_charging_limit,
+    "DataTransfer": data_transfer.data_transfer,
+    "FirmwareStatusNotification": firmware.firmware_status,
+    "Heartbeat": availability.heartbeat,
+    "LogStatusNotification": diagnostics.log_status,
+    "MeterValues": metering.meter_values,
+    "NotifyChargingLimit": smart_charging.notify_charging_limit,
+    "NotifyEVChargingNeeds": smart_charging.notify_ev_charging_needs,
+    "NotifyEvent": diagnostics.notify_event,
+    "NotifyReport": provisioning.notify_report,
+    "ReservationStatusUpdate": reservation.reservation_status,
+    "SecurityEventNotification": security.security_event,
+    "SignCertificate": security.sign_certificate,
+    "StatusNotification": availability.status_notification,
+    "TransactionEvent": transactions.transaction_event,
+}

@@ -1,0 +1,276 @@
+"""E. Transactions: TransactionEvent Started / Updated / Ended onto the one `ChargingSession`.
+
+The charger names the transaction: its session is `session-{station}-{transactionId}`, derived,
+not looked up (a transaction answering a remote start from the API joins that session instead,
+see `SessionBridge.session_key`).
+
+- Started (E01): the workflow's `start` update; meter start from the
+  Energy.Active.Import.Register reading if one was sent, else 0; connector = EVSE id. Without an
+  idToken (E02, cable plugin first) the session starts Pending and a later idToken authorizes it.
+- Updated: samples to the store, a coalesced live reading to the workflow; an idToken
+  authorizes a Pending session (E02/E03); a changed transactionInfo.chargingState goes to the
+  session's idle tracking (as 1.6's connector status would).
+- Ended (E06): the `stop` signal; meter stop from the last energy register if one was sent,
+  reason from transactionInfo.stoppedReason (`Local` when omitted, as the spec allows).
+
+Every answer carries idTokenInfo when the event carried an idToken. Offline events (E12:
+`offline` true, past timestamps) take the same path. A retransmission (same transaction,
+eventType, seqNo and timestamp) gets the first answer again with no side effect repeated. Unknown
+transactions are acknowledged (a CALLERROR makes chargers retry forever) and recorded once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.session import Authorization, ConnectorStatusUpdate, StartRequest, StopRequest
+from gateway import events
+from gateway.connection import StationConnection
+from gateway.meter_values import energy_register_wh, live_update, sample_rows
+from gateway.recorder import SampleRow
+from gateway.timestamps import parse
+from gateway.v201.common import id_token_info
+from workflows import contract
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TxEvent:
+    """The fields of a TransactionEventRequest the session model needs."""
+
+    station_id: str
+    event_type: str  # Started | Updated | Ended
+    transaction_id: str  # the charger's id
+    key: str  # the session key: the transactionId, or a linked remote-start session number
+    seq_no: int
+    timestamp: datetime
+    trigger_reason: str
+    offline: bool
+    evse_id: int | None
+    id_token: str | None
+    token_type: str
+    stopped_reason: str | None
+    remote_start_id: int | None
+    charging_state: str | None
+
+    @property
+    def session_id(self) -> str:
+        return contract.session_workflow_id(self.station_id, self.key)
+
+    def facts(self) -> dict:
+        """What an operator record about this event shows (triggerReason kept)."""
+        return {
+            "transactionId": self.transaction_id,
+            "eventType": self.event_type,
+            "seqNo": self.seq_no,
+            "triggerReason": self.trigger_reason,
+            "offline": self.offline,
+            "timestamp": self.timestamp.isoformat(),
+        }
+
+
+def parse_event(station_id: str, payload: dict, key: str) -> TxEvent:
+    info = payload["transactionInfo"]
+    token = payload.get("idToken") or {}
+    return TxEvent(
+        station_id=station_id,
+        event_type=payload["eventType"],
+        transaction_id=info["transactionId"],
+        key=key,
+        seq_no=payload["seqNo"],
+        timestamp=parse(payload["timestamp"]),
+        trigger_reason=payload["triggerReason"],
+        offline=payload.get("offline", False),
+        evse_id=(payload.get("evse") or {}).get("id"),
+        id_token=token.get("idToken") or None,  # NoAuthorization carries an empty idToken
+        token_type=token.get("type", "ISO14443"),
+        stopped_reason=info.get("stoppedReason"),
+        remote_start_id=info.get("remoteStartId"),
+        charging_state=info.get("chargingState"),
+    )
+
+
+async def transaction_event(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    """Route one TransactionEventRequest; retransmissions get the first answer.
+
+    A retransmission repeats transaction, eventType, seqNo and timestamp (the timestamp guards
+    against stations that restart their seqNo after a reboot).
+    """
+    bridge = conn.services.bridge
+    tx = payload["transactionInfo"]["transactionId"]
+    seen = (conn.station_id, tx, payload["eventType"], payload["seqNo"], payload["timestamp"])
+    cached = bridge.answered(seen)
+    if cached is not None:
+        log.info("%s repeated TransactionEvent %s; same answer", conn.station_id, seen[1:])
+        return cached
+    event = parse_event(conn.station_id, payload, await _key(conn, payload))
+    rows = sample_rows(
+        conn.station_id,
+        event.evse_id or 0,
+        event.transaction_id,
+        event.session_id,
+        payload.get("meterValue", []),
+    )
+    await conn.services.recorder.store_samples(rows)
+    if event.event_type == "Started":
+        answer = await _started(conn, event, rows, unique_id)
+    elif event.event_type == "Updated":
+        answer = await _updated(conn, event, rows, unique_id)
+    else:
+        answer = await _ended(conn, event, rows, unique_id)
+    bridge.remember_answer(seen, answer)
+    return answer
+
+
+async def _key(conn: StationConnection, payload: dict) -> str:
+    """The session key; a Started answering a remote start from the API joins that session."""
+    bridge = conn.services.bridge
+    tx = payload["transactionInfo"]["transactionId"]
+    if payload["eventType"] != "Started":
+        return await bridge.session_key(conn.station_id, tx)
+    remote_start_id = payload["transactionInfo"].get("remoteStartId")
+    token = (payload.get("idToken") or {}).get("idToken")
+    if remote_start_id is not None and token:
+        evse = (payload.get("evse") or {}).get("id", 0)
+        waiting = await conn.services.store.remote_started_session(conn.station_id, token, evse)
+        if waiting == str(remote_start_id):
+            await bridge.link_transaction(
+                conn.station_id, tx, waiting, {"remoteStartId": remote_start_id}
+            )
+            return waiting
+    bridge.new_transaction(conn.station_id, tx)
+    return tx
+
+
+async def _started(
+    conn: StationConnection, event: TxEvent, rows: list[SampleRow], unique_id: str
+) -> dict:
+    request = StartRequest(
+        connector_id=event.evse_id or 0,
+        id_token=event.id_token or "",  # "" = not authorized yet (plug-in first)
+        token_type=event.token_type,
+        meter_start_wh=energy_register_wh(rows) or 0,
+        timestamp=event.timestamp,
+    )
+    bridge = conn.services.bridge
+    result = await bridge.start_transaction(conn.station_id, event.key, request, unique_id)
+    if result is None:  # a Started retransmitted after its session finished
+        log.warning("%s re-sent Started of finished %s", conn.station_id, event.session_id)
+        await _record_once(conn, "RepeatedStartIgnored", event)
+        return await _answer_with_decision(conn, event, unique_id)
+    await conn.services.events.publish(
+        events.SessionEvent(
+            conn.station_id, event.timestamp, event.session_id, "started", request.connector_id
+        )
+    )
+    await _charging_state(conn, event)
+    if event.id_token is None:
+        return {}  # E02: no idToken, no idTokenInfo
+    if result.authorization is None or result.authorization.id_token != event.id_token:
+        return await _answer_with_decision(conn, event, unique_id)
+    return {"idTokenInfo": id_token_info(result.authorization)}
+
+
+async def _updated(
+    conn: StationConnection, event: TxEvent, rows: list[SampleRow], unique_id: str
+) -> dict:
+    bridge = conn.services.bridge
+    known = await bridge.session_exists(conn.station_id, event.key)
+    answer: dict = {}
+    if event.id_token is not None:
+        authorization = await _authorization(conn, event, unique_id, known)
+        answer["idTokenInfo"] = id_token_info(authorization)
+    if known:
+        await _charging_state(conn, event)
+    update = live_update(rows)
+    if update is not None:
+        if known:
+            bridge.meter(conn.station_id, event.key, update)
+        await conn.services.events.publish(
+            events.MeterReading(
+                conn.station_id,
+                update.timestamp,
+                event.evse_id or 0,
+                event.session_id,
+                update.energy_wh,
+                update.power_w,
+                update.soc_percent,
+            )
+        )
+    if not known:
+        log.warning("%s updated unknown transaction %s", conn.station_id, event.transaction_id)
+        await _record_once(conn, "UnknownTransactionUpdated", event)
+    return answer
+
+
+async def _ended(
+    conn: StationConnection, event: TxEvent, rows: list[SampleRow], unique_id: str
+) -> dict:
+    bridge = conn.services.bridge
+    answer: dict = {}
+    if event.id_token is not None:  # the stop token (E06 StopAuthorized) or a late authorization
+        known = await bridge.session_exists(conn.station_id, event.key)
+        answer["idTokenInfo"] = id_token_info(await _authorization(conn, event, unique_id, known))
+    request = StopRequest(
+        timestamp=event.timestamp,
+        meter_stop_wh=energy_register_wh(rows),
+        reason=event.stopped_reason or "Local",
+        id_token=event.id_token,
+    )
+    if await bridge.stop(conn.station_id, event.key, request):
+        await conn.services.events.publish(
+            events.SessionEvent(conn.station_id, event.timestamp, event.session_id, "stopped")
+        )
+    elif await bridge.session_exists(conn.station_id, event.key):
+        log.info("%s: Ended for already finished %s", conn.station_id, event.session_id)
+    else:
+        log.warning("%s ended unknown transaction %s", conn.station_id, event.transaction_id)
+        await _record_once(conn, "UnknownTransactionStopped", event)
+    return answer
+
+
+async def _authorization(
+    conn: StationConnection, event: TxEvent, unique_id: str, known: bool
+) -> Authorization:
+    """The decision for an idToken presented during a transaction.
+
+    A Pending (plug-in-first) session is authorized by it; a session already authorized with
+    the same token answers that decision; anything else (another token, an unknown or finished
+    transaction) gets a fresh decision.
+    """
+    assert event.id_token is not None
+    bridge = conn.services.bridge
+    if known:
+        authorization = await bridge.authorize_session(
+            conn.station_id, event.key, event.id_token, event.token_type, unique_id
+        )
+        if authorization is not None:
+            return authorization
+        started = await bridge.session_authorization(conn.station_id, event.key, unique_id)
+        if started is not None and started.id_token == event.id_token:
+            return started
+    return await bridge.decide_token(conn.station_id, event.id_token, unique_id, event.token_type)
+
+
+async def _charging_state(conn: StationConnection, event: TxEvent) -> None:
+    """Idle tracking: EVConnected / SuspendedEV / SuspendedEVSE / Idle vs Charging."""
+    if event.charging_state is not None:
+        update = ConnectorStatusUpdate(timestamp=event.timestamp, status=event.charging_state)
+        await conn.services.bridge.charging_state(conn.station_id, event.key, update)
+
+
+async def _answer_with_decision(conn: StationConnection, event: TxEvent, unique_id: str) -> dict:
+    if event.id_token is None:
+        return {}
+    decision = await conn.services.bridge.decide_token(
+        conn.station_id, event.id_token, unique_id, event.token_type
+    )
+    return {"idTokenInfo": id_token_info(decision)}
+
+
+async def _record_once(conn: StationConnection, kind: str, event: TxEvent) -> None:
+    if conn.services.bridge.first_time((conn.station_id, kind, event.transaction_id)):
+        await conn.services.store.record_event(conn.station_id, kind, event.facts())

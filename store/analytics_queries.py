@@ -1,0 +1,353 @@
+"""The analytics and fleet queries (PostgreSQL ≥ 14: multiranges), one function per table.
+
+Every function takes a SQLAlchemy `Connection` (the API's request session, or the worker's) and
+a `domain.analytics.Scope`; the definitions are documented in `domain/analytics.py`. Time spans
+are computed in SQL with `tstzmultirange` arithmetic, so overlaps (offline while faulted, a
+maintenance window over an outage) are counted once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from domain.analytics import (
+    ABNORMAL_STOP_REASONS,
+    CHARGING_STATUSES,
+    FAILED_STATES,
+    FINISHED_STATES,
+    NOT_COUNTED_STATES,
+    OCCUPIED_STATUSES,
+    Bucket,
+    ConnectorTime,
+    FailureRow,
+    FleetOverview,
+    HeatmapCell,
+    LiveSession,
+    RevenueRow,
+    RevenueTotal,
+    Scope,
+    SessionSummary,
+    UsageRow,
+)
+
+_EMPTY = "'{}'::tstzmultirange"
+
+
+def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    result = conn.exec_driver_sql(sql, params)
+    return [dict(row._mapping) for row in result]
+
+
+def _params(scope: Scope, **extra: Any) -> dict[str, Any]:
+    return {
+        "start": scope.start,
+        "end": scope.end,
+        "tz": scope.time_zone,
+        "stations": scope.station_ids,
+        "connector": scope.connector_id,
+        **extra,
+    }
+
+
+def _where(scope: Scope, alias: str, *, connector: bool = True) -> str:
+    """The scope's station / connector filter on a table alias."""
+    sql = ""
+    if scope.station_ids is not None:
+        sql += f" AND {alias}.station_id = ANY(%(stations)s)"
+    if connector and scope.connector_id is not None:
+        sql += f" AND {alias}.connector_id = %(connector)s"
+    return sql
+
+
+def _started_in(scope: Scope) -> str:
+    return (
+        "s.started_at >= %(start)s AND s.started_at < %(end)s "
+        "AND s.state <> ALL(%(not_counted)s)" + _where(scope, "s")
+    )
+
+
+def stations_of_site(conn: Connection, site_id: str) -> list[str]:
+    rows = _rows(
+        conn,
+        "SELECT station_id FROM station_sites WHERE site_id = %(site)s ORDER BY 1",
+        {"site": site_id},
+    )
+    return [row["station_id"] for row in rows]
+
+
+# ---- sessions ------------------------------------------------------------------------------
+
+
+def usage(conn: Connection, scope: Scope, bucket: Bucket) -> list[UsageRow]:
+    """Sessions, energy and duration per day / week / month (empty buckets included)."""
+    sql = f"""
+    WITH buckets AS (
+        SELECT generate_series(
+            date_trunc(%(bucket)s, %(start)s AT TIME ZONE %(tz)s),
+            %(end)s AT TIME ZONE %(tz)s - interval '1 microsecond',
+            %(step)s::interval) AS period
+    ), totals AS (
+        SELECT date_trunc(%(bucket)s, s.started_at AT TIME ZONE %(tz)s) AS period,
+               count(*) AS sessions, COALESCE(sum(s.energy_wh), 0) AS energy_wh,
+               COALESCE(sum(s.duration_s), 0) AS duration_s
+        FROM sessions s WHERE {_started_in(scope)}
+        GROUP BY 1
+    )
+    SELECT b.period::date AS period, COALESCE(t.sessions, 0) AS sessions,
+           COALESCE(t.energy_wh, 0) AS energy_wh, COALESCE(t.duration_s, 0) AS duration_s
+    FROM buckets b LEFT JOIN totals t USING (period) ORDER BY 1
+    """
+    params = _params(
+        scope, bucket=bucket.value, step=f"1 {bucket.value}", not_counted=list(NOT_COUNTED_STATES)
+    )
+    return [UsageRow(**row) for row in _rows(conn, sql, params)]
+
+
+def heatmap(conn: Connection, scope: Scope) -> list[HeatmapCell]:
+    """Sessions and energy by ISO weekday × hour of their start (all 168 cells)."""
+    sql = f"""
+    WITH starts AS (
+        SELECT extract(isodow FROM s.started_at AT TIME ZONE %(tz)s)::int AS weekday,
+               extract(hour FROM s.started_at AT TIME ZONE %(tz)s)::int AS hour,
+               count(*) AS sessions, COALESCE(sum(s.energy_wh), 0) AS energy_wh
+        FROM sessions s WHERE {_started_in(scope)}
+        GROUP BY 1, 2
+    )
+    SELECT d.weekday, h.hour, COALESCE(x.sessions, 0) AS sessions,
+           COALESCE(x.energy_wh, 0) AS energy_wh
+    FROM generate_series(1, 7) d(weekday) CROSS JOIN generate_series(0, 23) h(hour)
+    LEFT JOIN starts x USING (weekday, hour) ORDER BY 1, 2
+    """
+    params = _params(scope, not_counted=list(NOT_COUNTED_STATES))
+    return [HeatmapCell(**row) for row in _rows(conn, sql, params)]
+
+
+def summary(conn: Connection, scope: Scope) -> SessionSummary:
+    """Totals and the average energy and duration of the sessions that reported them."""
+    sql = f"""
+    SELECT count(*) AS sessions, COALESCE(sum(s.energy_wh), 0) AS energy_wh,
+           COALESCE(sum(s.duration_s), 0) AS duration_s,
+           avg(s.energy_wh)::float AS avg_energy_wh, avg(s.duration_s)::float AS avg_duration_s
+    FROM sessions s WHERE {_started_in(scope)}
+    """
+    params = _params(scope, not_counted=list(NOT_COUNTED_STATES))
+    return SessionSummary(**_rows(conn, sql, params)[0])
+
+
+def revenue(conn: Connection, scope: Scope) -> list[RevenueRow]:
+    """Rated amounts per currency and cost-line component."""
+    sql = f"""
+    SELECT COALESCE(s.currency, s.cost->>'currency') AS currency,
+           line->>'component' AS component,
+           sum((line->>'amount')::bigint) AS amount, count(DISTINCT s.id) AS sessions
+    FROM sessions s CROSS JOIN LATERAL jsonb_array_elements(s.cost->'lines') line
+    WHERE s.cost IS NOT NULL AND {_started_in(scope)}
+    GROUP BY 1, 2 ORDER BY 1, 2
+    """
+    params = _params(scope, not_counted=list(NOT_COUNTED_STATES))
+    return [RevenueRow(**row) for row in _rows(conn, sql, params)]
+
+
+def revenue_totals(conn: Connection, scope: Scope) -> list[RevenueTotal]:
+    """Net, VAT and total of the rated sessions per currency."""
+    sql = f"""
+    SELECT COALESCE(s.currency, s.cost->>'currency') AS currency, count(*) AS sessions,
+           COALESCE(sum((s.cost->>'net')::bigint), 0) AS net,
+           COALESCE(sum((s.cost->>'vat')::bigint), 0) AS vat,
+           COALESCE(sum((s.cost->>'total')::bigint), 0) AS total
+    FROM sessions s WHERE s.cost IS NOT NULL AND {_started_in(scope)}
+    GROUP BY 1 ORDER BY 1
+    """
+    params = _params(scope, not_counted=list(NOT_COUNTED_STATES))
+    return [RevenueTotal(**row) for row in _rows(conn, sql, params)]
+
+
+def session_failures(conn: Connection, scope: Scope) -> list[FailureRow]:
+    """Finished sessions that failed, by cause (final state, or abnormal stop reason)."""
+    sql = f"""
+    WITH finished AS (
+        SELECT CASE WHEN s.state = ANY(%(failed)s) THEN s.state
+                    WHEN s.stop_reason = ANY(%(abnormal)s) THEN 'Stopped:' || s.stop_reason
+               END AS cause
+        FROM sessions s
+        WHERE COALESCE(s.started_at, s.created_at) >= %(start)s
+          AND COALESCE(s.started_at, s.created_at) < %(end)s
+          AND s.state = ANY(%(finished)s){_where(scope, "s")}
+    ), counted AS (SELECT cause, count(*) OVER () AS total FROM finished)
+    SELECT cause, count(*) AS count, total, count(*)::float / total AS rate
+    FROM counted WHERE cause IS NOT NULL GROUP BY cause, total ORDER BY count DESC, cause
+    """
+    params = _params(
+        scope,
+        failed=list(FAILED_STATES),
+        abnormal=list(ABNORMAL_STOP_REASONS),
+        finished=list(FINISHED_STATES),
+    )
+    return [FailureRow(**row) for row in _rows(conn, sql, params)]
+
+
+# Authorization answers in the message log (partial index ix_ocpp_messages_auth_answers): the
+# frames we send with these actions are answers (CALLRESULT, or CALLERROR without a status).
+AUTH_ANSWERS = """
+    SELECT m.station_id, COALESCE(j.frame->2->'idTagInfo'->>'status',
+                                  j.frame->2->'idTokenInfo'->>'status') AS status
+    FROM ocpp_messages m CROSS JOIN LATERAL (SELECT m.payload::jsonb AS frame) j
+    WHERE m.direction = 'out'
+      AND m.action IN ('Authorize', 'StartTransaction', 'TransactionEvent')
+      AND m.at >= %(start)s AND m.at < %(end)s
+"""
+
+
+def auth_failures(conn: Connection, scope: Scope) -> list[FailureRow]:
+    """Refused authorization answers by status (Invalid, Blocked, Expired, …)."""
+    sql = f"""
+    WITH answers AS ({AUTH_ANSWERS}{_where(scope, "m", connector=False)}),
+    counted AS (SELECT status, count(*) OVER () AS total FROM answers WHERE status IS NOT NULL)
+    SELECT status AS cause, count(*) AS count, total, count(*)::float / total AS rate
+    FROM counted WHERE status <> 'Accepted' GROUP BY status, total ORDER BY count DESC, cause
+    """
+    return [FailureRow(**row) for row in _rows(conn, sql, _params(scope))]
+
+
+# ---- connector time: utilization and uptime ------------------------------------------------
+
+
+def _seconds(multirange: str) -> str:
+    return (
+        "(SELECT COALESCE(sum(extract(epoch FROM upper(r) - lower(r))), 0)::float "
+        f"FROM unnest({multirange}) r)"
+    )
+
+
+def connector_time(conn: Connection, scope: Scope) -> list[ConnectorTime]:
+    """Observed, charging, occupied, excluded, offline, faulted and available seconds."""
+    sql = f"""
+    WITH conns AS (
+        SELECT c.station_id, c.connector_id FROM connectors c
+        WHERE c.connector_id > 0{_where(scope, "c")}
+    ), hist AS (
+        SELECT h.id, h.station_id, h.connector_id, h.status, h.at
+        FROM connector_status_history h JOIN conns USING (station_id, connector_id)
+        WHERE h.at >= %(start)s AND h.at < %(end)s
+        UNION ALL
+        SELECT p.id, c.station_id, c.connector_id, p.status, p.at FROM conns c
+        CROSS JOIN LATERAL (
+            SELECT h.id, h.status, h.at FROM connector_status_history h
+            WHERE h.station_id = c.station_id AND h.connector_id = c.connector_id
+              AND h.at < %(start)s
+            ORDER BY h.at DESC, h.id DESC LIMIT 1) p
+    ), spans AS (
+        SELECT station_id, connector_id, status,
+               tstzrange(GREATEST(at, %(start)s),
+                         LEAD(at, 1, %(end)s) OVER (
+                             PARTITION BY station_id, connector_id ORDER BY at, id)) AS span
+        FROM hist
+    ), states AS (
+        SELECT station_id, connector_id,
+               range_agg(span) AS observed,
+               COALESCE(range_agg(span) FILTER (WHERE status = ANY(%(charging)s)), {_EMPTY})
+                   AS charging,
+               COALESCE(range_agg(span) FILTER (WHERE status = ANY(%(occupied)s)), {_EMPTY})
+                   AS occupied,
+               COALESCE(range_agg(span) FILTER (WHERE status = 'Faulted'), {_EMPTY}) AS faulted
+        FROM spans GROUP BY station_id, connector_id
+    ), stations AS (
+        SELECT DISTINCT station_id FROM conns
+    ), links AS (
+        SELECT l.id, l.station_id, l.online, l.at
+        FROM station_link_history l JOIN stations USING (station_id)
+        WHERE l.at >= %(start)s AND l.at < %(end)s
+        UNION ALL
+        SELECT p.id, st.station_id, p.online, p.at FROM stations st
+        CROSS JOIN LATERAL (
+            SELECT l.id, l.online, l.at FROM station_link_history l
+            WHERE l.station_id = st.station_id AND l.at < %(start)s
+            ORDER BY l.at DESC, l.id DESC LIMIT 1) p
+    ), offline AS (
+        SELECT station_id, range_agg(span) AS mr FROM (
+            SELECT station_id, online,
+                   tstzrange(GREATEST(at, %(start)s),
+                             LEAD(at, 1, %(end)s) OVER (PARTITION BY station_id ORDER BY at, id))
+                       AS span
+            FROM links) x
+        WHERE NOT online GROUP BY station_id
+    ), excluded AS (
+        SELECT c.station_id, c.connector_id,
+               range_agg(tstzrange(GREATEST(w.starts_at, %(start)s), LEAST(w.ends_at, %(end)s)))
+                   AS mr
+        FROM conns c JOIN maintenance_windows w
+          ON (w.station_id IS NULL OR w.station_id = c.station_id)
+         AND (w.connector_id IS NULL OR w.connector_id = c.connector_id)
+        WHERE w.starts_at < %(end)s AND w.ends_at > %(start)s
+        GROUP BY 1, 2
+    ), t AS (
+        SELECT s.station_id, s.connector_id, s.observed, s.charging, s.occupied, s.faulted,
+               COALESCE(o.mr, {_EMPTY}) AS offline, COALESCE(e.mr, {_EMPTY}) AS excluded
+        FROM states s LEFT JOIN offline o USING (station_id)
+        LEFT JOIN excluded e USING (station_id, connector_id)
+    )
+    SELECT station_id, connector_id,
+           {_seconds("observed")} AS observed_s,
+           {_seconds("charging")} AS charging_s,
+           {_seconds("occupied")} AS occupied_s,
+           {_seconds("observed * excluded")} AS excluded_s,
+           {_seconds("(observed - excluded) * offline")} AS offline_s,
+           {_seconds("(observed - excluded - offline) * faulted")} AS faulted_s,
+           {_seconds("observed - excluded - offline - faulted")} AS available_s
+    FROM t ORDER BY station_id, connector_id
+    """
+    params = _params(scope, charging=list(CHARGING_STATUSES), occupied=list(OCCUPIED_STATUSES))
+    return [ConnectorTime(**row) for row in _rows(conn, sql, params)]
+
+
+# ---- the live fleet ------------------------------------------------------------------------
+
+_LIVE_SESSIONS = """
+SELECT s.id AS session_id, s.station_id, s.connector_id, s.state, s.started_at,
+       l.energy_wh, l.power_w, l.soc_percent, l.at AS reading_at
+FROM sessions s LEFT JOIN live_meters l ON l.session_id = s.id
+WHERE s.state = 'Charging'
+"""
+
+
+def live_sessions(conn: Connection, station_ids: list[str] | None = None) -> list[LiveSession]:
+    """Charging sessions with their last meter reading."""
+    sql = _LIVE_SESSIONS
+    if station_ids is not None:
+        sql += " AND s.station_id = ANY(%(stations)s)"
+    rows = _rows(conn, sql + " ORDER BY s.station_id, s.connector_id", {"stations": station_ids})
+    return [LiveSession(**row) for row in rows]
+
+
+def fleet_overview(conn: Connection) -> FleetOverview:
+    """Stations online/offline, connectors by status, active sessions and their total power."""
+    head = _rows(
+        conn,
+        """
+        SELECT (SELECT count(*) FROM stations WHERE registration_status = 'Accepted') AS stations,
+               (SELECT count(*) FROM stations WHERE registration_status = 'Accepted'
+                  AND connected) AS stations_online,
+               (SELECT count(*) FROM alerts WHERE state <> 'resolved') AS open_alerts,
+               (SELECT count(*) FROM sessions WHERE state = 'Charging') AS active_sessions,
+               (SELECT COALESCE(sum(l.power_w), 0)::float FROM sessions s
+                  JOIN live_meters l ON l.session_id = s.id WHERE s.state = 'Charging') AS power_w
+        """,
+        {},
+    )[0]
+    statuses = _rows(
+        conn,
+        "SELECT status, count(*) AS n FROM connectors WHERE connector_id > 0 "
+        "GROUP BY status ORDER BY status",
+        {},
+    )
+    return FleetOverview(
+        stations=head["stations"],
+        stations_online=head["stations_online"],
+        stations_offline=head["stations"] - head["stations_online"],
+        connectors_by_status={row["status"]: row["n"] for row in statuses},
+        active_sessions=head["active_sessions"],
+        power_w=head["power_w"],
+        open_alerts=head["open_alerts"],
+    )

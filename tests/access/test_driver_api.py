@@ -1,0 +1,173 @@
+"""The driver API: stations with availability and prices, a session started and stopped from
+the app through a real charger, live state, history and receipts — and nothing of anyone else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import select
+
+from ampflow.seed import DEMO_STATION
+from store.access_tables import DriverLogin
+from store.tables import ChargingSession, IdToken, Receipt, StationCommandLog
+from tests.access.helpers import ADMIN, driver_account
+from tests.helpers import eventually, session_result
+from workflows import contract
+
+
+def _session_row(db, session_id: str, driver_id: int, token: str) -> None:
+    with db.session() as session:
+        session.add(
+            ChargingSession(
+                id=session_id,
+                station_id=DEMO_STATION,
+                transaction_id=session_id[-3:],
+                id_token=token,
+                driver_id=driver_id,
+                state="Completed",
+                tariff={},
+                energy_wh=1000,
+                total_amount=123,
+                currency="EUR",
+                started_at=datetime(2030, 1, 1, tzinfo=UTC),
+            )
+        )
+        session.flush()
+        number = int(session_id[-3:])
+        session.add(
+            Receipt(
+                session_id=session_id,
+                number=number,
+                total=123,
+                currency="EUR",
+                html=f"<p>{session_id}</p>",
+            )
+        )
+
+
+async def test_a_driver_sees_only_their_own_data(http, seeded):
+    ann = await driver_account(http, "ann@example.com", name="Ann")
+    ben = await driver_account(http, "ben@example.com", name="Ben")
+    _session_row(seeded, "session-DEMO-1-901", ann["driver_id"], "ANN-CARD")
+    _session_row(seeded, "session-DEMO-1-902", ben["driver_id"], "BEN-CARD")
+    await http.post(
+        f"/drivers/{ben['driver_id']}/tokens", json={"token": "BEN-CARD"}, headers=ADMIN
+    )
+
+    mine = (await http.get("/me/sessions", headers=ann["headers"])).json()
+    assert [s["id"] for s in mine] == ["session-DEMO-1-901"] and mine[0]["has_receipt"]
+    own = await http.get("/me/sessions/session-DEMO-1-901", headers=ann["headers"])
+    assert own.status_code == 200 and own.json()["total_amount"] == 123
+    receipt = await http.get("/me/sessions/session-DEMO-1-901/receipt", headers=ann["headers"])
+    assert receipt.status_code == 200 and "session-DEMO-1-901" in receipt.text
+    for path in (
+        "/me/sessions/session-DEMO-1-902",
+        "/me/sessions/session-DEMO-1-902/receipt",
+        "/me/sessions/session-DEMO-1-999",
+    ):
+        assert (await http.get(path, headers=ann["headers"])).status_code == 404
+    assert (
+        await http.post("/me/sessions/session-DEMO-1-902/stop", headers=ann["headers"])
+    ).status_code == 404
+    assert (await http.get("/me/tokens", headers=ann["headers"])).json() == []
+    assert (await http.get("/me", headers=ann["headers"])).json()["email"] == "ann@example.com"
+    # Operator routes stay closed to drivers.
+    for path in ("/sessions", "/drivers", "/tokens", f"/drivers/{ben['driver_id']}", "/audit"):
+        assert (await http.get(path, headers=ann["headers"])).status_code == 403
+    renamed = await http.patch("/me", json={"name": "Anne"}, headers=ann["headers"])
+    assert renamed.json()["name"] == "Anne"
+    assert (await http.get("/me", headers=ben["headers"])).json()["name"] == "Ben"
+
+
+async def test_stations_show_availability_and_price(http, charger):
+    ann = await driver_account(http, "ann@example.com")
+    await charger.status(2, "Charging")
+    stations = (await http.get("/me/stations", headers=ann["headers"])).json()
+    [station] = [s for s in stations if s["id"] == DEMO_STATION]
+    assert station["connected"] is True
+    assert [(c["connector_id"], c["status"]) for c in station["connectors"]] == [
+        (1, "Available"),
+        (2, "Charging"),
+    ]
+    price = station["price"]
+    assert (price["currency"], price["energy_price_per_kwh"], price["session_fee"]) == (
+        "EUR",
+        35,
+        50,
+    )
+    assert "password_hash" not in station and "gateway_queue" not in station
+    one = await http.get(f"/me/stations/{DEMO_STATION}", headers=ann["headers"])
+    assert one.json() == station
+    assert (await http.get("/me/stations/NOPE", headers=ann["headers"])).status_code == 404
+    busy = await http.post(
+        "/me/sessions", json={"station_id": DEMO_STATION, "connector_id": 2}, headers=ann["headers"]
+    )
+    assert busy.status_code == 409
+
+
+async def test_start_follow_and_stop_from_the_app(http, charger, db, temporal_client):
+    ann = await driver_account(http, "ann@example.com")
+    started = await http.post(
+        "/me/sessions", json={"station_id": DEMO_STATION, "connector_id": 1}, headers=ann["headers"]
+    )
+    assert started.status_code == 202, started.text
+    assert started.json()["outcome"] == "ok" and started.json()["status"] == "Accepted"
+    await eventually(lambda: charger.started)
+    tx = charger.started[0]
+    session_id = contract.session_workflow_id(DEMO_STATION, tx)
+    with db.session() as session:  # the app credential: a Central idToken of ≤ 20 characters
+        login = session.get(DriverLogin, ann["driver_id"])
+        token = session.get(IdToken, login.app_token_id)
+        assert token.token_type == "Central" and len(token.token) <= 20
+        assert token.token.startswith("APP-") and token.driver_id == ann["driver_id"]
+        command = session.exec(
+            select(StationCommandLog).where(StationCommandLog.name == "remote_start")
+        ).one()
+        assert command.requested_by == f"driver:{ann['driver_id']}"
+
+    mine = (await http.get("/me/sessions", headers=ann["headers"])).json()
+    assert [s["id"] for s in mine] == [session_id] and mine[0]["state"] == "Charging"
+    await charger.meter(tx, wh=2500)
+
+    async def live_energy():
+        detail = (await http.get(f"/me/sessions/{session_id}", headers=ann["headers"])).json()
+        live = detail["live"]
+        return live if live and live["energy_wh"] == 2500 else None
+
+    live = await eventually(live_energy)
+    assert live["power_w"] == 7400 and live["cost_so_far"] > 0 and live["currency"] == "EUR"
+    credentials = (await http.get("/me/tokens", headers=ann["headers"])).json()
+    assert [(c["app"], c["token"]) for c in credentials] == [(True, "APP-…")]
+
+    other = await driver_account(http, "ben@example.com")
+    assert (
+        await http.get(f"/me/sessions/{session_id}", headers=other["headers"])
+    ).status_code == 404
+    stopped = await http.post(f"/me/sessions/{session_id}/stop", headers=ann["headers"])
+    assert stopped.status_code == 202, stopped.text
+    view = await session_result(temporal_client, DEMO_STATION, tx)
+    assert view.state.value == "Completed"
+
+    async def receipt():
+        response = await http.get(f"/me/sessions/{session_id}/receipt", headers=ann["headers"])
+        return response if response.status_code == 200 else None
+
+    assert "receipt" in (await eventually(receipt)).text.lower()
+    again = await http.post(f"/me/sessions/{session_id}/stop", headers=ann["headers"])
+    assert again.status_code == 409
+
+
+async def test_remote_start_needs_a_known_connected_station(http, seeded, worker, gateway):
+    ann = await driver_account(http, "ann@example.com")
+    unknown = await http.post(
+        "/me/sessions", json={"station_id": "NOPE", "connector_id": 1}, headers=ann["headers"]
+    )
+    assert unknown.status_code == 404
+    offline = await http.post(
+        "/me/sessions", json={"station_id": DEMO_STATION, "connector_id": 1}, headers=ann["headers"]
+    )
+    assert offline.status_code == 409 and offline.json()["outcome"] == "offline"
+    no_connector = await http.post(
+        "/me/sessions", json={"station_id": DEMO_STATION, "connector_id": 9}, headers=ann["headers"]
+    )
+    assert no_connector.status_code == 404

@@ -1,0 +1,247 @@
+"""Killing the worker in the middle of a session and starting it again loses nothing: the session
+completes and is billed exactly once.
+
+A real OCPP 1.6 charger (the `ocpp` library) is driven step by step against a real gateway; the
+session worker is built and shut down by the tests themselves (no `worker` fixture), so each test
+decides exactly which part of the session happens while no worker runs:
+
+* the worker is down while the meter values and the stop arrive (the gateway still answers
+  them: readings go to the store, the stop is a Temporal signal);
+* the worker is shut down right after the stop was delivered, while it settles the session;
+* the worker dies in the middle of the payment activity, after the provider has charged but
+  before the result was reported, so the payment is retried by the next worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import websockets
+from ocpp.v16 import call
+from sqlmodel import select
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from activities.payments.ledger import LedgerProvider
+from ampflow.seed import DEMO_STATION, DEMO_TAG, DEMO_TARIFF
+from ampflow.simulator import SimulatedChargePoint, basic_auth_header
+from domain.money import round_half_up
+from domain.session import ChargeRequest, PaymentOutcome, SessionState
+from store.tables import ChargingSession, Payment, Receipt
+from tests.conftest import DEMO_PASSWORD
+from tests.helpers import eventually, session_result
+from workers.session_worker import build_worker
+from workflows import contract
+
+METER_START_WH = 10_000
+WH_PER_MINUTE = 1000
+METER_VALUES = 3
+
+
+def hand_rated_total(energy_wh: int, duration_s: int) -> int:
+    t = DEMO_TARIFF
+    energy = round_half_up(Fraction(energy_wh * t["energy_price_per_kwh"], 1000))
+    time = round_half_up(Fraction(duration_s * t["time_price_per_hour"], 3600))
+    net = energy + time + t["session_fee"]
+    return net + round_half_up(Fraction(net * t["vat_rate_bp"], 10_000))
+
+
+# 3 kWh: 105; 4 minutes: 8; session 50 -> net 163, VAT 32.6 -> 33, total 196.
+EXPECTED_ENERGY_WH = METER_VALUES * WH_PER_MINUTE
+EXPECTED_DURATION_S = (METER_VALUES + 1) * 60
+EXPECTED_TOTAL = 196
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Charger:
+    """One OCPP 1.6 charger driven a step at a time (simulated clock, one minute per reading)."""
+
+    cp: SimulatedChargePoint
+    started_at: datetime | None = None
+    at: datetime | None = None
+    energy_wh: int = METER_START_WH
+    transaction_id: int | None = None
+
+    async def boot_authorize_start(self) -> None:
+        boot = await self.cp.call(
+            call.BootNotification(charge_point_vendor="Ampflow", charge_point_model="Restart")
+        )
+        assert boot.status == "Accepted"
+        auth = await self.cp.call(call.Authorize(id_tag=DEMO_TAG))
+        assert auth.id_tag_info["status"] == "Accepted"
+        self.started_at = self.at = datetime.now(UTC).replace(microsecond=0)
+        start = await self.cp.call(
+            call.StartTransaction(
+                connector_id=1,
+                id_tag=DEMO_TAG,
+                meter_start=METER_START_WH,
+                timestamp=_iso(self.started_at),
+            )
+        )
+        assert start.id_tag_info["status"] == "Accepted"
+        self.transaction_id = start.transaction_id
+
+    async def meter_values(self, count: int) -> None:
+        for _ in range(count):
+            self.energy_wh += WH_PER_MINUTE
+            self.at += timedelta(minutes=1)
+            reading = {
+                "timestamp": _iso(self.at),
+                "sampledValue": [
+                    {
+                        "value": str(self.energy_wh),
+                        "measurand": "Energy.Active.Import.Register",
+                        "unit": "Wh",
+                    }
+                ],
+            }
+            answer = await self.cp.call(
+                call.MeterValues(
+                    connector_id=1, transaction_id=self.transaction_id, meter_value=[reading]
+                )
+            )
+            assert answer is not None
+
+    async def stop(self) -> None:
+        self.at += timedelta(minutes=1)
+        answer = await self.cp.call(
+            call.StopTransaction(
+                meter_stop=self.energy_wh,
+                timestamp=_iso(self.at),
+                transaction_id=self.transaction_id,
+                reason="Local",
+                id_tag=DEMO_TAG,
+            )
+        )
+        assert answer is not None  # the gateway acknowledged the stop
+
+    @property
+    def session_id(self) -> str:
+        return contract.session_workflow_id(DEMO_STATION, self.transaction_id)
+
+
+@asynccontextmanager
+async def connected_charger(gateway_url: str) -> AsyncIterator[Charger]:
+    async with websockets.connect(
+        f"{gateway_url}/{DEMO_STATION}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
+        open_timeout=10,
+    ) as ws:
+        cp = SimulatedChargePoint(DEMO_STATION, ws, response_timeout=30)
+        reader = asyncio.create_task(cp.start())
+        try:
+            yield Charger(cp)
+        finally:
+            reader.cancel()
+
+
+def session_worker(temporal_client: Client, db, settings, payments=None):
+    return build_worker(temporal_client, db, settings.task_queue, payments or LedgerProvider())
+
+
+async def assert_completed_and_billed_once(db, temporal_client: Client, charger: Charger) -> None:
+    view = await session_result(temporal_client, DEMO_STATION, charger.transaction_id, timeout=60)
+    assert view.state == SessionState.COMPLETED
+    assert view.total == EXPECTED_TOTAL
+    with db.session() as session:
+        row = session.get(ChargingSession, charger.session_id)
+        payments = session.exec(select(Payment)).all()
+        receipts = session.exec(select(Receipt)).all()
+    assert row.state == SessionState.COMPLETED.value
+    assert row.energy_wh == EXPECTED_ENERGY_WH
+    assert row.duration_s == EXPECTED_DURATION_S
+    assert row.total_amount == hand_rated_total(row.energy_wh, row.duration_s) == EXPECTED_TOTAL
+    assert [(p.session_id, p.kind, p.amount, p.status) for p in payments] == [
+        (charger.session_id, "charge", EXPECTED_TOTAL, "succeeded")
+    ]
+    assert [(r.session_id, r.number, r.total) for r in receipts] == [
+        (charger.session_id, 1, EXPECTED_TOTAL)
+    ]
+
+
+async def test_worker_down_during_meter_values_and_stop(
+    seeded, gateway_url, temporal_client, settings
+):
+    async with connected_charger(gateway_url) as charger:
+        async with session_worker(temporal_client, seeded, settings):
+            await charger.boot_authorize_start()
+        # No worker runs from here on: the gateway still answers readings and the stop.
+        await charger.meter_values(METER_VALUES)
+        await charger.stop()
+
+        handle = temporal_client.get_workflow_handle(charger.session_id)
+        description = await handle.describe()
+        assert description.status == WorkflowExecutionStatus.RUNNING
+        with seeded.session() as session:
+            row = session.get(ChargingSession, charger.session_id)
+            assert row.state == SessionState.CHARGING.value  # nothing settled without a worker
+            assert session.exec(select(Payment)).all() == []
+
+        async with session_worker(temporal_client, seeded, settings):
+            await assert_completed_and_billed_once(seeded, temporal_client, charger)
+
+
+async def test_worker_shut_down_right_after_the_stop(
+    seeded, gateway_url, temporal_client, settings
+):
+    async with connected_charger(gateway_url) as charger:
+        async with session_worker(temporal_client, seeded, settings):
+            await charger.boot_authorize_start()
+            await charger.meter_values(METER_VALUES)
+            await charger.stop()
+            # Leave at once: the worker is shut down while it settles the session.
+
+        async with session_worker(temporal_client, seeded, settings):
+            await assert_completed_and_billed_once(seeded, temporal_client, charger)
+
+
+class ChargesThenDies(LedgerProvider):
+    """Charges and commits, then 'dies' with the worker before the result is reported."""
+
+    def __init__(self) -> None:
+        self.charged = threading.Event()
+        self.calls = 0
+
+    def charge(self, db, request: ChargeRequest) -> PaymentOutcome:
+        self.calls += 1
+        super().charge(db, request)
+        db.commit()  # the provider has taken the money ...
+        self.charged.set()
+        activity.wait_for_worker_shutdown_sync(30)
+        # ... and the process goes away before the activity completes.
+        raise RuntimeError("worker died before the payment result was reported")
+
+
+async def test_worker_dies_in_the_middle_of_the_payment(
+    seeded, gateway_url, temporal_client, settings
+):
+    dying = ChargesThenDies()
+    async with connected_charger(gateway_url) as charger:
+        async with session_worker(temporal_client, seeded, settings, dying):
+            await charger.boot_authorize_start()
+            await charger.meter_values(METER_VALUES)
+            await charger.stop()
+            await eventually(dying.charged.is_set, timeout=30)
+        assert dying.calls == 1
+
+        # The money was taken once; the workflow does not know yet.
+        handle = temporal_client.get_workflow_handle(charger.session_id)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        with seeded.session() as session:
+            assert len(session.exec(select(Payment)).all()) == 1
+            assert session.exec(select(Receipt)).all() == []
+
+        async with session_worker(temporal_client, seeded, settings):
+            await assert_completed_and_billed_once(seeded, temporal_client, charger)
+        assert dying.calls == 1  # the retry ran on the new worker, not on the dead one

@@ -1,0 +1,68 @@
+"""Fixtures for maintenance tests: a scriptable 1.6J station (DEMO-1) and job helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from ampflow.seed import DEMO_STATION
+from domain.maintenance import HealingPolicy, healing_workflow_id
+from gateway.server import Gateway
+from tests.conftest import DEMO_PASSWORD
+from tests.maintenance.station import MaintenanceStation, maintenance_station
+
+
+@pytest.fixture
+async def anonymous(api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """The API as a charger reaches it: no API key."""
+    async with httpx.AsyncClient(transport=api._transport, base_url="http://api") as client:
+        yield client
+
+
+@pytest.fixture
+async def station(seeded, worker, gateway_url, api) -> AsyncIterator[MaintenanceStation]:
+    """DEMO-1 (Acme X1, firmware 1.0), connected and booted."""
+    async with maintenance_station(gateway_url, DEMO_STATION, DEMO_PASSWORD, api) as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+async def no_stale_healing(temporal_client: Client) -> AsyncIterator[None]:
+    """`healing-DEMO-1` is one id for every test (Temporal outlives the per-test task queue):
+    a run left over by an earlier test would swallow this test's signal-with-start."""
+    await _terminate(temporal_client, healing_workflow_id(DEMO_STATION))
+    yield
+    await _terminate(temporal_client, healing_workflow_id(DEMO_STATION))
+
+
+async def _terminate(client: Client, workflow_id: str) -> None:
+    with contextlib.suppress(RPCError):
+        await client.get_workflow_handle(workflow_id).terminate("test cleanup")
+
+
+@pytest.fixture
+def fast_healing(gateway: Gateway) -> HealingPolicy:
+    """A self-healing playbook measured in seconds."""
+    policy = HealingPolicy(
+        settle_s=1.5, poll_s=0.3, charging_wait_s=0.3, max_charging_waits=2, silent_after_s=900
+    )
+    gateway.maintenance.policy = policy
+    return policy
+
+
+async def finished_job(api: httpx.AsyncClient, workflow_id: str, timeout: float = 30) -> dict:
+    """Poll the job until it is no longer running; returns its detail."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await api.get(f"/maintenance/jobs/{workflow_id}")
+        if response.status_code == 200 and response.json()["state"] != "running":
+            return response.json()
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{workflow_id} still running: {response.text}")
+        await asyncio.sleep(0.2)

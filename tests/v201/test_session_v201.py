@@ -1,0 +1,244 @@
+"""A real OCPP 2.0.1 station runs sessions through gateway, Temporal and the store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from ampflow.seed import DEMO_STATION, DEMO_TAG
+from ampflow.simulator_v201 import StationModel, run_session
+from domain.session import SessionState
+from gateway import events
+from gateway.server import Gateway
+from store.tables import Connector, MeterSample, Station
+from tests.conftest import DEMO_PASSWORD
+from tests.e2e.test_demo_session import hand_rated_total
+from tests.helpers import eventually, session_result
+from tests.v201.support import (
+    EventLog,
+    booted_station,
+    payments_for,
+    receipts_for,
+    sessions,
+    station_events,
+)
+from workflows import contract
+
+
+async def test_a_201_session_is_rated_paid_and_receipted(
+    seeded, worker, gateway_url, temporal_client, api
+):
+    sim = await run_session(
+        gateway_url, DEMO_STATION, DEMO_PASSWORD, DEMO_TAG, meter_values=6, wh_per_interval=1234
+    )
+    assert (sim.boot_status, sim.authorize_status, sim.start_status) == (
+        "Accepted",
+        "Accepted",
+        "Accepted",
+    )
+    view = await session_result(temporal_client, DEMO_STATION, sim.transaction_id)
+    assert view.state == SessionState.COMPLETED and view.stop_reason == "Local"
+
+    session_id = contract.session_workflow_id(DEMO_STATION, sim.transaction_id)
+    body = (await api.get(f"/sessions/{session_id}")).json()
+    energy, duration = 6 * 1234, int((sim.stopped_at - sim.started_at).total_seconds())
+    assert (body["energy_wh"], body["duration_s"]) == (energy, 7 * 60)
+    assert body["meter_start_wh"] == 10_000 and body["connector_id"] == 1
+    assert body["total_amount"] == hand_rated_total(energy, duration)
+    assert body["payment"]["status"] == "succeeded"
+    assert body["payment"]["amount"] == body["total_amount"]
+    assert body["receipt"]["number"] == 1
+
+    with seeded.session() as db:
+        station = db.get(Station, DEMO_STATION)
+        rows = db.exec(select(MeterSample).where(MeterSample.session_id == session_id)).all()
+        connector = db.get(Connector, (DEMO_STATION, 1))
+    assert (station.vendor, station.model, station.serial_number) == (
+        "Ampflow",
+        "Simulator-2",
+        "SIM-201",
+    )
+    assert (station.firmware_version, station.iccid) == ("sim-2.0", "8931000000000000001")
+    assert station.connected_version == "ocpp2.0.1"
+    assert connector.status == "Available"  # stored per EVSE id
+    # Begin + 6 × (energy, power) + End, each once; numbers with their unitOfMeasure.
+    assert len(rows) == 14
+    assert max(r.value for r in rows if r.measurand.startswith("Energy")) == 10_000 + energy
+    assert {r.unit for r in rows} == {"Wh", "W"}
+
+
+async def test_unknown_token_is_invalid_and_never_billed(
+    seeded, worker, gateway_url, temporal_client, api
+):
+    refused = await run_session(gateway_url, DEMO_STATION, DEMO_PASSWORD, "NOT-A-CARD")
+    assert refused.authorize_status == "Invalid" and refused.transaction_id is None
+
+    # A station that starts anyway (e.g. offline-authorized) is told Invalid and stops (E05).
+    sim = await run_session(
+        gateway_url, DEMO_STATION, DEMO_PASSWORD, "NOT-A-CARD", skip_authorize=True
+    )
+    assert sim.start_status == "Invalid"
+    view = await session_result(temporal_client, DEMO_STATION, sim.transaction_id)
+    assert view.state == SessionState.REJECTED
+    session_id = contract.session_workflow_id(DEMO_STATION, sim.transaction_id)
+    assert payments_for(seeded, session_id) == []
+    assert receipts_for(seeded, session_id) == []
+    assert [s.state for s in sessions(seeded)] == ["Rejected"]
+
+
+async def test_offline_queued_events_end_in_exactly_one_billed_session(
+    seeded, worker, gateway_url, temporal_client
+):
+    """E12: a whole transaction happened offline; the queue arrives after the reconnect, and the
+    station re-sends events it never saw answered (the Started, the Ended)."""
+    model = StationModel()
+    async with booted_station(gateway_url, model) as station:
+        await station.status(1, "Available")
+    # Offline for a while: three hours ago a driver charged 3 × 1000 Wh.
+    past = model.clock - timedelta(hours=3)
+    tx = station.transaction(1, DEMO_TAG, at=past)
+    started = tx.started(offline=True)
+    queue = [started, started]  # sent, connection lost before the answer: queued again
+    queue += [tx.updated(1000, offline=True) for _ in range(3)]
+    ended = tx.ended(offline=True)
+    queue += [ended, ended]
+
+    async with booted_station(gateway_url, model) as station:
+        answers = [await station.event(event) for event in queue]
+    assert answers[0].id_token_info["status"] == "Accepted"
+    assert answers[1].id_token_info == answers[0].id_token_info
+
+    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    assert view.state == SessionState.COMPLETED
+    assert [s.id for s in sessions(seeded)] == [view.session_id]
+    row = sessions(seeded)[0]
+    assert row.started_at == past and row.energy_wh == 3000 and row.duration_s == 4 * 60
+    assert row.total_amount == hand_rated_total(3000, 4 * 60)
+    assert len(payments_for(seeded, view.session_id)) == 1
+    assert len(receipts_for(seeded, view.session_id)) == 1
+    assert station_events(seeded, "UnknownTransactionStopped") == []
+
+
+async def test_a_retransmitted_transaction_event_counts_once(
+    seeded, worker, gateway, gateway_url, temporal_client
+):
+    """Same seqNo, same message id (a retransmission after a lost answer): one effect."""
+    log = EventLog()
+    gateway.services.events.subscribe(log)
+    async with booted_station(gateway_url) as station:
+        tx = station.transaction(1, DEMO_TAG)
+        await station.event(tx.started())
+        first = tx.updated(1000)
+        await station.call(first, suppress=False, unique_id="retry-me")
+        await station.call(first, suppress=False, unique_id="retry-me")
+        await station.event(tx.updated(1000))
+        ended = tx.ended()
+        await station.event(ended)
+        await station.event(ended)  # after the session may already have settled
+
+    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    assert view.state == SessionState.COMPLETED and view.energy_wh == 2000
+    assert len(payments_for(seeded, view.session_id)) == 1
+    assert [e.kind for e in log.of(events.SessionEvent)] == ["started", "stopped"]
+    assert [e.energy_wh for e in log.of(events.MeterReading)] == [11_000, 12_000]
+    with seeded.session() as db:
+        rows = db.exec(select(MeterSample).where(MeterSample.session_id == view.session_id)).all()
+    assert len(rows) == 1 + 2 * 2 + 1
+    assert station_events(seeded, "UnknownTransactionStopped") == []
+
+
+async def test_unknown_transaction_updates_and_ends_are_acknowledged_and_recorded(
+    seeded, worker, gateway_url
+):
+    async with booted_station(gateway_url) as station:
+        tx = station.transaction(1, None)
+        tx.seq_no = 7  # the Started was never seen by this CSMS
+        assert (await station.event(tx.updated(500))).id_token_info is None
+        await station.event(tx.updated(500))
+        await station.event(tx.ended())
+    updated = station_events(seeded, "UnknownTransactionUpdated")
+    assert [e.detail["transactionId"] for e in updated] == [tx.transaction_id]  # once
+    assert updated[0].detail["triggerReason"] == "MeterValuePeriodic"
+    stopped = station_events(seeded, "UnknownTransactionStopped")
+    assert [(e.detail["transactionId"], e.detail["seqNo"]) for e in stopped] == [
+        (tx.transaction_id, 9)
+    ]
+    assert sessions(seeded) == []
+
+
+async def test_remote_start_from_the_api_joins_the_stations_transaction(
+    seeded, worker, gateway_url, api, temporal_client
+):
+    """The API's session asks for RequestStartTransaction; the station's TransactionEvent
+    (remoteStartId = the session number) joins that session instead of opening another."""
+    async with booted_station(gateway_url) as station:
+        started = await api.post(
+            "/sessions", json={"station_id": DEMO_STATION, "connector_id": 2, "id_token": DEMO_TAG}
+        )
+        assert started.status_code == 202, started.text
+        session_id, number = started.json()["session_id"], started.json()["transaction_id"]
+        tx = await eventually(lambda: station.active_on(2))
+        assert tx.remote_start_id == int(number)
+        await eventually(lambda: station.model.meter_wh.get(2) is not None)  # Started answered
+        await station.event(tx.updated(2500))
+        await station.event(tx.ended())
+
+    view = await session_result(temporal_client, DEMO_STATION, number)
+    assert view.session_id == session_id
+    assert view.state == SessionState.COMPLETED and view.energy_wh == 2500
+    assert [s.id for s in sessions(seeded)] == [session_id]
+    assert len(payments_for(seeded, session_id)) == 1
+    action, request = station.model.received[0]
+    assert action == "RequestStartTransaction"
+    assert request["id_token"] == {"id_token": DEMO_TAG, "type": "Central"}
+
+
+async def test_after_a_gateway_restart_a_finished_transaction_is_not_reopened(
+    seeded, worker, gateway_url, settings, temporal_client, database_url
+):
+    """The answer cache is gone with the old gateway; the session's id may not be reused."""
+    model = StationModel()
+    async with booted_station(gateway_url, model) as station:
+        tx = station.transaction(1, DEMO_TAG)
+        started, updated, ended = tx.started(), tx.updated(1000), tx.ended()
+        for event in (started, updated, ended):
+            await station.event(event)
+    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    assert view.state == SessionState.COMPLETED
+    handle = temporal_client.get_workflow_handle(view.session_id)
+    first_run = (await handle.describe()).run_id
+
+    fresh = Gateway(settings, temporal_client, database_url, settings.task_queue)
+    await fresh.start(host="127.0.0.1", port=0)
+    try:
+        async with booted_station(f"ws://127.0.0.1:{fresh.port}/ocpp", model) as station:
+            again = await station.send(started)
+            assert again.id_token_info["status"] == "Accepted"  # a fresh decision
+            await station.send(updated)
+            await station.send(ended)
+    finally:
+        await fresh.stop()
+    assert (await handle.describe()).run_id == first_run  # no second run of the session
+    assert [s.id for s in sessions(seeded)] == [view.session_id]
+    assert len(payments_for(seeded, view.session_id)) == 1
+    assert station_events(seeded, "UnknownTransactionStopped") == []
+    assert [e.detail["seqNo"] for e in station_events(seeded, "RepeatedStartIgnored")] == [0]
+
+
+async def test_tokens_presented_during_a_transaction_are_answered(
+    seeded, worker, gateway_url, temporal_client
+):
+    """Every event carrying an idToken gets idTokenInfo: the session's own decision for its
+    token (E06 StopAuthorized), a fresh one for another token; neither ends the session."""
+    async with booted_station(gateway_url) as station:
+        tx = station.transaction(1, DEMO_TAG)
+        await station.event(tx.started())
+        stranger = {"idToken": "STRANGER", "type": "ISO14443"}
+        other = await station.event(tx.updated(300, "StopAuthorized", id_token=stranger))
+        assert other.id_token_info["status"] == "Invalid"
+        own = {"idToken": DEMO_TAG, "type": "ISO14443"}
+        ended = await station.event(tx.ended(id_token=own))
+        assert ended.id_token_info["status"] == "Accepted"
+    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    assert view.state == SessionState.COMPLETED and view.energy_wh == 300

@@ -1,0 +1,107 @@
+"""`AlertSweep`: the time-based alerts and the webhook outbox; helpers for other workflows.
+
+One sweep per worker task queue, id `alert-sweep-{task_queue}`, started (signal-with-start
+`wake`) by the gateways' live listeners. It runs the `sweep_alerts` activity every
+`alert_sweep_interval_s` (the activity's result, readable in the Temporal UI, lists the keys it
+raised and resolved) and, when woken in between (an alert was raised elsewhere), delivers the
+pending webhooks at once. It continues as new every 100 sweeps to keep its history short.
+
+Other workflows raise and resolve alerts through `raise_job_failed_alert` /
+`resolve_job_failed_alert` (or `raise_alert` / `resolve_alerts` for any `AlertRaise`), called
+from their own workflow code; the worker registers the activities on the same task queue.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.monitoring_activities import MonitoringActivities
+    from domain.alerts import (
+        ALERT_SWEEP,
+        SIGNAL_WAKE,
+        AlertRaise,
+        AlertResolve,
+        DeliveryRequest,
+        JobKind,
+        SweepInput,
+        SweepRequest,
+        job_failed,
+        job_failed_key,
+    )
+
+_SWEEPS_PER_RUN = 100
+_ACTIVITY = {
+    "start_to_close_timeout": timedelta(minutes=2),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+
+
+@workflow.defn(name=ALERT_SWEEP)
+class AlertSweep:
+    """Sweep, wait (interval or a `wake` signal), repeat; continue-as-new now and then."""
+
+    def __init__(self) -> None:
+        self._woken = False
+
+    @workflow.signal(name=SIGNAL_WAKE)
+    def wake(self) -> None:
+        self._woken = True
+
+    @workflow.run
+    async def run(self, params: SweepInput) -> None:
+        sweeps = 0
+        next_sweep = workflow.now()
+        while sweeps < _SWEEPS_PER_RUN:
+            if workflow.now() >= next_sweep:
+                self._woken = False
+                result = await workflow.execute_activity_method(
+                    MonitoringActivities.sweep_alerts, SweepRequest(), **_ACTIVITY
+                )
+                sweeps += 1
+                next_sweep = workflow.now() + timedelta(seconds=result.next_in_s)
+            elif self._woken:
+                self._woken = False
+                await workflow.execute_activity_method(
+                    MonitoringActivities.deliver_alert_webhooks, DeliveryRequest(), **_ACTIVITY
+                )
+            wait = max((next_sweep - workflow.now()).total_seconds(), 0.0)
+            try:
+                await workflow.wait_condition(lambda: self._woken, timeout=timedelta(seconds=wait))
+            except TimeoutError:
+                pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(SweepInput(runs=params.runs + 1))
+
+
+# ---- for other workflows (call from workflow code) ------------------------------------------
+
+
+async def raise_alert(alert: AlertRaise) -> int | None:
+    """Open an alert; its id, or None when one is already open for the same cause."""
+    return await workflow.execute_activity_method(
+        MonitoringActivities.raise_alert, alert, **_ACTIVITY
+    )
+
+
+async def resolve_alerts(keys: list[str], actor: str = "system", note: str | None = None) -> list:
+    """Resolve the open alerts of these keys; the keys that were open."""
+    request = AlertResolve(keys=keys, actor=actor, note=note)
+    return await workflow.execute_activity_method(
+        MonitoringActivities.resolve_alerts, request, **_ACTIVITY
+    )
+
+
+async def raise_job_failed_alert(
+    kind: JobKind, station_id: str, job_id: str, reason: str
+) -> int | None:
+    """A firmware or diagnostics job failed at a station (one open alert per kind and station)."""
+    return await raise_alert(job_failed(kind, station_id, job_id, reason))
+
+
+async def resolve_job_failed_alert(kind: JobKind, station_id: str, note: str | None = None) -> list:
+    """A later job of this kind succeeded at the station: the failure is no longer current."""
+    return await resolve_alerts([job_failed_key(kind, station_id)], note=note)
