@@ -22,6 +22,7 @@ from domain.money import format_amount
 from domain.rating import Consumption, RatingResult, rate
 from domain.session import (
     Authorization,
+    AuthorizationStatus,
     AuthorizeRequest,
     ChargeRequest,
     PaymentOutcome,
@@ -34,6 +35,7 @@ from domain.session import (
     StartedSession,
 )
 from domain.tariff import Tariff
+from store.billing_tables import GuestPaymentRecord
 from store.db import Database
 from store.tables import ChargingSession, IdToken, MeterSample, Payment, Receipt
 from store.token_policy import token_limits
@@ -57,6 +59,12 @@ class SessionActivities:
         """Look the credential up and decide whether it may charge."""
         with self.db.session() as db:
             token = db.exec(select(IdToken).where(IdToken.token == request.id_token)).first()
+            if token is None:
+                guest = db.get(GuestPaymentRecord, request.id_token)
+                if guest is not None and guest.status == "held":  # a paid ad-hoc session
+                    return Authorization(
+                        status=AuthorizationStatus.ACCEPTED, id_token=request.id_token, guest=True
+                    )
             facts = TokenFacts(known=token is not None)
             if token is not None:
                 facts = TokenFacts(

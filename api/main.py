@@ -13,6 +13,7 @@ from ampflow.settings import Settings
 from ampflow.temporal import connect
 from api import metrics as api_metrics
 from api.deps import require_access
+from api.remote_sessions import guest_payment_sink
 from api.routes import commands, drivers, health, payments, sessions, stations, tariffs
 from api.routes.alerts import router as alerts_router
 from api.routes.analytics import router as analytics_router
@@ -40,6 +41,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(database_url)
         app.state.temporal = temporal or await connect(settings)
+        app.state.payment_event_sink = guest_payment_sink(
+            app.state.db, app.state.temporal, settings
+        )
         try:
             yield
         finally:

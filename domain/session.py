@@ -46,6 +46,7 @@ class Authorization(BaseModel):
     driver_id: int | None = None
     group_id: str | None = None
     expires_at: datetime | None = None
+    guest: bool = False  # an ad-hoc (payment link) credential: its hold caps the session
 
 
 class RemoteStart(BaseModel):
@@ -254,6 +255,7 @@ class SessionMemory(BaseModel):
     last_reading_at: datetime | None = None
     late_stop: StopRequest | None = None  # the charger's own stop after a guard closed it
     hold_status: str | None = None  # held | declined | not_required (payment hold at authorize)
+    spend_limit: int | None = None  # from a guest's hold: nothing to charge beyond it
 
 
 SessionInput.model_rebuild()

@@ -123,6 +123,7 @@ class Gateway:
                 await server.wait_closed()
         if self._command_task is not None:
             await self._command_worker.shutdown()
+        await self.maintenance.close()
         await self.bridge.close()
         await self.live.close()
         gateway_metrics.stop(self._metrics_server)

@@ -7,8 +7,10 @@ Set AMPFLOW_TEST_DATABASE_URL to use an existing PostgreSQL instead of the embed
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -38,9 +40,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         upgrade(given)
         yield given
         return
-    server, url = start_embedded_postgres(
-        tmp_path_factory.mktemp("pg"), database="ampflow_test", temporary=True
-    )
+    # Outside pytest's temporary tree: the server runs as another user and must reach its files.
+    data_dir = Path(tempfile.mkdtemp(prefix="ampflow-test-pg-"))
+    data_dir.chmod(0o755)
+    server, url = start_embedded_postgres(data_dir, database="ampflow_test", temporary=True)
     ensure_database(server.get_uri("postgres"), "ampflow_test")
     upgrade(url)
     yield url

@@ -172,7 +172,7 @@ class ChargingSession:
         if update.energy_wh is not None:
             self.view.last_energy_wh = update.energy_wh
         self._refresh_live_cost(update.timestamp)
-        limit = self.params.spend_limit
+        limit = self.params.spend_limit or self.m.spend_limit
         if limit is not None and self.m.stop_command is None and self.view.cost_so_far >= limit:
             self.m.stop_command = StopCommand(requested_by="spend-limit", reason="SpendLimit")
             self._wake = True
@@ -438,9 +438,12 @@ class ChargingSession:
                 driver_id=authorization.driver_id,
                 group_id=authorization.group_id,
                 connector_id=connector_id,
+                guest_token=authorization.id_token if authorization.guest else None,
             )
         )
         self.m.hold_status = hold.status.value
+        if authorization.guest and hold.status.value == "held":
+            self.m.spend_limit = hold.amount
         if hold.status.value == "declined":
             self.view.flags.append(f"payment hold declined: {hold.failure_reason}")
             return authorization.model_copy(update={"status": AuthorizationStatus.NO_CREDIT})

@@ -7,14 +7,13 @@ import logging
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 from sqlmodel import select
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
+from api.remote_sessions import start_remote_session
 from api.schemas import PaymentPublic, ReceiptPublic, SessionDetail, SessionPublic
-from domain.session import RemoteStart, SessionInput, StopCommand
+from domain.session import StopCommand
 from store.tables import ChargingSession, IdToken, Payment, Receipt, Station
 from workflows import contract
 
@@ -52,27 +51,10 @@ async def start_session(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such connector")
     if db.exec(select(IdToken).where(IdToken.token == body.id_token)).first() is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown id_token")
-    number = db.exec(text("SELECT nextval('session_number_seq')")).scalar_one()  # type: ignore
-    session_id = contract.session_workflow_id(body.station_id, number)
-    await temporal.start_workflow(
-        contract.CHARGING_SESSION,
-        SessionInput(
-            session_id=session_id,
-            station_id=body.station_id,
-            transaction_id=str(number),
-            remote_start=RemoteStart(
-                id_token=body.id_token, connector_id=body.connector_id, requested_by=who
-            ),
-            **settings.session_guards(),
-        ),
-        id=session_id,
-        task_queue=settings.task_queue,
-        search_attributes=TypedSearchAttributes(
-            [SearchAttributePair(contract.STATION_ID, body.station_id)]
-        ),
-        static_summary=f"Remote start at {body.station_id}",
+    session_id, number = await start_remote_session(
+        db, temporal, settings, body.station_id, body.connector_id, body.id_token, who
     )
-    return RemoteStartAccepted(session_id=session_id, transaction_id=str(number))
+    return RemoteStartAccepted(session_id=session_id, transaction_id=number)
 
 
 class StopSessionRequest(BaseModel):

@@ -74,3 +74,36 @@ async def firmware_status(conn: StationConnection, payload: dict, unique_id: str
         events.FirmwareStatus(conn.station_id, datetime.now(UTC), payload["status"])
     )
     return {}
+
+
+# OCPP 1.6 security extension (Improved security for OCPP 1.6-J).
+
+
+async def log_status(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    await conn.services.store.record_event(conn.station_id, "LogStatus", payload)
+    await conn.services.events.publish(
+        events.DiagnosticsStatus(
+            conn.station_id, datetime.now(UTC), payload["status"], payload.get("requestId")
+        )
+    )
+    return {}
+
+
+async def signed_firmware_status(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    await conn.services.store.record_event(conn.station_id, "SignedFirmwareStatus", payload)
+    await conn.services.events.publish(
+        events.FirmwareStatus(
+            conn.station_id, datetime.now(UTC), payload["status"], payload.get("requestId")
+        )
+    )
+    return {}
+
+
+async def security_event(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    await conn.services.store.record_event(conn.station_id, "SecurityEvent", payload)
+    return {}
+
+
+async def sign_certificate(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    """We run no certificate authority for stations yet: refuse honestly."""
+    return {"status": "Rejected"}

@@ -1,0 +1,118 @@
+"""Payments through the whole session workflow, with the real stripe SDK against the fake Stripe:
+a saved card's hold captured once, a declined card refused at Authorize, and an ad-hoc guest
+payment (payment link → webhook → remote start → capture) capped by its hold."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from activities.payments.ledger import LedgerProvider
+from ampflow.seed import DEMO_STATION, DEMO_TAG
+from api.main import create_app
+from domain.session import SessionState
+from store.billing_tables import GuestPaymentRecord
+from store.tables import Payment
+from tests.billing.conftest import WEBHOOK_SECRET, demo_driver_id, save_card
+from tests.chargers import charger16
+from tests.conftest import ADMIN_KEY, DEMO_PASSWORD
+from tests.helpers import eventually, session_result
+from workers.session_worker import build_worker
+
+
+@pytest.fixture
+async def stripe_worker(temporal_client, seeded, stripe_settings):
+    worker = build_worker(
+        temporal_client,
+        seeded,
+        stripe_settings.task_queue,
+        LedgerProvider(),
+        settings=stripe_settings,
+    )
+    async with worker:
+        yield worker
+
+
+@pytest.fixture
+async def stripe_api(stripe_settings, database_url, temporal_client, seeded):
+    app = create_app(stripe_settings, database_url, temporal=temporal_client)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api",
+            headers={"X-API-Key": ADMIN_KEY},
+        ) as client:
+            yield client
+
+
+def charge_rows(db, session_id: str) -> list[Payment]:
+    with db.session() as s:
+        return list(s.exec(select(Payment).where(Payment.session_id == session_id)).all())
+
+
+async def test_saved_card_hold_is_captured_once(
+    seeded, payments, fake, stripe_worker, gateway_url, temporal_client
+):
+    save_card(payments, demo_driver_id(seeded))
+    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        assert (await cp.authorize(DEMO_TAG))["status"] == "Accepted"
+        holds = [pi for pi in fake.payment_intents.values() if pi["status"] == "requires_capture"]
+        assert len(holds) == 1
+        await cp.start_transaction(DEMO_TAG)
+        await cp.meter(4000, minutes=20)
+        await cp.stop_transaction()
+    view = await session_result(temporal_client, DEMO_STATION, cp.transaction_id)
+    assert view.state == SessionState.COMPLETED
+    intent = holds[0]["id"]
+    assert fake.charges_captured_total(intent) == view.total
+    assert fake.payment_intents[intent]["status"] == "succeeded"
+    rows = {p.kind: p for p in charge_rows(seeded, view.session_id)}
+    assert rows["charge"].amount == view.total and rows["charge"].provider == "stripe"
+
+
+async def test_declined_card_is_refused_at_authorize(
+    seeded, payments, fake, stripe_worker, gateway_url, temporal_client
+):
+    save_card(
+        payments, demo_driver_id(seeded), card="pm_card_chargeCustomerFail"
+    )  # saves, then declines
+    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        info = await cp.authorize(DEMO_TAG)
+    assert info["status"] == "Blocked"  # 1.6 has no NoCredit
+    assert all(pi["status"] != "succeeded" for pi in fake.payment_intents.values())
+
+
+async def test_guest_payment_link_starts_charges_and_captures(
+    seeded,
+    fake,
+    stripe_settings,
+    stripe_worker,
+    stripe_api,
+    gateway_url,
+    temporal_client,
+    stripe_client,
+):
+    link = await stripe_api.post(f"/pay/{DEMO_STATION}/1", json={})
+    assert link.status_code == 201, link.text
+    guest = link.json()
+    # The driver's phone confirms the card payment (Stripe.js in real life).
+    stripe_client.v1.payment_intents.confirm(
+        guest["payment_intent_id"], params={"payment_method": "pm_card_visa"}
+    )
+    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        event = fake.events_of_type("payment_intent.amount_capturable_updated")[-1]
+        body, signature = fake.signed_event(event["id"], WEBHOOK_SECRET)
+        delivered = await stripe_api.post(
+            "/webhooks/stripe", content=body, headers={"Stripe-Signature": signature}
+        )
+        assert delivered.status_code == 200, delivered.text
+        await eventually(lambda: cp.transaction_id is not None)
+        assert cp.id_tag == guest["token"]
+        await cp.meter(2500, minutes=15)
+        await cp.stop_transaction()
+    view = await session_result(temporal_client, DEMO_STATION, cp.transaction_id)
+    assert view.state == SessionState.COMPLETED
+    assert fake.charges_captured_total(guest["payment_intent_id"]) == view.total
+    with seeded.session() as s:
+        assert s.get(GuestPaymentRecord, guest["token"]).session_id == view.session_id
