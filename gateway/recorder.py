@@ -16,14 +16,19 @@ from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
 
-_LOG_INSERT = (
-    "INSERT INTO ocpp_messages (station_id, direction, message_type, unique_id, action, "
-    "payload, at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+_LOG_COPY = (
+    "COPY ocpp_messages (station_id, direction, message_type, unique_id, action, payload, at) "
+    "FROM STDIN"
 )
+_TOUCH = "UPDATE stations SET last_seen_at = %s WHERE id = %s"
+# One statement per batch: columns as arrays, unnested server-side (far cheaper than a
+# statement per row); duplicates of an already stored reading are dropped.
 _SAMPLE_INSERT = (
     "INSERT INTO meter_samples (session_id, station_id, connector_id, transaction_id, "
     "timestamp, measurand, phase, location, context, unit, value, signed_data) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::int[], %s::varchar[], "
+    "%s::timestamptz[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], "
+    "%s::varchar[], %s::float8[], %s::varchar[]) "
     "ON CONFLICT ON CONSTRAINT uq_meter_samples_reading DO NOTHING"
 )
 
@@ -69,7 +74,7 @@ class Recorder:
         self,
         pool: AsyncConnectionPool,
         *,
-        flush_interval_s: float = 0.05,
+        flush_interval_s: float = 0.2,
         max_batch: int = 2000,
         log_frames: bool = True,
     ) -> None:
@@ -80,6 +85,7 @@ class Recorder:
         self._frames: list[tuple] = []
         self._samples: list[tuple] = []
         self._sample_waiters: list[asyncio.Future[None]] = []
+        self._seen: dict[str, datetime] = {}
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
@@ -121,37 +127,41 @@ class Recorder:
         self._wakeup.set()
         await waiter
 
+    def touch(self, station_id: str, at: datetime) -> None:
+        """Remember that a station was seen; written with the next batch (not per heartbeat)."""
+        self._seen[station_id] = at
+
     async def _run(self) -> None:
+        # Group commit without an artificial delay: a batch is written as soon as the previous
+        # one is done, so everything that arrived meanwhile goes out in one round trip.
         while True:
             try:
-                await asyncio.wait_for(self._wakeup.wait(), self.flush_interval_s * 4)
+                await asyncio.wait_for(self._wakeup.wait(), self.flush_interval_s)
             except TimeoutError:
                 pass
             self._wakeup.clear()
-            if self._samples and not self._closing:
-                await asyncio.sleep(self.flush_interval_s)  # let a batch gather
             await self._flush()
             if self._closing and not self._frames and not self._samples:
                 return
 
     async def _flush(self) -> None:
-        frames, self._frames = self._frames, []
         samples, self._samples = self._samples, []
         waiters, self._sample_waiters = self._sample_waiters, []
-        if not frames and not samples:
-            return
+        if samples:
+            await self._flush_samples(samples, waiters)
+        frames, self._frames = self._frames, []
+        seen, self._seen = self._seen, {}
+        if frames or seen:
+            await self._flush_log(frames, seen)
+
+    async def _flush_samples(self, samples: list[tuple], waiters: list[asyncio.Future]) -> None:
+        """Durably store samples (duplicates dropped), then release the waiting answers."""
         try:
+            columns = [list(column) for column in zip(*_unique(samples), strict=True)]
             async with self.pool.connection() as conn:
-                async with conn.cursor() as cur:
-                    if samples:
-                        await cur.executemany(_SAMPLE_INSERT, samples)
-                    if frames:
-                        await cur.executemany(_LOG_INSERT, frames)
-        except Exception as err:  # the database is down: fail the waiters, keep the frames
-            log.error(
-                "recorder flush failed (%d samples, %d frames): %s", len(samples), len(frames), err
-            )
-            self._frames[:0] = frames[-50_000:]
+                await conn.execute(_SAMPLE_INSERT, columns)
+        except Exception as err:  # the database is down: the chargers get an error and retry
+            log.error("storing %d meter samples failed: %s", len(samples), err)
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(err)
@@ -160,3 +170,29 @@ class Recorder:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    async def _flush_log(self, frames: list[tuple], seen: dict[str, datetime]) -> None:
+        """The message log and last-seen times: COPY, without waiting for the disk flush
+        (synchronous_commit off: a crash may lose the last instant of log, never a sample)."""
+        try:
+            async with self.pool.connection() as conn, conn.cursor() as cur:
+                await cur.execute("SET LOCAL synchronous_commit TO off")
+                if frames:
+                    async with cur.copy(_LOG_COPY) as copy:
+                        for row in frames:
+                            await copy.write_row(row)
+                if seen:
+                    await cur.executemany(_TOUCH, [(at, sid) for sid, at in seen.items()])
+        except Exception as err:  # keep the frames for the next attempt (bounded)
+            log.error("writing %d logged frames failed: %s", len(frames), err)
+            self._frames[:0] = frames[-50_000:]
+            await asyncio.sleep(0.5)
+
+
+def _unique(samples: list[tuple]) -> list[tuple]:
+    """Drop repeats within one batch (ON CONFLICT cannot see rows of the same statement)."""
+    seen: dict[tuple, tuple] = {}
+    for row in samples:
+        key = (row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+        seen.setdefault(key, row)
+    return list(seen.values())

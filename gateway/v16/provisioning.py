@@ -36,7 +36,7 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
 
 
 async def heartbeat(conn: StationConnection, payload: dict, unique_id: str) -> dict:
-    await conn.services.store.touch(conn.station_id, datetime.now(UTC))
+    conn.services.recorder.touch(conn.station_id, datetime.now(UTC))
     return {"currentTime": now_iso()}
 
 

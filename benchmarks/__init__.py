@@ -1,0 +1,1 @@
+"""Benchmarks: bounded, print figures with ratios to baselines measured in the same run."""

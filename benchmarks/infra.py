@@ -1,0 +1,57 @@
+"""Throwaway infrastructure for a benchmark run: embedded PostgreSQL and a Temporal dev server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
+from store.embedded import start_embedded_postgres
+from store.migrate import upgrade
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@contextlib.contextmanager
+def stack() -> Iterator[tuple[str, str]]:
+    """(database url, Temporal address) of fresh, temporary services."""
+    data_dir = Path(tempfile.mkdtemp(prefix="ampflow-bench-"))
+    data_dir.chmod(0o755)
+    server, url = start_embedded_postgres(data_dir, temporary=True)
+    upgrade(url)
+    port = free_port()
+    temporal = start_temporal_dev_server(port, ui_port=None, db_file=None)
+    try:
+        yield url, f"127.0.0.1:{port}"
+    finally:
+        stop_process(temporal)
+        server.cleanup()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max in milliseconds."""
+    return {
+        "p50_ms": round(percentile(values, 50) * 1000, 2),
+        "p95_ms": round(percentile(values, 95) * 1000, 2),
+        "p99_ms": round(percentile(values, 99) * 1000, 2),
+        "max_ms": round(max(values) * 1000, 2) if values else 0.0,
+        "mean_ms": round(statistics.fmean(values) * 1000, 2) if values else 0.0,
+    }
+
+
+def write_result(name: str, result: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return path

@@ -1,0 +1,14 @@
+"""Runs the Ampflow gateway alone, for benchmarks (env: AMPFLOW_DATABASE_URL etc.)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ampflow.cli import run_gateway
+from ampflow.settings import Settings
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings()
+    asyncio.run(run_gateway(settings, settings.database_url or ""))
