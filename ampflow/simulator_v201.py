@@ -73,7 +73,6 @@ class Transaction:
     spacing: timedelta = timedelta(minutes=1)
     seq_no: int = 0
     remote_start_id: int | None = None
-    finished: bool = False
 
     def _event(self, event_type: str, trigger: str, info: dict, **extra) -> call.TransactionEvent:
         event = call.TransactionEvent(
@@ -136,7 +135,6 @@ class Transaction:
         offline: bool = False,
     ) -> call.TransactionEvent:
         self.at += self.spacing
-        self.finished = True
         info: dict = {"chargingState": "Idle"}
         if reason != "Local":
             info["stoppedReason"] = reason
@@ -223,6 +221,7 @@ class SimulatedChargingStation(ChargePoint):
         token_type: str = "ISO14443",
         remote_start_id: int | None = None,
         at: datetime | None = None,
+        transaction_id: str | None = None,
     ) -> Transaction:
         """A new transaction on `evse_id` (not sent yet), continuing the EVSE's meter."""
         tx = Transaction(
@@ -232,6 +231,8 @@ class SimulatedChargingStation(ChargePoint):
             at=at or self.model.clock,
             remote_start_id=remote_start_id,
         )
+        if transaction_id is not None:  # e.g. a station numbering its transactions 1, 2, ...
+            tx.transaction_id = transaction_id
         self.model.transactions[tx.transaction_id] = tx
         return tx
 
@@ -242,7 +243,7 @@ class SimulatedChargingStation(ChargePoint):
         if tx is not None:
             self.model.meter_wh[tx.evse_id] = tx.meter_wh
             self.model.clock = max(self.model.clock, tx.at)
-            if tx.finished:
+            if event.event_type == "Ended":
                 self.model.transactions.pop(tx.transaction_id, None)
         return result
 
@@ -302,7 +303,7 @@ class SimulatedChargingStation(ChargePoint):
         if not 1 <= evse_id <= self.model.evse_count or connector_id != 1:
             status = "UnknownConnector"
         elif self.active_on(evse_id) is not None:
-            status = "OngoingAuthorizedTransaction"  # F05.FR.02
+            status = "OngoingAuthorizedTransaction"  # F05: not while charging
         else:
             status = "Unlocked"
         return call_result.UnlockConnector(status=status)
@@ -448,6 +449,7 @@ async def run_session(
     evse_id: int = 1,
     meter_values: int = 5,
     wh_per_interval: int = 1500,
+    interval_s: float = 0.0,
     sample_spacing: timedelta = timedelta(minutes=1),
     meter_start_wh: int = 10_000,
     skip_authorize: bool = False,
@@ -455,8 +457,9 @@ async def run_session(
 ) -> SimulatedSessionV201:
     """Boot, Available, Authorize, Started, N × Updated, Ended, Available; what it was told.
 
-    Timestamps advance by `sample_spacing` (simulated time). A refused token at Authorize ends
-    the run; a refused token at Started ends the transaction at once (E05: DeAuthorized).
+    Timestamps advance by `sample_spacing` (simulated time); `interval_s` is the wall-clock pause
+    between meter values. A refused token at Authorize ends the run; a refused token at Started
+    ends the transaction at once (E05: DeAuthorized).
     """
     result = SimulatedSessionV201(station_id=station_id, meter_start_wh=meter_start_wh)
     model = StationModel(meter_wh={evse_id: meter_start_wh})
@@ -479,6 +482,8 @@ async def run_session(
         result.answers.append(("Started", started.id_token_info))
         if result.start_status == "Accepted":
             for _ in range(meter_values):
+                if interval_s:
+                    await asyncio.sleep(interval_s)
                 await station.event(tx.updated(wh_per_interval))
             await station.event(tx.ended())
         else:

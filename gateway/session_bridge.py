@@ -147,8 +147,8 @@ class SessionBridge:
     # ---- OCPP 2.0.1: the charger names the transaction ----------------------------------
     #
     # A 2.0.1 transaction's session is `session-{station}-{key}` where the key is the charger's
-    # transactionId, or, for a transaction that answers a remote start from the API, the number
-    # of the session that asked for it (linked once, durably, as a station event).
+    # transactionId, or a linked key (once, durably, as a station event): the number of the API
+    # session whose remote start it answers, or a fresh key when its id names a finished session.
 
     async def decide_token(
         self, station_id: str, id_token: str, message_id: str, token_type: str = "ISO14443"

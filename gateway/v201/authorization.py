@@ -7,7 +7,7 @@ from gateway.v201.common import id_token_info
 
 
 async def authorize(conn: StationConnection, payload: dict, unique_id: str) -> dict:
-    """C01.FR.02: answer idTokenInfo for the presented idToken ({idToken, type}).
+    """C01: answer idTokenInfo for the presented idToken ({idToken, type}).
 
     A 2.0.1 Authorize is not tied to a transaction (the charger names it later), so the decision
     runs on its own (`SessionBridge.decide_token`). ISO 15118 certificate data is not evaluated:

@@ -10,7 +10,7 @@ from gateway.timestamps import now_iso, parse
 
 
 async def heartbeat(conn: StationConnection, payload: dict, unique_id: str) -> dict:
-    """G02.FR.01: answer the current time (the station may sync its clock to it)."""
+    """G02: answer the current time (the station may sync its clock to it)."""
     conn.services.recorder.touch(conn.station_id, datetime.now(UTC))
     return {"currentTime": now_iso()}
 

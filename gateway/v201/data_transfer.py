@@ -1,4 +1,4 @@
-"""P. Data transfer: DataTransfer (P01) from the station."""
+"""P. Data transfer: DataTransfer from the station (P02)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""N. Diagnostics: LogStatusNotification (N01) and NotifyEvent (N07)."""
+"""N. Diagnostics: LogStatusNotification (N01) and NotifyEvent (monitoring events)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ async def log_status(conn: StationConnection, payload: dict, unique_id: str) -> 
 
 
 async def notify_event(conn: StationConnection, payload: dict, unique_id: str) -> dict:
-    """N07: device-model events (monitor triggers, problems), recorded compactly."""
+    """Device-model events (monitor triggers, problems), recorded compactly."""
     compact = [
         {
             "eventId": item["eventId"],

@@ -1,4 +1,4 @@
-"""H. Reservation: ReservationStatusUpdate (H05), a reservation expired or was removed."""
+"""H. Reservation: ReservationStatusUpdate, a reservation expired or was removed."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """E. Transactions: TransactionEvent Started / Updated / Ended onto the one `ChargingSession`.
 
 The charger names the transaction: its session is `session-{station}-{transactionId}`, derived,
-not looked up (a transaction answering a remote start from the API joins that session instead,
-see `SessionBridge.session_key`).
+not looked up. Two exceptions are linked once, durably (`SessionBridge.session_key`): a
+transaction answering a remote start from the API joins that session, and a transactionId that
+already names a finished session (a station renumbering from 1) gets a key of its own. A finished
+session is never reopened.
 
 - Started (E01): the workflow's `start` update; meter start from the
   Energy.Active.Import.Register reading if one was sent, else 0; connector = EVSE id. Without an
@@ -22,7 +24,8 @@ transactions are acknowledged (a CALLERROR makes chargers retry forever) and rec
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain.session import Authorization, ConnectorStatusUpdate, StartRequest, StopRequest
@@ -114,13 +117,12 @@ async def transaction_event(conn: StationConnection, payload: dict, unique_id: s
         event.session_id,
         payload.get("meterValue", []),
     )
-    await conn.services.recorder.store_samples(rows)
-    if event.event_type == "Started":
+    if event.event_type == "Started":  # stores its samples once the session key is final
         answer = await _started(conn, event, rows, unique_id)
-    elif event.event_type == "Updated":
-        answer = await _updated(conn, event, rows, unique_id)
     else:
-        answer = await _ended(conn, event, rows, unique_id)
+        await conn.services.recorder.store_samples(rows)
+        handler = _updated if event.event_type == "Updated" else _ended
+        answer = await handler(conn, event, rows, unique_id)
     bridge.remember_answer(seen, answer)
     return answer
 
@@ -157,6 +159,18 @@ async def _started(
     )
     bridge = conn.services.bridge
     result = await bridge.start_transaction(conn.station_id, event.key, request, unique_id)
+    if result is None and not await _is_repeat(conn, event, request):
+        # The id belongs to an older, finished session (e.g. this station spoke 1.6 before and
+        # counts its 2.0.1 transactions from 1 again): this transaction gets a key of its own.
+        key = f"{event.transaction_id}-{uuid.uuid4().hex[:8]}"
+        await bridge.link_transaction(
+            conn.station_id, event.transaction_id, key, {"reason": "transactionId reused"}
+        )
+        event = replace(event, key=key)
+        for row in rows:
+            row.session_id = event.session_id
+        result = await bridge.start_transaction(conn.station_id, key, request, unique_id)
+    await conn.services.recorder.store_samples(rows)
     if result is None:  # a Started retransmitted after its session finished
         log.warning("%s re-sent Started of finished %s", conn.station_id, event.session_id)
         await _record_once(conn, "RepeatedStartIgnored", event)
@@ -169,9 +183,23 @@ async def _started(
     await _charging_state(conn, event)
     if event.id_token is None:
         return {}  # E02: no idToken, no idTokenInfo
-    if result.authorization is None or result.authorization.id_token != event.id_token:
+    if result.authorization is None or not _same_token(result.authorization, event):
         return await _answer_with_decision(conn, event, unique_id)
     return {"idTokenInfo": id_token_info(result.authorization)}
+
+
+async def _is_repeat(conn: StationConnection, event: TxEvent, request: StartRequest) -> bool:
+    """Whether the finished session under this key was started by this very event."""
+    rows = await conn.services.store.fetch_dicts(
+        "SELECT started_at, connector_id, meter_start_wh, id_token FROM sessions WHERE id = %s",
+        (event.session_id,),
+    )
+    if not rows:
+        return False
+    row = rows[0]
+    recorded = (row["started_at"], row["connector_id"], row["meter_start_wh"], row["id_token"])
+    token = request.id_token or None  # a plug-in-first start records no token
+    return recorded == (request.timestamp, request.connector_id, request.meter_start_wh, token)
 
 
 async def _updated(
@@ -250,9 +278,14 @@ async def _authorization(
         if authorization is not None:
             return authorization
         started = await bridge.session_authorization(conn.station_id, event.key, unique_id)
-        if started is not None and started.id_token == event.id_token:
+        if started is not None and _same_token(started, event):
             return started
     return await bridge.decide_token(conn.station_id, event.id_token, unique_id, event.token_type)
+
+
+def _same_token(authorization: Authorization, event: TxEvent) -> bool:
+    """IdTokens compare case-insensitively (IdTokenType)."""
+    return authorization.id_token.casefold() == (event.id_token or "").casefold()
 
 
 async def _charging_state(conn: StationConnection, event: TxEvent) -> None:

@@ -32,8 +32,10 @@ def sessions(db: Database) -> list[ChargingSession]:
 
 
 def payments_for(db: Database, session_id: str) -> list[Payment]:
+    """The session's charges (payment holds taken at authorization are not charges)."""
+    query = select(Payment).where(Payment.session_id == session_id, Payment.kind == "charge")
     with db.session() as s:
-        return list(s.exec(select(Payment).where(Payment.session_id == session_id)).all())
+        return list(s.exec(query).all())
 
 
 def receipts_for(db: Database, session_id: str) -> list[Receipt]:

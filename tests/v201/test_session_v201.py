@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
+from ampflow.simulator import run_session as run_session16
 from ampflow.simulator_v201 import StationModel, run_session
 from domain.session import SessionState
 from gateway import events
@@ -242,3 +243,27 @@ async def test_tokens_presented_during_a_transaction_are_answered(
         assert ended.id_token_info["status"] == "Accepted"
     view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 300
+
+
+async def test_a_reused_transaction_id_gets_a_session_of_its_own(
+    seeded, worker, gateway_url, temporal_client
+):
+    """A station that spoke 1.6 before now counts its 2.0.1 transactions from 1 again: the id
+    of a finished session is not a retransmission, so the new transaction is not lost."""
+    old = await run_session16(gateway_url, DEMO_STATION, DEMO_PASSWORD, DEMO_TAG, meter_values=1)
+    old_view = await session_result(temporal_client, DEMO_STATION, old.transaction_id)
+    async with booted_station(gateway_url) as station:
+        later = station.model.clock + timedelta(hours=1)
+        tx = station.transaction(1, DEMO_TAG, at=later, transaction_id=str(old.transaction_id))
+        started = await station.event(tx.started())
+        assert started.id_token_info["status"] == "Accepted"
+        await station.event(tx.updated(700))
+        await station.event(tx.ended())
+    [link] = station_events(seeded, "TransactionLinked")
+    key = link.detail["session_key"]
+    assert link.detail["transactionId"] == str(old.transaction_id) != key
+    view = await session_result(temporal_client, DEMO_STATION, key)
+    assert view.state == SessionState.COMPLETED and view.energy_wh == 700
+    assert sorted(s.id for s in sessions(seeded)) == sorted([old_view.session_id, view.session_id])
+    assert [s.energy_wh for s in sessions(seeded) if s.id == old_view.session_id] == [1500]
+    assert station_events(seeded, "RepeatedStartIgnored") == []
