@@ -103,6 +103,23 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
 def _simulate(settings: Settings, args: argparse.Namespace) -> None:
     if args.stations:
         return _load(settings, args)
+    if args.version == "2.0.1":
+        from ampflow.simulator_v201 import run_session as run_session_v201
+
+        session = asyncio.run(
+            run_session_v201(
+                args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp",
+                args.station,
+                args.password or settings.demo_station_password,
+                args.id_tag,
+                evse_id=args.connector,
+                meter_values=args.meter_values,
+                wh_per_interval=args.wh_per_interval,
+                interval_s=args.interval,
+            )
+        )
+        print(f"OCPP 2.0.1 session: {session}")
+        return None
     from ampflow.simulator import run_session
 
     url = args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp"
@@ -163,7 +180,7 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], None], str]] 
     "worker": (_worker, "run the Temporal worker (sessions)"),
     "gateway": (_gateway, "run the OCPP WebSocket gateway"),
     "api": (_api, "run the HTTP API"),
-    "simulate": (_simulate, "run a simulated OCPP 1.6J charger through one session"),
+    "simulate": (_simulate, "run a simulated charger (OCPP 1.6J or 2.0.1) through a session"),
 }
 
 
@@ -190,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument(
                 "--interval", type=float, default=0.5, help="seconds between meter values"
             )
+            command.add_argument(
+                "--version",
+                choices=["1.6", "2.0.1"],
+                default="1.6",
+                help="OCPP 1.6J or 2.0.1 charger",
+            )
             load = command.add_argument_group("load mode (many stations)")
             load.add_argument(
                 "--stations",
@@ -199,7 +222,6 @@ def build_parser() -> argparse.ArgumentParser:
             )
             load.add_argument("--sessions", type=int, default=1, help="sessions per station")
             load.add_argument("--meter-interval", type=float, default=1.0)
-            load.add_argument("--version", choices=["1.6", "2.0.1"], default="1.6")
             load.add_argument("--duration", type=float, default=60.0, help="stop after seconds")
             load.add_argument(
                 "--register",

@@ -22,8 +22,16 @@ def register_load_stations(
             "ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash",
             rows,
         )
+        # The tag belongs to a driver: sessions are billed to an account (the ledger).
         cur.execute(
-            "INSERT INTO id_tokens (token, token_type, status) VALUES (%s, 'ISO14443', 'Accepted') "
-            "ON CONFLICT (token) DO NOTHING",
-            (id_tag,),
+            "INSERT INTO drivers (name, email) VALUES ('Load Driver', %s) "
+            "ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+            (f"{id_tag.lower()}@load.invalid",),
+        )
+        driver_id = cur.fetchone()[0]
+        cur.execute(
+            "INSERT INTO id_tokens (token, token_type, status, driver_id) "
+            "VALUES (%s, 'ISO14443', 'Accepted', %s) "
+            "ON CONFLICT (token) DO UPDATE SET driver_id = EXCLUDED.driver_id",
+            (id_tag, driver_id),
         )

@@ -229,6 +229,7 @@ class SweepInput(BaseModel):
     """Input of `AlertSweep` (carried across continue-as-new)."""
 
     runs: int = 0
+    sweeps_per_run: int = 100  # continue-as-new after this many sweeps
 
 
 class SweepRequest(BaseModel):

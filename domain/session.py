@@ -72,6 +72,7 @@ class SessionInput(BaseModel):
     spend_limit: int | None = None  # stop remotely before the cost exceeds this (minor units)
     remote_start: RemoteStart | None = None
     history_limit: int = 10_000  # continue-as-new past this many history events
+    decision_only: bool = False  # only answer one Authorize (2.0.1: not tied to a transaction)
     carry: SessionMemory | None = None
 
 
@@ -90,6 +91,7 @@ class StartRequest(BaseModel):
     token_type: str = "ISO14443"
     meter_start_wh: int = 0
     timestamp: datetime
+    station_transaction_id: str | None = None  # the charger's own id, when it differs (2.0.1)
 
 
 class StartResult(BaseModel):

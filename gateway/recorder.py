@@ -86,6 +86,7 @@ class Recorder:
         self._samples: list[tuple] = []
         self._sample_waiters: list[asyncio.Future[None]] = []
         self._seen: dict[str, datetime] = {}
+        self._log_failures = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
@@ -113,6 +114,8 @@ class Recorder:
         """Queue one frame for the message log (returns at once)."""
         if not self.log_frames:
             return
+        if "\x00" in raw:  # PostgreSQL text cannot hold NUL: keep it visible, escaped
+            raw = raw.replace("\x00", "\\u0000")
         self._frames.append((station_id, direction, message_type, unique_id, action, raw, at))
         if len(self._frames) >= self.max_batch:
             self._wakeup.set()
@@ -183,10 +186,17 @@ class Recorder:
                             await copy.write_row(row)
                 if seen:
                     await cur.executemany(_TOUCH, [(at, sid) for sid, at in seen.items()])
-        except Exception as err:  # keep the frames for the next attempt (bounded)
+        except Exception as err:  # keep the frames for a few more attempts (bounded)
+            self._log_failures += 1
+            if self._log_failures >= 3:
+                log.error("dropping %d logged frames after 3 failures: %s", len(frames), err)
+                self._log_failures = 0
+                return
             log.error("writing %d logged frames failed: %s", len(frames), err)
             self._frames[:0] = frames[-50_000:]
             await asyncio.sleep(0.5)
+            return
+        self._log_failures = 0
 
 
 def _unique(samples: list[tuple]) -> list[tuple]:

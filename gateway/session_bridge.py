@@ -46,6 +46,8 @@ from workflows import contract
 
 log = logging.getLogger(__name__)
 
+_RETRANSMISSION_WINDOW_S = 600.0
+
 _LINK_EVENT = "TransactionLinked"  # a 2.0.1 transactionId answering a remote-start session
 
 
@@ -62,7 +64,7 @@ class SessionBridge:
         # (station, id token) -> session number, for an Authorize followed by a start.
         self._authorized: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
         # (station, message id) -> session number, so a retransmitted frame hits the same session.
-        self._by_message: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._by_message: OrderedDict[tuple[str, str, str], tuple[int, float]] = OrderedDict()
         self._meter_last_sent: dict[str, float] = {}
         self._meter_pending: dict[str, MeterUpdate] = {}
         self._background: set[asyncio.Task] = set()
@@ -76,7 +78,7 @@ class SessionBridge:
 
     async def authorize(self, station_id: str, id_token: str, message_id: str) -> Authorization:
         """Decide on a presented credential inside a new session workflow."""
-        number = await self._number_for_message(station_id, message_id)
+        number = await self._number_for_message(station_id, message_id, id_token)
         result: Authorization = await self.client.execute_update_with_start_workflow(
             contract.UPDATE_AUTHORIZE,
             AuthorizeRequest(id_token=id_token),
@@ -90,16 +92,23 @@ class SessionBridge:
 
     async def start(self, station_id: str, request: StartRequest, message_id: str) -> StartResult:
         """Start (or join, after a prior Authorize) the session workflow for a transaction."""
-        number = self._take_authorized(station_id, request.id_token)
+        fingerprint = (
+            f"{request.connector_id}|{request.id_token}|{request.meter_start_wh}|"
+            f"{request.timestamp.isoformat()}"
+        )
+        number = self._recent(station_id, message_id, fingerprint)  # a retransmitted frame
+        if number is None:
+            number = self._take_authorized(station_id, request.id_token)
         if number is None:  # a session started from the app/API waiting for this charger?
             remote = await self.store.remote_started_session(
                 station_id, request.id_token, request.connector_id
             )
             number = int(remote) if remote and remote.isdigit() else None
         if number is None:
-            number = await self._number_for_message(station_id, message_id)
-        else:
-            self._remember(self._by_message, (station_id, message_id), number)
+            number = await self.store.next_session_number()
+        self._remember(
+            self._by_message, (station_id, message_id, fingerprint), (number, time.monotonic())
+        )
         return await self.start_session(station_id, str(number), request, message_id)
 
     async def start_session(
@@ -156,16 +165,18 @@ class SessionBridge:
         """A token decision not tied to a transaction (2.0.1 Authorize, C01).
 
         The charger names its transaction later, so the decision cannot live in the session to
-        be: it runs in a `ChargingSession` with its own id `authorize-{station}-{uid}` (outside
-        the `session-` ids a transactionId maps to). That workflow never gets a start, so it is
-        released after `authorization_timeout_s` without a session record. Every request gets
-        a fresh decision (message ids may repeat across connections).
+        be: it runs in a decision-only `ChargingSession` with its own id
+        `authorize-{station}-{uid}` (outside the `session-` ids a transactionId maps to), which
+        ends as soon as it has answered. Every request gets a fresh decision (message ids may
+        repeat across connections).
         """
         workflow_id = f"authorize-{station_id}-{uuid.uuid4().hex[:16]}"
         return await self.client.execute_update_with_start_workflow(
             contract.UPDATE_AUTHORIZE,
             AuthorizeRequest(id_token=id_token, token_type=token_type),
-            start_workflow_operation=self._start_operation(station_id, "", workflow_id=workflow_id),
+            start_workflow_operation=self._start_operation(
+                station_id, "", workflow_id=workflow_id, decision_only=True
+            ),
             id=f"authorize-{message_id}",
             result_type=Authorization,
         )
@@ -330,6 +341,7 @@ class SessionBridge:
         *,
         workflow_id: str | None = None,
         reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        decision_only: bool = False,
     ):
         session_id = workflow_id or contract.session_workflow_id(station_id, transaction_id)
         return WithStartWorkflowOperation(
@@ -338,6 +350,7 @@ class SessionBridge:
                 session_id=session_id,
                 station_id=station_id,
                 transaction_id=str(transaction_id),
+                decision_only=decision_only,
                 **self.settings.session_guards(),
             ),
             id=session_id,
@@ -347,16 +360,30 @@ class SessionBridge:
             search_attributes=TypedSearchAttributes(
                 [SearchAttributePair(contract.STATION_ID, station_id)]
             ),
-            static_summary=f"Charging session at {station_id}",
+            static_summary=(
+                f"Token decision at {station_id}"
+                if decision_only
+                else f"Charging session at {station_id}"
+            ),
         )
 
-    async def _number_for_message(self, station_id: str, message_id: str) -> int:
-        key = (station_id, message_id)
-        number = self._by_message.get(key)
+    async def _number_for_message(self, station_id: str, message_id: str, fingerprint: str) -> int:
+        """The session number for this frame: the same for a retransmission of it, else new."""
+        number = self._recent(station_id, message_id, fingerprint)
         if number is None:
             number = await self.store.next_session_number()
-            self._remember(self._by_message, key, number)
+            self._remember(
+                self._by_message, (station_id, message_id, fingerprint), (number, time.monotonic())
+            )
         return number
+
+    def _recent(self, station_id: str, message_id: str, fingerprint: str) -> int | None:
+        """A frame seen lately with the same id *and content* (chargers reuse message ids after
+        a reboot, so the id alone would join a stale session)."""
+        entry = self._by_message.get((station_id, message_id, fingerprint))
+        if entry is None or time.monotonic() - entry[1] > _RETRANSMISSION_WINDOW_S:
+            return None
+        return entry[0]
 
     def _take_authorized(self, station_id: str, id_token: str) -> int | None:
         entry = self._authorized.pop((station_id, id_token), None)

@@ -4,7 +4,14 @@ One sweep per worker task queue, id `alert-sweep-{task_queue}`, started (signal-
 `wake`) by the gateways' live listeners. It runs the `sweep_alerts` activity every
 `alert_sweep_interval_s` (the activity's result, readable in the Temporal UI, lists the keys it
 raised and resolved) and, when woken in between (an alert was raised elsewhere), delivers the
-pending webhooks at once. It continues as new every 100 sweeps to keep its history short.
+pending webhooks at once. It continues as new every 100 sweeps (`SweepInput.sweeps_per_run`)
+to keep its history short.
+
+Why one sweep rather than a per-station `StationMonitor` with timers: three of the causes are
+facts only the database knows (payment failures written by session workflows, refusals in the
+message log, sessions without samples), so a periodic look is needed anyway; the sweep also
+covers a missed Disconnected event, costs no Temporal traffic per station event, and shows its
+whole work per run in the UI. The price is detection within threshold + one interval.
 
 Other workflows raise and resolve alerts through `raise_job_failed_alert` /
 `resolve_job_failed_alert` (or `raise_alert` / `resolve_alerts` for any `AlertRaise`), called
@@ -33,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         job_failed_key,
     )
 
-_SWEEPS_PER_RUN = 100
 _ACTIVITY = {
     "start_to_close_timeout": timedelta(minutes=2),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -55,7 +61,7 @@ class AlertSweep:
     async def run(self, params: SweepInput) -> None:
         sweeps = 0
         next_sweep = workflow.now()
-        while sweeps < _SWEEPS_PER_RUN:
+        while sweeps < params.sweeps_per_run:
             if workflow.now() >= next_sweep:
                 self._woken = False
                 result = await workflow.execute_activity_method(
@@ -74,7 +80,7 @@ class AlertSweep:
             except TimeoutError:
                 pass
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(SweepInput(runs=params.runs + 1))
+        workflow.continue_as_new(params.model_copy(update={"runs": params.runs + 1}))
 
 
 # ---- for other workflows (call from workflow code) ------------------------------------------

@@ -216,6 +216,14 @@ class ChargingSession:
 
     @workflow.run
     async def run(self, params: SessionInput) -> SessionView:
+        if params.decision_only:  # answers one Authorize, then ends (no session, no money)
+            await self._wait(lambda: self.m.authorization is not None, 60)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            status = self.m.authorization.status if self.m.authorization else "no request"
+            return self._finish(
+                SessionState.AUTHORIZED if status == "Accepted" else SessionState.REJECTED,
+                f"token decision: {status}",
+            )
         if self.m.start_request is None:
             outcome = await self._until_started()
             if outcome is not None:
@@ -320,7 +328,7 @@ class ChargingSession:
         sent = await steps.command(
             self.params.station_id,
             "remote_stop",
-            {"transaction_id": self.params.transaction_id},
+            {"transaction_id": self._station_transaction_id()},
             command.requested_by,
         )
         if sent.outcome != "ok" or sent.status not in ("Accepted", None):
@@ -333,7 +341,7 @@ class ChargingSession:
             return
         payload = {
             "totalCost": self.view.cost_so_far / 100,
-            "transactionId": self.params.transaction_id,
+            "transactionId": self._station_transaction_id(),
         }
         await steps.command(
             self.params.station_id, "raw", {"action": "CostUpdated", "payload": payload}, "session"
@@ -429,7 +437,11 @@ class ChargingSession:
         self, authorization: Authorization, connector_id: int | None = None
     ) -> Authorization:
         """Reserve the payment for an accepted credential; a declined hold refuses it."""
-        if authorization.status != AuthorizationStatus.ACCEPTED or self.m.hold_status:
+        if (
+            authorization.status != AuthorizationStatus.ACCEPTED
+            or self.m.hold_status
+            or self.params.decision_only
+        ):
             return authorization
         hold = await steps.place_hold(
             HoldRequest(
@@ -453,6 +465,11 @@ class ChargingSession:
         if self.m.hold_status == "held":
             await steps.release_hold(self.params.session_id, reason)
             self.m.hold_status = "released"
+
+    def _station_transaction_id(self) -> str:
+        """The id the charger knows the transaction by (differs for joined 2.0.1 starts)."""
+        start = self.m.start_request
+        return (start and start.station_transaction_id) or self.params.transaction_id
 
     def _billable_idle(self) -> list[IdleInterval]:
         """Idle time the driver pays for: the car's doing, not the station's."""

@@ -156,6 +156,7 @@ async def _started(
         token_type=event.token_type,
         meter_start_wh=energy_register_wh(rows) or 0,
         timestamp=event.timestamp,
+        station_transaction_id=event.transaction_id if event.key != event.transaction_id else None,
     )
     bridge = conn.services.bridge
     result = await bridge.start_transaction(conn.station_id, event.key, request, unique_id)

@@ -29,6 +29,7 @@ WH_PER_SAMPLE = 3
 
 async def test_72_hour_session_is_exact(settings, seeded, temporal_client, database_url, worker):
     settings.session_history_limit = 40  # force continue-as-new several times
+    settings.gateway_rate_limit_per_s = 10_000  # this charger replays 72 hours at once
     gw = Gateway(settings, temporal_client, database_url, settings.task_queue)
     await gw.start(host="127.0.0.1", port=0)
     samples = HOURS * 3600 // SAMPLE_S
