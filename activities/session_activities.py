@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.payments.base import PaymentDeclined, PaymentProvider
 from activities.payments.tariffs import resolve_tariff
+from domain.access import ThrottlePolicy
 from domain.authorization import TokenFacts, decide
 from domain.energy import INTERVAL, REGISTER, EnergyReading, delivered_energy
 from domain.money import format_amount
@@ -38,6 +39,7 @@ from domain.tariff import Tariff
 from store.billing_tables import GuestPaymentRecord
 from store.db import Database
 from store.tables import ChargingSession, IdToken, MeterSample, Payment, Receipt
+from store.throttle import authorize_allowed, note_authorize
 from store.token_policy import token_limits
 
 _TEMPLATES = Environment(
@@ -49,15 +51,28 @@ _TEMPLATES = Environment(
 class SessionActivities:
     """Bound to a database and a payment provider by the worker."""
 
-    def __init__(self, db: Database, payments: PaymentProvider, operator_name: str = "Ampflow"):
+    def __init__(
+        self,
+        db: Database,
+        payments: PaymentProvider,
+        operator_name: str = "Ampflow",
+        authorize_policy: ThrottlePolicy | None = None,
+    ):
         self.db = db
         self.payments = payments
         self.operator_name = operator_name
+        # Per-station limit on refused idTags (someone cycling card ids at a charger).
+        self.authorize_policy = authorize_policy
 
     @activity.defn
     def authorize_token(self, request: AuthorizeRequest) -> Authorization:
         """Look the credential up and decide whether it may charge."""
+        now = datetime.now(UTC)
+        station = request.station_id
         with self.db.session() as db:
+            if station and self.authorize_policy and not authorize_allowed(db, station, now):
+                activity.logger.warning("authorize at %s refused: too many unknown ids", station)
+                return Authorization(status=AuthorizationStatus.INVALID, id_token=request.id_token)
             token = db.exec(select(IdToken).where(IdToken.token == request.id_token)).first()
             if token is None:
                 guest = db.get(GuestPaymentRecord, request.id_token)
@@ -73,7 +88,9 @@ class SessionActivities:
                     expires_at=token.expires_at,
                     **token_limits(db, token),  # max concurrent sessions (access control)
                 )
-            status = decide(facts, datetime.now(UTC))
+            status = decide(facts, now)
+            if station and self.authorize_policy:
+                note_authorize(db, station, facts.known, self.authorize_policy, now)
             activity.logger.info("authorize %s: %s", _mask(request.id_token), status)
             return Authorization(
                 status=status,

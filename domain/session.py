@@ -81,6 +81,7 @@ class AuthorizeRequest(BaseModel):
 
     id_token: str
     token_type: str = "ISO14443"
+    station_id: str | None = None  # where it was presented (per-station brute-force limit)
 
 
 class StartRequest(BaseModel):

@@ -18,6 +18,7 @@ from gateway import metrics as gateway_metrics
 from gateway.command_worker import build_command_worker, gateway_task_queue
 from gateway.connection import StationConnection
 from gateway.live_listener import LiveListener
+from gateway.local_list_listener import LocalListListener
 from gateway.maintenance_listener import MaintenanceListener
 from gateway.protocol import OCPP16, SUBPROTOCOLS
 from gateway.recorder import Recorder
@@ -60,6 +61,10 @@ class Gateway:
             self.store, admit_unknown=settings.gateway_admit_unknown_stations
         )
         self.services.events.subscribe(SessionListener(client, self.store))
+        # A rebooted charger gets its local authorization list back at once.
+        self.services.events.subscribe(
+            LocalListListener(client, self.store, task_queue, settings.local_list_retry_s)
+        )
         self.maintenance = MaintenanceListener(client, self.services, task_queue)
         self.services.events.subscribe(self.maintenance)
         self.live = LiveListener(client, self.services, task_queue)
@@ -185,26 +190,28 @@ class Gateway:
 
     async def _handle(self, ws: ServerConnection) -> None:
         station_id, version = ws.ampflow_station  # type: ignore[attr-defined]
+        conn = StationConnection(station_id, version, ws, self.services, ROUTES_BY_VERSION[version])
+        conn.registration_status = ws.ampflow_registration  # type: ignore[attr-defined]
+        # Take the station over *before* closing an older socket, so the older one's cleanup
+        # sees it is no longer current and neither marks the station offline nor says so.
         previous = self.services.connections.get(station_id)
+        self.services.connections[station_id] = conn
         if previous is not None:
             log.info("%s reconnected; closing its previous socket", station_id)
             await previous.ws.close(1000, "replaced by a new connection")
-        conn = StationConnection(station_id, version, ws, self.services, ROUTES_BY_VERSION[version])
-        conn.registration_status = ws.ampflow_registration  # type: ignore[attr-defined]
-        self.services.connections[station_id] = conn
         await self.store.set_connected(station_id, datetime.now(UTC), self.command_queue, version)
         log.info("%s connected (%s) from %s", station_id, version, _peer(ws))
         await self.services.events.publish(events.Connected(station_id, datetime.now(UTC), version))
         try:
             await conn.run()
         finally:
+            log.info("%s disconnected (code %s)", station_id, ws.close_code)
             if self.services.connections.get(station_id) is conn:
                 del self.services.connections[station_id]
                 await self.store.set_disconnected(station_id, datetime.now(UTC), self.command_queue)
-            log.info("%s disconnected (code %s)", station_id, ws.close_code)
-            await self.services.events.publish(
-                events.Disconnected(station_id, datetime.now(UTC), ws.close_code)
-            )
+                await self.services.events.publish(
+                    events.Disconnected(station_id, datetime.now(UTC), ws.close_code)
+                )
 
 
 def _peer(connection: ServerConnection) -> str:

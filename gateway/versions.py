@@ -7,9 +7,11 @@ from collections.abc import Callable
 from gateway.connection import Handler
 from gateway.protocol import OCPP16, OCPP201
 from gateway.v16.commands import COMMANDS as V16_COMMANDS
+from gateway.v16.local_list_commands import COMMANDS as V16_LOCAL_LIST
 from gateway.v16.maintenance_commands import COMMANDS as V16_MAINTENANCE
 from gateway.v16.routes import ROUTES as V16_ROUTES
 from gateway.v201.commands import COMMANDS as V201_COMMANDS
+from gateway.v201.local_list_commands import COMMANDS as V201_LOCAL_LIST
 from gateway.v201.maintenance_commands import COMMANDS as V201_MAINTENANCE
 from gateway.v201.routes import ROUTES as V201_ROUTES
 
@@ -28,3 +30,7 @@ TRANSLATORS: dict[str, dict[str, Translator]] = {
 # Maintenance commands (diagnostics, logs, firmware, base report) live in their own modules.
 TRANSLATORS[OCPP16] = {**TRANSLATORS[OCPP16], **V16_MAINTENANCE}
 TRANSLATORS[OCPP201] = {**TRANSLATORS.get(OCPP201, {}), **V201_MAINTENANCE}
+
+# Local authorization lists (SendLocalList, GetLocalListVersion).
+TRANSLATORS[OCPP16] = {**TRANSLATORS[OCPP16], **V16_LOCAL_LIST}
+TRANSLATORS[OCPP201] = {**TRANSLATORS[OCPP201], **V201_LOCAL_LIST}

@@ -139,10 +139,12 @@ def summary(conn: Connection, scope: Scope) -> SessionSummary:
 def revenue(conn: Connection, scope: Scope) -> list[RevenueRow]:
     """Rated amounts per currency and cost-line component."""
     sql = f"""
-    SELECT COALESCE(s.currency, s.cost->>'currency') AS currency,
-           line->>'component' AS component,
-           sum((line->>'amount')::bigint) AS amount, count(DISTINCT s.id) AS sessions
-    FROM sessions s CROSS JOIN LATERAL jsonb_array_elements(s.cost->'lines') line
+    SELECT COALESCE(s.currency, s.cost->>'currency') AS currency, line.component,
+           sum(line.amount) AS amount, count(*) AS sessions
+    FROM sessions s CROSS JOIN LATERAL (  -- one row per session and component
+        SELECT l.component, sum(l.amount) AS amount
+        FROM jsonb_to_recordset(s.cost->'lines') AS l(component text, amount bigint)
+        GROUP BY l.component) line
     WHERE s.cost IS NOT NULL AND {_started_in(scope)}
     GROUP BY 1, 2 ORDER BY 1, 2
     """

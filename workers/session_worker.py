@@ -19,6 +19,7 @@ from activities.payments.service import Payments
 from activities.receipts.activities import ReceiptActivities
 from activities.session_activities import SessionActivities
 from ampflow.settings import Settings
+from domain.access import ThrottlePolicy
 from store.db import Database
 from workflows.alerts import AlertSweep
 from workflows.charging_session import ChargingSession
@@ -51,7 +52,15 @@ def build_worker(
 ) -> Worker:
     """A worker running every session workflow and activity (sync activities on a pool)."""
     settings = settings or Settings()
-    session_activities = SessionActivities(db, payments)
+    session_activities = SessionActivities(
+        db,
+        payments,
+        authorize_policy=ThrottlePolicy(
+            max_failures=settings.authorize_max_invalid,
+            window_s=settings.authorize_window_s,
+            lockout_s=settings.authorize_lockout_s,
+        ),
+    )
     command_activities = CommandActivities(db)
     payment_activities = PaymentActivities(Payments.from_settings(db, settings))
     receipts = ReceiptActivities(db, settings)

@@ -89,7 +89,7 @@ class ChargingSession:
             if known is not None and known.id_token == request.id_token:
                 return known
             authorization = await self._with_hold(
-                await steps.authorize(request.id_token, request.token_type)
+                await steps.authorize(request.id_token, request.token_type, self.params.station_id)
             )
             self.m.authorization = authorization
             self._note_token(authorization)
@@ -119,7 +119,9 @@ class ChargingSession:
             if request.id_token and (
                 authorization is None or authorization.id_token != request.id_token
             ):
-                authorization = await steps.authorize(request.id_token, request.token_type)
+                authorization = await steps.authorize(
+                    request.id_token, request.token_type, self.params.station_id
+                )
             if authorization is not None:
                 authorization = await self._with_hold(authorization, request.connector_id)
                 self.m.authorization = authorization

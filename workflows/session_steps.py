@@ -46,10 +46,12 @@ STORE_RETRY = RetryPolicy(
 )
 
 
-async def authorize(id_token: str, token_type: str = "ISO14443") -> Authorization:
+async def authorize(
+    id_token: str, token_type: str = "ISO14443", station_id: str | None = None
+) -> Authorization:
     return await workflow.execute_activity_method(
         SessionActivities.authorize_token,
-        AuthorizeRequest(id_token=id_token, token_type=token_type),
+        AuthorizeRequest(id_token=id_token, token_type=token_type, station_id=station_id),
         start_to_close_timeout=timedelta(seconds=10),
         retry_policy=STORE_RETRY,
     )

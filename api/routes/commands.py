@@ -12,6 +12,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
 from domain.commands import COMMAND_NAMES, CommandRecord, StationCommand
+from store.audit import audit
 from store.tables import Station, StationCommandLog
 from workflows import contract
 
@@ -48,6 +49,8 @@ async def send_command(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown command {body.name}")
     if db.get(Station, station_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station")
+    audit(db, who, f"station.{body.name}", f"station:{station_id}", body.params)
+    db.commit()  # the request is on record even if the station never answers
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     record: CommandRecord = await temporal.execute_workflow(
         contract.STATION_COMMAND,

@@ -29,6 +29,7 @@ from domain.payments import (
     RefundRequest,
     Statement,
 )
+from store.audit import audit
 from store.billing_tables import DriverAccount, RefundRecord
 from store.tables import Driver, Payment, Receipt
 
@@ -253,7 +254,7 @@ def refund_session(
     `Idempotency-Key` header (or `refund_key`) to retry safely."""
     key = body.refund_key or idempotency_key or uuid.uuid4().hex
     try:
-        return payments_of(request).refund(
+        outcome = payments_of(request).refund(
             RefundRequest(
                 session_id=session_id,
                 refund_key=key,
@@ -266,6 +267,15 @@ def refund_session(
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
     except StripeUnavailable as err:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(err)) from err
+    with request.app.state.db.session() as db:  # who refunded what: the audit log
+        audit(
+            db,
+            who,
+            "payment.refund",
+            f"session:{session_id}",
+            {"amount": outcome.amount, "status": outcome.status, "reason": body.reason},
+        )
+    return outcome
 
 
 @router.get("/sessions/{session_id}/receipt.pdf", response_class=Response)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select, update
 
 from activities.payments.tariffs import resolve_tariff
-from api.deps import OperatorDep, SessionDep
+from api.deps import OperatorDep, RowId, SessionDep
 from api.schemas import TariffCreate
 from domain.money import format_amount
 from domain.rating import RatingResult, preview
@@ -89,7 +89,7 @@ def list_tariffs(db: SessionDep, _: OperatorDep) -> list[TariffOut]:
 
 
 @router.get("/tariffs/{tariff_id}")
-def get_tariff(tariff_id: int, db: SessionDep, _: OperatorDep) -> TariffOut:
+def get_tariff(tariff_id: RowId, db: SessionDep, _: OperatorDep) -> TariffOut:
     row = db.get(Tariff, tariff_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown tariff")
@@ -98,7 +98,7 @@ def get_tariff(tariff_id: int, db: SessionDep, _: OperatorDep) -> TariffOut:
 
 @router.get("/tariffs/{tariff_id}/preview")
 def preview_tariff(
-    tariff_id: int,
+    tariff_id: RowId,
     db: SessionDep,
     energy_wh: int = Query(..., ge=0, le=10_000_000),
     duration_s: int = Query(..., ge=0, le=30 * 86_400),

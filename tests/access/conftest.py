@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from temporalio.service import RPCError
 
+from ampflow.seed import DEMO_STATION
 from api.main import create_app
+from domain.access import local_list_workflow_id
 from gateway import versions
 from gateway.protocol import OCPP16
 from gateway.v16.local_list_commands import COMMANDS as V16_LOCAL_LIST
@@ -48,10 +51,21 @@ def admin() -> dict[str, str]:
 
 
 @pytest.fixture
-def local_list_translators(monkeypatch):
-    """The 1.6 local-list translators, until `gateway/versions.py` registers them."""
+async def local_list_translators(monkeypatch, temporal_client):
+    """The 1.6 local-list translators (until `gateway/versions.py` registers them); no list
+    sync of an earlier test (on its own task queue) may linger under the same workflow id."""
     for name, translator in V16_LOCAL_LIST.items():
         monkeypatch.setitem(versions.TRANSLATORS[OCPP16], name, translator)
+    await _end_list_sync(temporal_client)
+    yield
+    await _end_list_sync(temporal_client)
+
+
+async def _end_list_sync(client) -> None:
+    try:
+        await client.get_workflow_handle(local_list_workflow_id(DEMO_STATION)).terminate()
+    except RPCError:
+        pass  # none running
 
 
 @pytest.fixture

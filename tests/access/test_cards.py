@@ -10,7 +10,7 @@ from sqlmodel import select
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from gateway.local_list_listener import LocalListListener
 from store.access_tables import AuditEntry
-from store.tables import ChargingSession
+from store.tables import ChargingSession, Station
 from tests.access.charger import connected_charger
 from tests.access.helpers import ADMIN, bearer, driver_account, operator_account
 from tests.helpers import eventually, session_result
@@ -26,7 +26,22 @@ async def _synced(http, charger, version: int) -> None:
         state = (await http.get(LIST, headers=ADMIN)).json()
         return charger.list_version == version and state["version"] == version
 
-    await eventually(recorded, timeout=15)
+    try:
+        await eventually(recorded, timeout=15)
+    except AssertionError as err:
+        state = (await http.get(LIST, headers=ADMIN)).json()
+        raise AssertionError(f"charger got {charger.lists}; server: {state}") from err
+
+
+async def _until_offline(db) -> None:
+    """Wait for the gateway to record a closed connection before the station reconnects (a
+    reconnect racing the old socket's clean-up can leave the station marked offline)."""
+
+    def offline() -> bool:
+        with db.session() as session:
+            return not session.get(Station, DEMO_STATION).connected
+
+    await eventually(offline)
 
 
 async def _enable_list(http, charger) -> None:
@@ -111,6 +126,7 @@ async def test_a_refused_differential_is_sent_again_in_full(http, charger):
 async def test_an_offline_station_gets_its_list_when_it_comes_back(
     http, seeded, worker, gateway_url, settings, local_list_translators
 ):
+    db = seeded
     settings.local_list_retry_s = 1
     response = await http.put(LIST, json={"enabled": True}, headers=ADMIN)
     assert response.status_code == 202
@@ -123,6 +139,7 @@ async def test_an_offline_station_gets_its_list_when_it_comes_back(
     async with connected_charger(gateway_url) as charger:
         await eventually(lambda: charger.list_version >= 1, timeout=15)
         assert charger.lists[0]["type"] == "Full"
+    await _until_offline(db)
     # Disabling clears the list on the charger (a full, empty list).
     async with connected_charger(gateway_url) as charger:
         await http.put(LIST, json={"enabled": False}, headers=ADMIN)
@@ -133,11 +150,13 @@ async def test_an_offline_station_gets_its_list_when_it_comes_back(
 async def test_a_rebooted_charger_gets_the_whole_list_again(
     http, seeded, worker, gateway, gateway_url, temporal_client, settings, local_list_translators
 ):
+    db = seeded
     if not any(isinstance(x, LocalListListener) for x in gateway.services.events.listeners):
         listener = LocalListListener(temporal_client, gateway.store, settings.task_queue)
         gateway.services.events.subscribe(listener)
     async with connected_charger(gateway_url) as charger:
         await _enable_list(http, charger)
+    await _until_offline(db)
     async with connected_charger(gateway_url) as replaced:  # boots with an empty list
         await _synced(http, replaced, 2)
         assert [(p["version"], p["type"]) for p in replaced.lists] == [(2, "Full")]

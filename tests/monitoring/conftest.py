@@ -1,12 +1,11 @@
-"""Fixtures of the monitoring tests: short alert thresholds, a local webhook receiver, a worker
-that gets these settings, and a real uvicorn server for the SSE stream."""
+"""Fixtures of the monitoring tests: short alert thresholds (the root `worker`, `gateway` and
+`api` fixtures get them), a local webhook receiver, and a real uvicorn server for SSE."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,13 +14,10 @@ import pytest
 import uvicorn
 from temporalio.client import Client
 
-from activities.payments.ledger import LedgerProvider
 from ampflow.settings import Settings
 from api.main import create_app
 from store.db import Database
-from tests.conftest import ADMIN_KEY, DEMO_PASSWORD
 from tests.helpers import eventually
-from workers.session_worker import build_worker
 
 WEBHOOK_SECRET = "whsec-test-monitoring"
 
@@ -72,35 +68,20 @@ def webhook() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def settings(database_url: str, temporal_address: str, webhook: WebhookReceiver) -> Settings:
+def settings(settings: Settings, webhook: WebhookReceiver) -> Settings:
     """The root settings, with thresholds short enough to fire within a test."""
-    return Settings(
-        database_url=database_url,
-        temporal_address=temporal_address,
-        task_queue=f"test-{uuid.uuid4().hex[:12]}",
-        admin_api_key=ADMIN_KEY,
-        gateway_port=0,
-        meter_signal_interval_s=0.2,
-        demo_station_password=DEMO_PASSWORD,
-        alert_sweep_interval_s=0.3,
-        alert_offline_after_s=1,
-        alert_stuck_after_s=1,
-        alert_auth_failures=3,
-        alert_auth_window_s=2,
-        alert_webhook_url=webhook.url,
-        alert_webhook_secret=WEBHOOK_SECRET,
-        healing_enabled=False,
+    return settings.model_copy(
+        update={
+            "alert_sweep_interval_s": 0.3,
+            "alert_offline_after_s": 1,
+            "alert_stuck_after_s": 1,
+            "alert_auth_failures": 3,
+            "alert_auth_window_s": 2,
+            "alert_webhook_url": webhook.url,
+            "alert_webhook_secret": WEBHOOK_SECRET,
+            "healing_enabled": False,
+        }
     )
-
-
-@pytest.fixture
-async def worker(temporal_client: Client, db: Database, settings: Settings) -> AsyncIterator:
-    """The session worker with these settings for the monitoring activities."""
-    running = build_worker(
-        temporal_client, db, settings.task_queue, LedgerProvider(), settings=settings
-    )
-    async with running:
-        yield running
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlmodel import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
 
 from activities.monitoring_activities import monitoring_activities
@@ -19,6 +20,7 @@ from domain.alerts import (
     SIGNATURE_HEADER,
     AlertCause,
     JobKind,
+    SweepInput,
     alert_key,
     job_failed_key,
     signature_valid,
@@ -112,6 +114,12 @@ async def test_station_offline_beyond_threshold(seeded, worker, gateway_url, web
     assert_delivered(webhook, key, "raised", "resolved")
 
 
+async def keep_metering(charger) -> None:
+    while True:
+        await charger.meter(100)
+        await asyncio.sleep(0.2)
+
+
 async def test_session_stuck_without_meter_values(seeded, worker, gateway_url, webhook):
     async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         await charger.start_transaction(DEMO_TAG)
@@ -120,9 +128,12 @@ async def test_session_stuck_without_meter_values(seeded, worker, gateway_url, w
         await charger.meter(500)
         await eventually(lambda: state_of(seeded, key) == "open")
         await sweeps(seeded)
-        await charger.meter(500)  # samples again: the cause cleared
-        await eventually(lambda: state_of(seeded, key) == "resolved")
-        await eventually(lambda: len(webhook.events(key)) == 2)
+        metering = asyncio.create_task(keep_metering(charger))  # the cause clears, for good
+        try:
+            await eventually(lambda: state_of(seeded, key) == "resolved")
+            await eventually(lambda: len(webhook.events(key)) == 2)
+        finally:
+            metering.cancel()
         await charger.stop_transaction()
     [alert] = alerts_of(seeded, key)
     assert alert.session_id == session_id and alert.connector_id == 1
@@ -221,12 +232,39 @@ async def test_operators_acknowledge_and_resolve(seeded, worker, gateway_url, ap
         assert (await api.get("/alerts")).json() == []  # nothing active
         await eventually(lambda: len(webhook.events(key)) == 3)
     assert_delivered(webhook, key, "raised", "acknowledged", "resolved")
-    with seeded.session() as s:
-        events_ = s.exec(select(AlertEvent).where(AlertEvent.alert_id == alert.id)).all()
-        assert all(e.delivered_at is not None for e in events_)
+
+    def all_marked_delivered() -> bool:  # recorded once the receiver answered
+        with seeded.session() as s:
+            rows = s.exec(select(AlertEvent).where(AlertEvent.alert_id == alert.id)).all()
+            return len(rows) == 3 and all(e.delivered_at is not None for e in rows)
+
+    await eventually(all_marked_delivered)
 
 
 def _status(connector: int, status: str, error: str = "NoError"):
     from ocpp.v16 import call
 
     return call.StatusNotification(connector_id=connector, error_code=error, status=status)
+
+
+async def test_sweep_continues_as_new(seeded, worker, temporal_client, settings):
+    """The sweep's loop replays deterministically and carries on in a new run."""
+    handle = await temporal_client.start_workflow(
+        "AlertSweep",
+        SweepInput(sweeps_per_run=2),
+        id=f"sweep-can-{settings.task_queue}",
+        task_queue=settings.task_queue,
+    )
+    first_run = handle.result_run_id
+
+    async def new_run() -> bool:
+        described = await temporal_client.get_workflow_handle(handle.id).describe()
+        return described.run_id != first_run
+
+    await eventually(new_run, timeout=20)
+    first = temporal_client.get_workflow_handle(handle.id, run_id=first_run)
+    history = await first.fetch_history()
+    kinds = [e.event_type for e in history.events]
+    assert kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) == 2  # two sweeps
+    await temporal_client.get_workflow_handle(handle.id).terminate("test over")
