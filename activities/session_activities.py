@@ -67,6 +67,8 @@ class SessionActivities:
     @activity.defn
     def authorize_token(self, request: AuthorizeRequest) -> Authorization:
         """Look the credential up and decide whether it may charge."""
+        if "\x00" in request.id_token:  # cannot be stored or looked up: never a valid token
+            return Authorization(status=AuthorizationStatus.INVALID, id_token=request.id_token)
         now = datetime.now(UTC)
         station = request.station_id
         with self.db.session() as db:
@@ -103,6 +105,8 @@ class SessionActivities:
     @activity.defn
     def record_session(self, record: SessionRecord) -> StartedSession:
         """Create or update the session row; the tariff in force is snapshotted on creation."""
+        if record.id_token and "\x00" in record.id_token:
+            record = record.model_copy(update={"id_token": record.id_token.replace("\x00", "")})
         with self.db.session() as db:
             row = db.get(ChargingSession, record.session_id)
             if row is None:

@@ -114,9 +114,8 @@ class Recorder:
         """Queue one frame for the message log (returns at once)."""
         if not self.log_frames:
             return
-        if "\x00" in raw:  # PostgreSQL text cannot hold NUL: keep it visible, escaped
-            raw = raw.replace("\x00", "\\u0000")
-        self._frames.append((station_id, direction, message_type, unique_id, action, raw, at))
+        row = (station_id, direction, message_type, _pg(unique_id), _pg(action), _pg(raw), at)
+        self._frames.append(row)
         if len(self._frames) >= self.max_batch:
             self._wakeup.set()
 
@@ -206,3 +205,8 @@ def _unique(samples: list[tuple]) -> list[tuple]:
         key = (row[1], row[2], row[3], row[4], row[5], row[6], row[7])
         seen.setdefault(key, row)
     return list(seen.values())
+
+
+def _pg(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL: keep it visible, escaped."""
+    return value.replace("\x00", "\\u0000") if value and "\x00" in value else value

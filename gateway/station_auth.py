@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -21,6 +22,8 @@ from gateway.station_store import StationIdentity, StationStore
 log = logging.getLogger(__name__)
 
 PATH_PREFIX = "/ocpp/"
+# The characters an OCPP identity may use (as the API's STATION_ID_PATTERN), 1 to 48 of them.
+_STATION_ID = re.compile(r"[A-Za-z0-9._:\-*+@|]{1,48}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +40,7 @@ def station_id_from_path(path: str) -> str | None:
     if not path.startswith(PATH_PREFIX):
         return None
     station_id = unquote(path[len(PATH_PREFIX) :]).strip("/")
-    if not station_id or "/" in station_id or len(station_id) > 48:
-        return None
-    return station_id
+    return station_id if _STATION_ID.fullmatch(station_id) else None
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:

@@ -76,11 +76,11 @@ class StationStore:
                 "firmware_version = %s, iccid = %s, last_boot_at = %s, last_seen_at = %s "
                 "WHERE id = %s",
                 (
-                    info.get("vendor"),
-                    info.get("model"),
-                    info.get("serial_number"),
-                    info.get("firmware_version"),
-                    info.get("iccid"),
+                    _text(info.get("vendor")),
+                    _text(info.get("model")),
+                    _text(info.get("serial_number")),
+                    _text(info.get("firmware_version")),
+                    _text(info.get("iccid")),
                     at,
                     at,
                     station_id,
@@ -163,7 +163,8 @@ class StationStore:
         async with self.pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO station_events (station_id, kind, detail) VALUES (%s, %s, %s)",
-                (station_id[:48], kind, orjson.dumps(detail).decode()),
+                # jsonb cannot hold \u0000 either: drop it from what chargers sent
+                (station_id[:48], kind, orjson.dumps(detail).decode().replace("\\u0000", "")),
             )
 
     async def fetch_dicts(self, query: str, params: tuple) -> list[dict]:
@@ -171,3 +172,8 @@ class StationStore:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(query, params)
             return await cur.fetchall()
+
+
+def _text(value: str | None) -> str | None:
+    """What a charger sent, storable as PostgreSQL text (which cannot hold NUL)."""
+    return value.replace("\x00", "") if value else value

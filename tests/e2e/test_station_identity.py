@@ -69,7 +69,11 @@ async def _heartbeat(ws) -> list:
         (DEMO_STATION, {}, "missing or malformed Basic credentials"),
         (DEMO_STATION, {"Authorization": "Bearer abc"}, "missing or malformed"),
         (DEMO_STATION, {"Authorization": "Basic !!!not-base64"}, "missing or malformed"),
-        (DEMO_STATION, {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}, "missing or malformed"),
+        (
+            DEMO_STATION,
+            {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
+            "missing or malformed",
+        ),
     ],
     ids=["wrong-password", "wrong-user", "no-authorization", "not-basic", "bad-base64", "no-colon"],
 )
@@ -106,9 +110,7 @@ async def test_unknown_station_is_refused_with_404(seeded, gateway_url, caplog):
 
 
 @pytest.mark.parametrize("path", ["/ocpp", "/ocpp/", "/other/DEMO-1", "/", "/ocpp/DEMO-1/extra"])
-async def test_path_that_is_not_a_station_path_is_refused_with_404(
-    seeded, gateway, caplog, path
-):
+async def test_path_that_is_not_a_station_path_is_refused_with_404(seeded, gateway, caplog, path):
     caplog.set_level(logging.INFO, logger=LOGGER)
     status = await _refused(
         f"ws://127.0.0.1:{gateway.port}{path}",
@@ -122,9 +124,28 @@ async def test_path_that_is_not_a_station_path_is_refused_with_404(
     assert _events(seeded, DEMO_STATION) == []
 
 
-@pytest.mark.parametrize(
-    "offered", [["ocpp1.5"], ["ocpp1.5", "ocpp2.1"], ["OCPP1.6"]], ids=repr
-)
+@pytest.mark.parametrize("station", ["NUL%00STATION", "%00", "DEMO-1%00"])
+async def test_station_id_with_nul_is_refused_cleanly(seeded, gateway_url, caplog, station):
+    """U+0000 cannot be stored or looked up in PostgreSQL: it must be refused, not crash."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    status = await _refused(
+        f"{gateway_url}/{station}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=_basic("x", DEMO_PASSWORD),
+    )
+    assert status in (400, 404)
+    assert _refusal_logs(caplog)
+    # The gateway is still serving handshakes.
+    async with websockets.connect(
+        f"{gateway_url}/{DEMO_STATION}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
+        open_timeout=10,
+    ) as ws:
+        await _heartbeat(ws)
+
+
+@pytest.mark.parametrize("offered", [["ocpp1.5"], ["ocpp1.5", "ocpp2.1"], ["OCPP1.6"]], ids=repr)
 async def test_only_unsupported_subprotocols_are_refused_with_400(
     seeded, gateway_url, caplog, offered
 ):
@@ -225,8 +246,9 @@ async def test_a_reconnect_replaces_the_previous_socket(seeded, gateway, gateway
             # Wait until the gateway has finished with the first socket (it logs the
             # disconnect after its bookkeeping), then the station must still be connected.
             await eventually(
-                lambda: any("disconnected" in r.getMessage() for r in caplog.records
-                            if r.name == LOGGER)
+                lambda: any(
+                    "disconnected" in r.getMessage() for r in caplog.records if r.name == LOGGER
+                )
             )
             current = gateway.services.connections[DEMO_STATION]
             assert current.ws.remote_address[1] == second.local_address[1]

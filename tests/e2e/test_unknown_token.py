@@ -8,14 +8,17 @@ no payment row, no receipt).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
+import websockets
 from sqlalchemy import text
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
-from ampflow.simulator import run_session
+from ampflow.simulator import basic_auth_header, run_session
 from domain.session import SessionState
 from store.tables import ChargingSession, IdToken, Payment, Receipt
 from tests.conftest import DEMO_PASSWORD
@@ -129,7 +132,8 @@ async def test_token_blocked_through_the_api_is_refused(
     view = await session_result(temporal_client, DEMO_STATION, sim.transaction_id)
     assert view.state == SessionState.COMPLETED
     payments, receipts = _billing_rows(seeded)
-    assert len(payments) == 1 and len(receipts) == 1
+    assert [p.session_id for p in payments if p.kind == "charge"] == [view.session_id]
+    assert [r.session_id for r in receipts] == [view.session_id]
 
 
 async def test_token_expiring_in_the_future_is_accepted(
@@ -140,3 +144,16 @@ async def test_token_expiring_in_the_future_is_accepted(
     assert (sim.authorize_status, sim.start_status) == ("Accepted", "Accepted")
     view = await session_result(temporal_client, DEMO_STATION, sim.transaction_id)
     assert view.state == SessionState.COMPLETED
+
+
+async def test_id_tag_with_nul_is_invalid_not_stuck(seeded, worker, gateway_url):
+    """A schema-valid idTag the database cannot hold (U+0000) is simply unknown: Invalid."""
+    async with websockets.connect(
+        f"{gateway_url}/{DEMO_STATION}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
+        open_timeout=10,
+    ) as ws:
+        await ws.send(orjson.dumps([2, "auth-nul", "Authorize", {"idTag": "DEMO\x00TAG"}]).decode())
+        answer = orjson.loads(await asyncio.wait_for(ws.recv(), 15))
+    assert answer == [3, "auth-nul", {"idTagInfo": {"status": "Invalid"}}]

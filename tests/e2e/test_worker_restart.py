@@ -8,8 +8,11 @@ decides exactly which part of the session happens while no worker runs:
 * the worker is down while the meter values and the stop arrive (the gateway still answers
   them: readings go to the store, the stop is a Temporal signal);
 * the worker is shut down right after the stop was delivered, while it settles the session;
-* the worker dies in the middle of the payment activity, after the provider has charged but
-  before the result was reported, so the payment is retried by the next worker.
+* the worker dies in the middle of the settlement activity, after the ledger has recorded the
+  charge but before the result was reported, so the settlement is retried by the next worker.
+
+"Billed exactly once" means: one `charge` payment of the rated total, the authorize-time hold
+captured (not left open), one ledger entry for the session, one receipt.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from activities.payments.ledger import LedgerProvider
 from ampflow.seed import DEMO_STATION, DEMO_TAG, DEMO_TARIFF
 from ampflow.simulator import SimulatedChargePoint, basic_auth_header
 from domain.money import round_half_up
-from domain.session import ChargeRequest, PaymentOutcome, SessionState
+from domain.session import SessionState
+from store.billing_tables import LedgerEntry
 from store.tables import ChargingSession, Payment, Receipt
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
@@ -146,8 +150,18 @@ async def connected_charger(gateway_url: str) -> AsyncIterator[Charger]:
             reader.cancel()
 
 
-def session_worker(temporal_client: Client, db, settings, payments=None):
-    return build_worker(temporal_client, db, settings.task_queue, payments or LedgerProvider())
+def session_worker(temporal_client: Client, db, settings):
+    return build_worker(
+        temporal_client, db, settings.task_queue, LedgerProvider(), settings=settings
+    )
+
+
+def payments_of(db, session_id: str) -> dict[str, Payment]:
+    with db.session() as session:
+        rows = session.exec(select(Payment).where(Payment.session_id == session_id)).all()
+    kinds = [row.kind for row in rows]
+    assert len(kinds) == len(set(kinds)), kinds  # never two rows of one kind
+    return {row.kind: row for row in rows}
 
 
 async def assert_completed_and_billed_once(db, temporal_client: Client, charger: Charger) -> None:
@@ -156,15 +170,25 @@ async def assert_completed_and_billed_once(db, temporal_client: Client, charger:
     assert view.total == EXPECTED_TOTAL
     with db.session() as session:
         row = session.get(ChargingSession, charger.session_id)
-        payments = session.exec(select(Payment)).all()
+        ledger = session.exec(
+            select(LedgerEntry).where(LedgerEntry.session_id == charger.session_id)
+        ).all()
         receipts = session.exec(select(Receipt)).all()
     assert row.state == SessionState.COMPLETED.value
     assert row.energy_wh == EXPECTED_ENERGY_WH
     assert row.duration_s == EXPECTED_DURATION_S
     assert row.total_amount == hand_rated_total(row.energy_wh, row.duration_s) == EXPECTED_TOTAL
-    assert [(p.session_id, p.kind, p.amount, p.status) for p in payments] == [
-        (charger.session_id, "charge", EXPECTED_TOTAL, "succeeded")
-    ]
+
+    payments = payments_of(db, charger.session_id)
+    charge = payments["charge"]
+    assert (charge.amount, charge.status, charge.provider) == (
+        EXPECTED_TOTAL,
+        "succeeded",
+        "ledger",
+    )
+    if "hold" in payments:  # the authorize-time reservation is used, not left open
+        assert payments["hold"].status == "captured"
+    assert [(e.kind, e.amount) for e in ledger] == [("session", EXPECTED_TOTAL)]
     assert [(r.session_id, r.number, r.total) for r in receipts] == [
         (charger.session_id, 1, EXPECTED_TOTAL)
     ]
@@ -186,7 +210,8 @@ async def test_worker_down_during_meter_values_and_stop(
         with seeded.session() as session:
             row = session.get(ChargingSession, charger.session_id)
             assert row.state == SessionState.CHARGING.value  # nothing settled without a worker
-            assert session.exec(select(Payment)).all() == []
+            assert row.total_amount is None
+        assert "charge" not in payments_of(seeded, charger.session_id)
 
         async with session_worker(temporal_client, seeded, settings):
             await assert_completed_and_billed_once(seeded, temporal_client, charger)
@@ -206,42 +231,40 @@ async def test_worker_shut_down_right_after_the_stop(
             await assert_completed_and_billed_once(seeded, temporal_client, charger)
 
 
-class ChargesThenDies(LedgerProvider):
-    """Charges and commits, then 'dies' with the worker before the result is reported."""
-
-    def __init__(self) -> None:
-        self.charged = threading.Event()
-        self.calls = 0
-
-    def charge(self, db, request: ChargeRequest) -> PaymentOutcome:
-        self.calls += 1
-        super().charge(db, request)
-        db.commit()  # the provider has taken the money ...
-        self.charged.set()
-        activity.wait_for_worker_shutdown_sync(30)
-        # ... and the process goes away before the activity completes.
-        raise RuntimeError("worker died before the payment result was reported")
-
-
-async def test_worker_dies_in_the_middle_of_the_payment(
-    seeded, gateway_url, temporal_client, settings
+async def test_worker_dies_in_the_middle_of_the_settlement(
+    seeded, gateway_url, temporal_client, settings, monkeypatch
 ):
-    dying = ChargesThenDies()
+    settled_once = threading.Event()
+    calls = []
+    real_settle = LedgerProvider.settle
+
+    def settle_then_die(self, db, request, hold):
+        """Record the charge and commit it, then 'die' with the worker before reporting."""
+        calls.append(request.session_id)
+        outcome = real_settle(self, db, request, hold)
+        db.commit()  # the money is taken ...
+        settled_once.set()
+        activity.wait_for_worker_shutdown_sync(30)
+        # ... and the process goes away before the activity's result reaches Temporal.
+        raise RuntimeError(f"worker died after settling ({outcome.status})")
+
+    monkeypatch.setattr(LedgerProvider, "settle", settle_then_die)
     async with connected_charger(gateway_url) as charger:
-        async with session_worker(temporal_client, seeded, settings, dying):
+        async with session_worker(temporal_client, seeded, settings):
             await charger.boot_authorize_start()
             await charger.meter_values(METER_VALUES)
             await charger.stop()
-            await eventually(dying.charged.is_set, timeout=30)
-        assert dying.calls == 1
+            await eventually(settled_once.is_set, timeout=30)
+        monkeypatch.undo()  # the next worker runs the real ledger
+        assert calls == [charger.session_id]
 
-        # The money was taken once; the workflow does not know yet.
+        # The charge is recorded; the workflow does not know yet and issued no receipt.
         handle = temporal_client.get_workflow_handle(charger.session_id)
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert payments_of(seeded, charger.session_id)["charge"].amount == EXPECTED_TOTAL
         with seeded.session() as session:
-            assert len(session.exec(select(Payment)).all()) == 1
             assert session.exec(select(Receipt)).all() == []
 
         async with session_worker(temporal_client, seeded, settings):
             await assert_completed_and_billed_once(seeded, temporal_client, charger)
-        assert dying.calls == 1  # the retry ran on the new worker, not on the dead one
+        assert calls == [charger.session_id]  # the retry ran on the new worker's real ledger

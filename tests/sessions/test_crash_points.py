@@ -88,7 +88,9 @@ async def test_session_survives_a_crash(
             .select_from(MeterSample)
             .where(MeterSample.session_id == session_id)
         ).one()
-        payments = db.exec(select(Payment).where(Payment.session_id == session_id, Payment.kind == "charge")).all()
+        payments = db.exec(
+            select(Payment).where(Payment.session_id == session_id, Payment.kind == "charge")
+        ).all()
         receipts = db.exec(select(Receipt).where(Receipt.session_id == session_id)).all()
     assert samples == 2
     assert len(payments) == 1 and payments[0].amount == view.total

@@ -84,7 +84,9 @@ async def test_72_hour_session_is_exact(settings, seeded, temporal_client, datab
             .select_from(MeterSample)
             .where(MeterSample.session_id == session_id)
         ).one()
-        payments = db.exec(select(Payment).where(Payment.session_id == session_id, Payment.kind == "charge")).all()
+        payments = db.exec(
+            select(Payment).where(Payment.session_id == session_id, Payment.kind == "charge")
+        ).all()
     assert stored == samples
     assert [p.amount for p in payments] == [total]
 

@@ -39,7 +39,11 @@ def url(gw: Gateway) -> str:
 
 def payments_for(db, session_id: str) -> list[Payment]:
     with db.session() as s:
-        return list(s.exec(select(Payment).where(Payment.session_id == session_id, Payment.kind == "charge")).all())
+        return list(
+            s.exec(
+                select(Payment).where(Payment.session_id == session_id, Payment.kind == "charge")
+            ).all()
+        )
 
 
 async def test_remote_start_and_remote_stop(seeded, worker, gateway_url, api, temporal_client):
