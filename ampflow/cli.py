@@ -118,7 +118,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> None:
                 interval_s=args.interval,
             )
         )
-        print(f"OCPP 2.0.1 session: {session}")
+        _print_session(settings, args.station, session)
         return None
     from ampflow.simulator import run_session
 
@@ -135,17 +135,26 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> None:
             interval_s=args.interval,
         )
     )
+    _print_session(settings, args.station, session)
+
+
+def _print_session(settings: Settings, station: str, session) -> None:
+    """What the simulated charger was told, and how to look the session up."""
+    tx = session.transaction_id
     print(
         f"boot: {session.boot_status}  authorize: {session.authorize_status}  "
-        f"start: {session.start_status}  transaction: {session.transaction_id}"
+        f"start: {session.start_status}  transaction: {tx}"
     )
-    if session.transaction_id is not None:
-        energy = session.meter_stop_wh - session.meter_start_wh
-        print(f"charged {energy} Wh; session id: session-{args.station}-{session.transaction_id}")
-        print(
-            f"see it with: curl -H 'X-API-Key: $AMPFLOW_ADMIN_API_KEY' "
-            f"{settings.api_base_url}/sessions/session-{args.station}-{session.transaction_id}"
-        )
+    if tx is None:
+        return
+    key = (
+        "$AMPFLOW_ADMIN_API_KEY"
+        if settings.admin_api_key
+        else f"$(cat {settings.data_dir / 'admin_api_key'})"
+    )
+    session_id = f"session-{station}-{tx}"
+    print(f"charged {session.meter_stop_wh - session.meter_start_wh} Wh; session id: {session_id}")
+    print(f'see it with: curl -H "X-API-Key: {key}" {settings.api_base_url}/sessions/{session_id}')
 
 
 def _load(settings: Settings, args: argparse.Namespace) -> None:
