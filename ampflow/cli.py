@@ -70,7 +70,8 @@ async def run_gateway(settings: Settings, database_url: str) -> None:
     await Gateway(settings, client, database_url, settings.task_queue).serve_forever()
 
 
-async def run_api(settings: Settings, database_url: str) -> None:
+def api_server(settings: Settings, database_url: str):
+    """The API as a uvicorn server (set `should_exit` on it to stop it gracefully)."""
     import uvicorn
 
     from api.main import create_app
@@ -79,7 +80,11 @@ async def run_api(settings: Settings, database_url: str) -> None:
     config = uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="on"
     )
-    await uvicorn.Server(config).serve()
+    return uvicorn.Server(config)
+
+
+async def run_api(settings: Settings, database_url: str) -> None:
+    await api_server(settings, database_url).serve()
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:

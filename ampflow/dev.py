@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 
-from ampflow.cli import dev_admin_key, resolve_database_url, run_api, run_gateway, run_worker
+from ampflow.cli import api_server, dev_admin_key, resolve_database_url, run_gateway, run_worker
 from ampflow.devstack import start_temporal_dev_server, stop_process
 from ampflow.seed import DEMO_STATION, DEMO_TAG, seed_demo
 from ampflow.settings import Settings
@@ -49,10 +49,11 @@ def run_dev(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings, database_url: str) -> None:
+    api = api_server(settings, database_url)
     tasks = [
         asyncio.create_task(run_worker(settings, database_url), name="worker"),
         asyncio.create_task(run_gateway(settings, database_url), name="gateway"),
-        asyncio.create_task(run_api(settings, database_url), name="api"),
+        asyncio.create_task(api.serve(), name="api"),
     ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -66,6 +67,9 @@ async def _serve(settings: Settings, database_url: str) -> None:
         if task is not stopper and task.exception() is not None:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
     print("\nstopping ...", flush=True)
+    api.should_exit = True  # uvicorn stops on its own; the others are cancelled
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(tasks[2]), 5)
     for task in tasks:
         task.cancel()
     for task in tasks:

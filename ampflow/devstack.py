@@ -79,7 +79,10 @@ def start_temporal_dev_server(
     for key in SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{key.name}=Keyword"]
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT)
+    # Its own session: a Ctrl-C in the terminal reaches us, and we stop it after the workers.
+    process = subprocess.Popen(
+        args, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
     except TimeoutError:
