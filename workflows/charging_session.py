@@ -175,7 +175,9 @@ class ChargingSession:
             self.view.last_energy_wh = update.energy_wh
         self._refresh_live_cost(update.timestamp)
         limit = self.params.spend_limit or self.m.spend_limit
-        if limit is not None and self.m.stop_command is None and self.view.cost_so_far >= limit:
+        # Stop with a margin (90 %): energy keeps flowing until the charger acts on the stop.
+        near_limit = limit is not None and self.view.cost_so_far * 10 >= limit * 9
+        if near_limit and self.m.stop_command is None:
             self.m.stop_command = StopCommand(requested_by="spend-limit", reason="SpendLimit")
             self._wake = True
 
