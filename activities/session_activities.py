@@ -38,7 +38,7 @@ from domain.session import (
 from domain.tariff import Tariff
 from store.billing_tables import GuestPaymentRecord
 from store.db import Database
-from store.tables import ChargingSession, IdToken, MeterSample, Payment, Receipt
+from store.tables import ChargingSession, IdToken, MeterSample, Payment, Receipt, Station
 from store.throttle import authorize_allowed, note_authorize
 from store.token_policy import token_limits
 
@@ -75,6 +75,13 @@ class SessionActivities:
             if station and self.authorize_policy and not authorize_allowed(db, station, now):
                 activity.logger.warning("authorize at %s refused: too many unknown ids", station)
                 return Authorization(status=AuthorizationStatus.INVALID, id_token=request.id_token)
+            free = (
+                station and db.exec(select(Station.free_vend).where(Station.id == station)).first()
+            )
+            if free:  # a free-vend station: whoever plugs in charges, nobody pays
+                return Authorization(
+                    status=AuthorizationStatus.ACCEPTED, id_token=request.id_token, free_vend=True
+                )
             token = db.exec(select(IdToken).where(IdToken.token == request.id_token)).first()
             if token is None:
                 guest = db.get(GuestPaymentRecord, request.id_token)
@@ -115,10 +122,24 @@ class SessionActivities:
                     station_id=record.station_id,
                     transaction_id=record.transaction_id,
                     state=record.state.value,
-                    tariff=_tariff_for(db, record.station_id).model_dump(),
+                    tariff={},
                 )
+            if not row.tariff or (record.started_at and row.started_at is None):
+                # The tariff in force at the start, for this connector and driver.
+                tariff = (
+                    Tariff(name="Free vend", currency=_tariff_for(db, record.station_id).currency)
+                    if record.free_vend
+                    else _tariff_for(
+                        db,
+                        record.station_id,
+                        record.connector_id,
+                        record.driver_id,
+                        record.id_token,
+                    )
+                )
+                row.tariff = tariff.model_dump()
             for field, value in record.model_dump(exclude_none=True).items():
-                if field == "session_id":
+                if field in ("session_id", "free_vend"):
                     continue
                 setattr(row, field, value.value if isinstance(value, SessionState) else value)
             row.updated_at = datetime.now(UTC)

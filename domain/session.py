@@ -47,6 +47,7 @@ class Authorization(BaseModel):
     group_id: str | None = None
     expires_at: datetime | None = None
     guest: bool = False  # an ad-hoc (payment link) credential: its hold caps the session
+    free_vend: bool = False  # a free-vend station: no authorization, nothing to pay
 
 
 class RemoteStart(BaseModel):
@@ -185,6 +186,7 @@ class SessionRecord(BaseModel):
     meter_stop_wh: int | None = None
     stop_reason: str | None = None
     review_reason: str | None = None
+    free_vend: bool = False  # snapshot a zero tariff
 
 
 class StartedSession(BaseModel):

@@ -41,6 +41,7 @@ class Station(SQLModel, table=True):
     last_boot_at: datetime | None = _ts(nullable=True)
     last_seen_at: datetime | None = _ts(nullable=True)
     connected: bool = False
+    free_vend: bool = False  # anyone may charge here, unauthorized and free of charge
     gateway_queue: str | None = None  # task queue of the gateway process holding the socket
     connected_version: str | None = None  # OCPP subprotocol of the live connection
     created_at: datetime = _ts(nullable=False, server_default=text("now()"))

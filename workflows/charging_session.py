@@ -122,6 +122,9 @@ class ChargingSession:
                 authorization = await steps.authorize(
                     request.id_token, request.token_type, self.params.station_id
                 )
+            if authorization is None:  # no id token: charging is free at a free-vend station
+                free = await steps.authorize("", "NoAuthorization", self.params.station_id)
+                authorization = free if free.free_vend else None
             if authorization is not None:
                 authorization = await self._with_hold(authorization, request.connector_id)
                 self.m.authorization = authorization
@@ -138,6 +141,7 @@ class ChargingSession:
                 driver_id=authorization.driver_id if authorization else None,
                 started_at=request.timestamp,
                 meter_start_wh=request.meter_start_wh,
+                free_vend=bool(authorization and authorization.free_vend),
                 review_reason=(
                     f"started with {authorization.status}"
                     if state == SessionState.REJECTED and authorization
@@ -445,6 +449,7 @@ class ChargingSession:
             authorization.status != AuthorizationStatus.ACCEPTED
             or self.m.hold_status
             or self.params.decision_only
+            or authorization.free_vend  # nothing to pay at a free-vend station
         ):
             return authorization
         hold = await steps.place_hold(

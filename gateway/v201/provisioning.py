@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from gateway import events
 from gateway.connection import StationConnection
+from gateway.device_model_listener import DeviceModelReport
 from gateway.timestamps import now_iso
 
 
@@ -53,5 +54,15 @@ async def notify_report(conn: StationConnection, payload: dict, unique_id: str) 
             "tbc": payload.get("tbc", False),
             "items": len(payload.get("reportData", [])),
         },
+    )
+    await conn.services.events.publish(  # stored as the station's device model (maintenance)
+        DeviceModelReport(
+            conn.station_id,
+            datetime.now(UTC),
+            payload["requestId"],
+            payload["seqNo"],
+            payload.get("tbc", False),
+            payload.get("reportData", []),
+        )
     )
     return {}
