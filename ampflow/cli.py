@@ -46,15 +46,13 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     from ampflow.temporal import connect
     from api.routes.reports import ensure_report_schedule
     from store.db import Database
-    from workers.session_worker import build_worker, install_worker_metrics, payment_provider
+    from workers.session_worker import build_worker, install_worker_metrics
 
     install_worker_metrics(settings)
     client = await connect(settings)
     await ensure_report_schedule(client, settings)
     db = Database(database_url)
-    worker = build_worker(
-        client, db, settings.task_queue, payment_provider(settings), settings=settings
-    )
+    worker = build_worker(client, db, settings.task_queue, settings=settings)
     log.info("worker polling task queue %s", settings.task_queue)
     try:
         await worker.run()

@@ -18,7 +18,6 @@ from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.payments.ledger import LedgerProvider
 from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
 from ampflow.seed import seed_demo
 from ampflow.settings import Settings
@@ -100,9 +99,7 @@ async def temporal_client(temporal_address: str) -> Client:
 @pytest.fixture
 async def worker(temporal_client: Client, db: Database, settings: Settings) -> AsyncIterator:
     """A session worker on this test's task queue, running for the whole test."""
-    running = build_worker(
-        temporal_client, db, settings.task_queue, LedgerProvider(), settings=settings
-    )
+    running = build_worker(temporal_client, db, settings.task_queue, settings=settings)
     async with running:
         yield running
 

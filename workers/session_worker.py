@@ -12,8 +12,6 @@ from activities.local_list_activities import local_list_activities
 from activities.maintenance_activities import maintenance_activities
 from activities.monitoring_activities import monitoring_activities
 from activities.payments.activities import PaymentActivities
-from activities.payments.base import PaymentProvider
-from activities.payments.ledger import LedgerProvider
 from activities.payments.rating import RatingActivities
 from activities.payments.service import Payments
 from activities.receipts.activities import ReceiptActivities
@@ -36,25 +34,21 @@ WORKFLOWS += [Diagnostics, FirmwareUpdate, FirmwareRollout, SelfHealing]  # main
 WORKFLOWS += [AlertSweep, MonthlyReport]  # monitoring
 
 
-def payment_provider(settings: Settings) -> PaymentProvider:
-    """The provider chosen by settings; the local ledger when no Stripe key is set."""
-    return LedgerProvider()
-
-
 def build_worker(
     client: Client,
     db: Database,
     task_queue: str,
-    payments: PaymentProvider,
     *,
     max_threads: int = 32,
-    settings: Settings | None = None,  # monitoring thresholds and webhook (default: environment)
+    settings: Settings | None = None,  # payments, limits, monitoring (default: environment)
 ) -> Worker:
-    """A worker running every session workflow and activity (sync activities on a pool)."""
+    """A worker running every session workflow and activity (sync activities on a pool).
+
+    Payments go to Stripe when `settings.stripe_api_key` is set, else to the local ledger.
+    """
     settings = settings or Settings()
     session_activities = SessionActivities(
         db,
-        payments,
         authorize_policy=ThrottlePolicy(
             max_failures=settings.authorize_max_invalid,
             window_s=settings.authorize_window_s,
@@ -71,9 +65,6 @@ def build_worker(
         activities=[
             session_activities.authorize_token,
             session_activities.record_session,
-            session_activities.rate_session,
-            session_activities.charge_payment,
-            session_activities.issue_receipt,
             payment_activities.place_hold,
             payment_activities.settle_payment,
             payment_activities.release_hold,

@@ -29,10 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.session import (
         Authorization,
         AuthorizeRequest,
-        ChargeRequest,
-        PaymentOutcome,
         RatedSession,
-        RateRequest,
         ReceiptRequest,
         SessionRecord,
         StartedSession,
@@ -61,48 +58,6 @@ async def record(session: SessionRecord) -> StartedSession:
     return await workflow.execute_activity_method(
         SessionActivities.record_session,
         session,
-        start_to_close_timeout=_TIMEOUT,
-        retry_policy=STORE_RETRY,
-    )
-
-
-async def rate(session_id: str) -> RatedSession:
-    return await workflow.execute_activity_method(
-        SessionActivities.rate_session,
-        RateRequest(session_id=session_id),
-        start_to_close_timeout=_TIMEOUT,
-        retry_policy=STORE_RETRY,
-    )
-
-
-async def charge(request: ChargeRequest) -> PaymentOutcome:
-    """Charge the rated total; a decline comes back as a failed outcome, not an exception."""
-    try:
-        return await workflow.execute_activity_method(
-            SessionActivities.charge_payment,
-            request,
-            start_to_close_timeout=_TIMEOUT,
-            retry_policy=RetryPolicy(
-                maximum_interval=timedelta(seconds=60),
-                non_retryable_error_types=["PaymentDeclined"],
-            ),
-        )
-    except ActivityError as err:
-        cause = err.cause
-        reason = cause.message if isinstance(cause, ApplicationError) else str(err)
-        return PaymentOutcome(
-            payment_id=0,
-            status="failed",
-            provider="?",
-            amount=request.amount,
-            failure_reason=reason,
-        )
-
-
-async def issue_receipt(session_id: str) -> None:
-    await workflow.execute_activity_method(
-        SessionActivities.issue_receipt,
-        ReceiptRequest(session_id=session_id),
         start_to_close_timeout=_TIMEOUT,
         retry_policy=STORE_RETRY,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.protocol import OcppError
+from gateway.raw_command import raw
 
 
 def reset(params: dict) -> tuple[str, dict]:
@@ -60,12 +60,6 @@ def remote_start(params: dict) -> tuple[str, dict]:
 
 def remote_stop(params: dict) -> tuple[str, dict]:
     return "RemoteStopTransaction", {"transactionId": int(params["transaction_id"])}
-
-
-def raw(params: dict) -> tuple[str, dict]:
-    if not isinstance(params.get("action"), str) or not isinstance(params.get("payload"), dict):
-        raise OcppError("FormatViolation", "raw commands need 'action' and an object 'payload'")
-    return params["action"], params["payload"]
 
 
 COMMANDS = {

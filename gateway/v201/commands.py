@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 
-from gateway.protocol import OcppError
+from gateway.raw_command import raw
 
 # 1.6 message names a neutral trigger may use, as 2.0.1 MessageTriggerEnumType values.
 _TRIGGER_NAMES = {
@@ -151,12 +151,6 @@ def remote_start(params: dict) -> tuple[str, dict]:
 def remote_stop(params: dict) -> tuple[str, dict]:
     """F03 RequestStopTransaction with the station's own transactionId."""
     return "RequestStopTransaction", {"transactionId": str(params["transaction_id"])}
-
-
-def raw(params: dict) -> tuple[str, dict]:
-    if not isinstance(params.get("action"), str) or not isinstance(params.get("payload"), dict):
-        raise OcppError("FormatViolation", "raw commands need 'action' and an object 'payload'")
-    return params["action"], params["payload"]
 
 
 COMMANDS = {

@@ -8,7 +8,6 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from activities.payments.ledger import LedgerProvider
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from api.main import create_app
 from domain.session import SessionState
@@ -27,7 +26,6 @@ async def stripe_worker(temporal_client, seeded, stripe_settings):
         temporal_client,
         seeded,
         stripe_settings.task_queue,
-        LedgerProvider(),
         settings=stripe_settings,
     )
     async with worker:
@@ -137,7 +135,6 @@ async def test_hold_smaller_than_the_bill_then_refund_and_no_double_capture(
         temporal_client,
         seeded,
         stripe_settings.task_queue,
-        LedgerProvider(),
         settings=stripe_settings,
     )
     async with worker:
@@ -206,7 +203,6 @@ async def test_guest_session_is_stopped_before_its_hold_runs_out(
         temporal_client,
         seeded,
         stripe_settings.task_queue,
-        LedgerProvider(),
         settings=stripe_settings,
     )
     app = create_app(stripe_settings, database_url, temporal=temporal_client)

@@ -76,3 +76,19 @@ def test_never_negative_and_register_is_preferred(start, values, stop):
     result = delivered_energy(registers(values), start, stop)
     assert result.energy_wh >= 0
     assert result.source == ("register" if values else "start_stop" if stop is not None else "none")
+
+
+@given(
+    start=st.integers(min_value=0, max_value=10**6),
+    values=st.lists(st.integers(min_value=0, max_value=10**6), max_size=30),
+    stop=st.one_of(st.none(), st.integers(min_value=0, max_value=10**6)),
+)
+def test_the_rating_timeline_ends_at_the_same_energy(start, values, stop):
+    """Rating walks the timeline (activities/payments/rating.py); its last point must be the
+    energy this module computes, so the bill and the session record agree."""
+    from activities.payments.rating import cumulative_energy
+
+    readings = registers(values)
+    samples = [(r.timestamp, r.measurand, int(r.value_wh)) for r in readings]
+    points = cumulative_energy(samples, T0, T0 + timedelta(days=1), start, stop)
+    assert points[-1].energy_wh == delivered_energy(readings, start, stop).energy_wh

@@ -151,9 +151,7 @@ async def connected_charger(gateway_url: str) -> AsyncIterator[Charger]:
 
 
 def session_worker(temporal_client: Client, db, settings):
-    return build_worker(
-        temporal_client, db, settings.task_queue, LedgerProvider(), settings=settings
-    )
+    return build_worker(temporal_client, db, settings.task_queue, settings=settings)
 
 
 def payments_of(db, session_id: str) -> dict[str, Payment]:

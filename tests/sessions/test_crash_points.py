@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from activities.payments.ledger import LedgerProvider
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from domain.session import SessionState
 from gateway.server import Gateway
@@ -37,7 +36,7 @@ class Stack:
             self.settings, self.client, self.database_url, self.settings.task_queue
         )
         await self.gateway.start(host="127.0.0.1", port=0)
-        self.worker = build_worker(self.client, self.db, self.settings.task_queue, LedgerProvider())
+        self.worker = build_worker(self.client, self.db, self.settings.task_queue)
         self._worker_cm = self.worker
         await self._worker_cm.__aenter__()
         return f"ws://127.0.0.1:{self.gateway.port}/ocpp"
