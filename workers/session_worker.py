@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.command_activities import CommandActivities
 from activities.local_list_activities import local_list_activities
@@ -78,6 +79,11 @@ def build_worker(
             *monitoring_activities(db, settings),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
+        # Workflow code stays sandboxed (no I/O, no wall clock), but modules are imported once
+        # and shared instead of re-imported for every workflow run: far less CPU per task.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+        ),
         max_concurrent_activities=max_threads,
     )
 
