@@ -6,9 +6,10 @@ closed loop, for `--seconds`: Authorize → StartTransaction → `--meter-values
 paid, receipted) before the next session. Gateway and session worker run in their own processes.
 
 Bare: the Temporal operations of one completed session are counted from its workflow history
-(updates, signals, activities, and which update or the run scheduled each activity), and a
-trivial workflow replays that count — update-with-start, further updates, signals, no-op
-activities — at the same concurrency on the same dev server, with its own worker process.
+(updates, signals, activities and local activities, and which update or the run ran each), and
+a trivial workflow replays that count — update-with-start, further updates, signals, no-op
+activities and local activities — at the same concurrency on the same dev server, with its
+own worker process.
 
 Prints sessions/min, session latency (authorize → Completed), the counts and the ratio;
 writes benchmarks/results/session_throughput.json.
@@ -79,12 +80,16 @@ class BareSession:
     async def run(self, plan: dict) -> int:
         await workflow.wait_condition(lambda: self.stopped)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        for i in range(plan.get("run_local_activities", 0)):
+            await _local_noop(i)
         for i in range(plan["run_activities"]):
             await _noop(i)
         return plan["run_activities"]
 
     @workflow.update(name="step")
     async def step(self, index: int) -> int:
+        for i in range(self.plan.get("update_local_activities", [0] * (index + 1))[index]):
+            await _local_noop(i)
         for i in range(self.plan["update_activities"][index]):
             await _noop(i)
         return index
@@ -100,6 +105,12 @@ class BareSession:
 
 async def _noop(value: int) -> int:
     return await workflow.execute_activity(
+        bench_noop, value, start_to_close_timeout=timedelta(seconds=30)
+    )
+
+
+async def _local_noop(value: int) -> int:
+    return await workflow.execute_local_activity(
         bench_noop, value, start_to_close_timeout=timedelta(seconds=30)
     )
 
@@ -150,19 +161,24 @@ async def bare_sessions(
 
 
 async def count_operations(client: Client, workflow_id: str) -> dict:
-    """Updates, signals, activities (and where each was scheduled) of one workflow history."""
+    """Updates, signals, activities (and where each ran) of one workflow history.
+
+    Local activities (recorded as markers) are counted apart: they cost the server no task.
+    """
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     kinds: Counter = Counter()
     open_updates: list[str] = []
     update_index: dict[str, int] = {}
     per_update: list[int] = []
-    run_activities = 0
+    local_per_update: list[int] = []
+    run_activities = run_local = 0
     for event in history.events:
         kinds[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             update_id = event.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id  # noqa: E501
             update_index[update_id] = len(per_update)
             per_update.append(0)
+            local_per_update.append(0)
             open_updates.append(update_id)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             update_id = event.workflow_execution_update_completed_event_attributes.meta.update_id
@@ -173,6 +189,15 @@ async def count_operations(client: Client, workflow_id: str) -> dict:
                 per_update[update_index[open_updates[-1]]] += 1
             else:
                 run_activities += 1
+        elif (
+            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+        ):
+            kinds["local activities"] += 1
+            if open_updates:
+                local_per_update[update_index[open_updates[-1]]] += 1
+            else:
+                run_local += 1
     return {
         "workflow_id": workflow_id,
         "updates": len(per_update),
@@ -180,6 +205,9 @@ async def count_operations(client: Client, workflow_id: str) -> dict:
         "activities": kinds["ACTIVITY_TASK_SCHEDULED"],
         "update_activities": per_update,
         "run_activities": run_activities,
+        "local_activities": kinds["local activities"],
+        "update_local_activities": local_per_update,
+        "run_local_activities": run_local,
         "timers": kinds["TIMER_STARTED"],
         "workflow_tasks": kinds["WORKFLOW_TASK_COMPLETED"],
         "search_attribute_upserts": kinds["UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"],
@@ -348,7 +376,14 @@ def main() -> None:
             stop_process(worker)
             plan = {
                 key: results["operations"][key]
-                for key in ("updates", "signals", "update_activities", "run_activities")
+                for key in (
+                    "updates",
+                    "signals",
+                    "update_activities",
+                    "run_activities",
+                    "update_local_activities",
+                    "run_local_activities",
+                )
             }
             bare_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
             bare = start_role(
@@ -383,7 +418,9 @@ def report(results: dict) -> None:
     print(
         f"\none session's Temporal operations ({ops['workflow_id']}): {ops['updates']} updates, "
         f"{ops['signals']} signals, {ops['activities']} activities "
-        f"(per update {ops['update_activities']}, after the stop {ops['run_activities']}); "
+        f"(per update {ops['update_activities']}, after the stop {ops['run_activities']}), "
+        f"{ops['local_activities']} local activities (per update "
+        f"{ops['update_local_activities']}, after the stop {ops['run_local_activities']}); "
         f"also {ops['timers']} timers, {ops['search_attribute_upserts']} search-attribute "
         f"upserts, {ops['workflow_tasks']} workflow tasks, {ops['history_events']} events"
     )
