@@ -7,6 +7,7 @@ our own CALLs are matched immediately, so a slow handler never blocks a command'
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import time
@@ -53,9 +54,12 @@ class StationConnection:
     routes: dict[str, Handler]
     connected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     registration_status: str = "Accepted"  # Pending: only boot, heartbeat and status allowed
-    _calls: asyncio.Queue[Frame] = field(default_factory=asyncio.Queue)
+    # An idle station costs no task, queue or lock: the CALL worker exists while CALLs are
+    # queued, the lock once we send a command, and one sweep per gateway watches for silence.
+    _calls: collections.deque[Frame] = field(default_factory=collections.deque)
+    _worker: asyncio.Task | None = None
     _pending: dict[str, asyncio.Future[Frame]] = field(default_factory=dict)
-    _call_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _call_lock: asyncio.Lock | None = None
     _ids: itertools.count = field(default_factory=itertools.count)
     _last_rx: float = field(default_factory=time.monotonic)
     _tokens: float | None = None  # rate-limit bucket; starts full
@@ -63,8 +67,7 @@ class StationConnection:
 
     async def run(self) -> None:
         """Read frames until the socket closes (or goes silent for too long)."""
-        worker = asyncio.create_task(self._handle_calls(), name=f"calls-{self.station_id}")
-        watchdog = asyncio.create_task(self._watch_idle(), name=f"idle-{self.station_id}")
+        _ensure_idle_sweep(self.services)
         try:
             async for raw in self.ws:
                 self._last_rx = time.monotonic()
@@ -72,8 +75,8 @@ class StationConnection:
         except ConnectionClosed:
             pass
         finally:
-            worker.cancel()
-            watchdog.cancel()
+            if self._worker is not None:
+                self._worker.cancel()
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(CommandError("offline", "station disconnected"))
@@ -95,7 +98,11 @@ class StationConnection:
             if not self._take_token():
                 await self._over_limit(frame)
                 return
-            self._calls.put_nowait(frame)
+            self._calls.append(frame)
+            if self._worker is None or self._worker.done():
+                self._worker = asyncio.create_task(
+                    self._handle_calls(), name=f"calls-{self.station_id}"
+                )
             return
         future = self._pending.pop(frame.unique_id, None)
         if future is None or future.done():
@@ -104,8 +111,8 @@ class StationConnection:
         future.set_result(frame)
 
     async def _handle_calls(self) -> None:
-        while True:
-            frame = await self._calls.get()
+        while self._calls:
+            frame = self._calls.popleft()
             started = time.monotonic()
             try:
                 response = await self._dispatch(frame)
@@ -162,16 +169,6 @@ class StationConnection:
             protocol.call_error(frame.unique_id, error, self.version), frame.unique_id, frame.action
         )
 
-    async def _watch_idle(self) -> None:
-        settings = self.services.settings
-        limit = settings.gateway_idle_timeout_s or 2 * settings.heartbeat_interval_s + 60
-        while True:
-            await asyncio.sleep(min(limit / 4, 5.0))
-            if time.monotonic() - self._last_rx > limit:
-                log.warning("%s silent for %.0fs; closing", self.station_id, limit)
-                await self.ws.close(1001, "no message within the heartbeat deadline")
-                return
-
     async def call(self, action: str, payload: dict, timeout_s: float = 30.0) -> dict:
         """Send a CALL to the station and return its CALLRESULT payload (one at a time)."""
         try:
@@ -180,6 +177,8 @@ class StationConnection:
             if err.code == "NotImplemented":
                 raise CommandError("not_supported", f"{action} is not in {self.version}") from err
             raise
+        if self._call_lock is None:
+            self._call_lock = asyncio.Lock()
         async with self._call_lock:
             unique_id = str(uuid.uuid4())
             future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
@@ -216,3 +215,33 @@ class StationConnection:
             await self.ws.send(text)
         except ConnectionClosed:
             log.info("%s: socket closed before a frame could be sent", self.station_id)
+
+
+_IDLE_SWEEPS: dict[int, asyncio.Task] = {}  # id(services) -> its sweep task
+_CLOSING: set[asyncio.Task] = set()  # closes in flight (a task needs a reference)
+
+
+def _ensure_idle_sweep(services: GatewayServices) -> None:
+    """One task per gateway closes stations that sent nothing within the deadline."""
+    task = _IDLE_SWEEPS.get(id(services))
+    if task is None or task.done():
+        _IDLE_SWEEPS[id(services)] = asyncio.create_task(_idle_sweep(services), name="idle-sweep")
+
+
+async def _idle_sweep(services: GatewayServices) -> None:
+    settings = services.settings
+    limit = settings.gateway_idle_timeout_s or 2 * settings.heartbeat_interval_s + 60
+    try:
+        while services.connections:
+            await asyncio.sleep(min(limit / 4, 5.0))
+            now = time.monotonic()
+            for conn in list(services.connections.values()):
+                if now - conn._last_rx > limit:
+                    log.warning("%s silent for %.0fs; closing", conn.station_id, limit)
+                    task = asyncio.create_task(
+                        conn.ws.close(1001, "no message within the heartbeat deadline")
+                    )
+                    _CLOSING.add(task)
+                    task.add_done_callback(_CLOSING.discard)
+    finally:
+        _IDLE_SWEEPS.pop(id(services), None)

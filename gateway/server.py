@@ -99,6 +99,10 @@ class Gateway:
             "ping_interval": self.settings.gateway_ping_interval_s,
             "ping_timeout": self.settings.gateway_ping_timeout_s,
             "compression": None,
+            # asyncio's default listen queue (100) overflows in a reconnect storm: dropped SYNs
+            # come back only after the client's 1 s retransmission. The kernel caps it at
+            # net.core.somaxconn.
+            "backlog": 4096,
         }
         self._server = await serve(
             self._handle, host, self.settings.gateway_port if port is None else port, **options

@@ -6,7 +6,9 @@ it. The sessions of a station are looked up in the store (both OCPP versions ali
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -23,13 +25,28 @@ class SessionListener:
     def __init__(self, client: Client, store: StationStore) -> None:
         self.client = client
         self.store = store
+        self._links: deque[events.StationEvent] = deque()
+        self._drainer: asyncio.Task | None = None
 
     async def __call__(self, event: events.StationEvent) -> None:
         if isinstance(event, events.ConnectorStatusChanged):
             await self._status(event)
         elif isinstance(event, events.Connected | events.Disconnected):
+            # Off the connection's path (a reconnect storm is served at once), in order.
+            self._links.append(event)
+            if self._drainer is None or self._drainer.done():
+                self._drainer = asyncio.create_task(self._drain_links(), name="session-links")
+
+    async def _drain_links(self) -> None:
+        while self._links:
+            event = self._links.popleft()
             online = isinstance(event, events.Connected)
-            for session_id, _ in await self.store.active_sessions(event.station_id):
+            try:
+                sessions = await self.store.active_sessions(event.station_id)
+            except Exception as err:  # the store is closing (gateway stop) or down
+                log.info("no link update for %s: %s", event.station_id, err)
+                continue
+            for session_id, _ in sessions:
                 await self._signal(
                     session_id, contract.SIGNAL_LINK, LinkUpdate(timestamp=event.at, online=online)
                 )

@@ -7,6 +7,7 @@ slow password hash for every station.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -96,7 +97,7 @@ class StationAuthenticator:
         user, password = credentials
         if user != station_id:
             return Refusal(401, "Basic user does not match the station id")
-        if not self._password_ok(identity, password):
+        if not await self._password_ok(identity, password):
             return Refusal(401, "wrong password")
         return identity
 
@@ -111,13 +112,14 @@ class StationAuthenticator:
         identity = await self.store.identity(station_id)
         return identity or Refusal(404, "unknown station")
 
-    def _password_ok(self, identity: StationIdentity, password: str) -> bool:
+    async def _password_ok(self, identity: StationIdentity, password: str) -> bool:
         assert identity.password_hash is not None
         fingerprint = hashlib.sha256(f"{identity.password_hash}\0{password}".encode()).digest()
         remembered = self._verified.get(identity.station_id)
         if remembered is not None and hmac.compare_digest(remembered, fingerprint):
             return True
-        if verify_password(password, identity.password_hash):
+        # PBKDF2 releases the GIL: hash on a thread, the event loop keeps serving the others.
+        if await asyncio.to_thread(verify_password, password, identity.password_hash):
             self._verified[identity.station_id] = fingerprint
             return True
         return False

@@ -69,12 +69,13 @@ class StationStore:
             row = await cur.fetchone()
         return row[0] if row else None
 
-    async def record_boot(self, station_id: str, info: dict, at: datetime) -> None:
+    async def record_boot(self, station_id: str, info: dict, at: datetime) -> str | None:
+        """Store the boot facts; returns the station's registration status (one round trip)."""
         async with self.pool.connection() as conn:
-            await conn.execute(
+            cur = await conn.execute(
                 "UPDATE stations SET vendor = %s, model = %s, serial_number = %s, "
                 "firmware_version = %s, iccid = %s, last_boot_at = %s, last_seen_at = %s "
-                "WHERE id = %s",
+                "WHERE id = %s RETURNING registration_status",
                 (
                     _text(info.get("vendor")),
                     _text(info.get("model")),
@@ -86,6 +87,8 @@ class StationStore:
                     station_id,
                 ),
             )
+            row = await cur.fetchone()
+        return row[0] if row else None
 
     async def record_status(
         self, station_id: str, connector_id: int, status: str, error_code: str | None, at: datetime

@@ -20,8 +20,7 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
         "iccid": payload.get("iccid"),
     }
     now = datetime.now(UTC)
-    await conn.services.store.record_boot(conn.station_id, info, now)
-    registration = await conn.services.store.registration_status(conn.station_id) or "Pending"
+    registration = await conn.services.store.record_boot(conn.station_id, info, now) or "Pending"
     conn.registration_status = registration
     await conn.services.events.publish(
         events.Booted(conn.station_id, now, info["vendor"], info["model"], info["firmware_version"])
