@@ -26,6 +26,7 @@ from gateway.server import Gateway
 from store.db import Database
 from store.embedded import ensure_database, start_embedded_postgres
 from store.migrate import upgrade
+from tests.histories.capture import capture_dir, run_capture
 from workers.session_worker import build_worker
 
 ADMIN_KEY = "test-admin-key"
@@ -83,6 +84,19 @@ def settings(database_url: str, temporal_address: str) -> Settings:
         meter_signal_interval_s=0.2,
         demo_station_password=DEMO_PASSWORD,
     )
+
+
+@pytest.fixture(autouse=True)
+def capture_histories(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Opt-in (AMPFLOW_CAPTURE_HISTORIES): dump this test's workflow histories at teardown."""
+    out = capture_dir()
+    if out is None or "settings" not in request.fixturenames:
+        yield
+        return
+    queue = request.getfixturevalue("settings").task_queue
+    address = request.getfixturevalue("temporal_address")
+    yield
+    run_capture(address, queue, request.node.name, out)
 
 
 @pytest.fixture

@@ -1,11 +1,16 @@
-"""The session worker: `ChargingSession` workflows and their activities on one task queue."""
+"""The session worker: `ChargingSession` workflows and their activities on one task queue.
+
+`WORKFLOWS` and `workflow_runner()` are shared with `build_replayer()`, so the replay tests
+(tests/replay) run stored histories exactly as production runs them.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.command_activities import CommandActivities
@@ -30,9 +35,27 @@ from workflows.monthly_report import MonthlyReport
 from workflows.self_healing import SelfHealing
 from workflows.station_command import StationCommandWorkflow
 
-WORKFLOWS = [ChargingSession, StationCommandWorkflow, LocalListSync]
+WORKFLOWS: list[type] = [ChargingSession, StationCommandWorkflow, LocalListSync]
 WORKFLOWS += [Diagnostics, FirmwareUpdate, FirmwareRollout, SelfHealing]  # maintenance
 WORKFLOWS += [AlertSweep, MonthlyReport]  # monitoring
+
+
+def workflow_runner() -> WorkflowRunner:
+    """The sandbox every workflow of this worker runs in (the worker and the replayer)."""
+    # Workflow code stays sandboxed (no I/O, no wall clock), but modules are imported once
+    # and shared instead of re-imported for every workflow run: far less CPU per task.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+    )
+
+
+def build_replayer() -> Replayer:
+    """A replayer configured like the worker: same workflows, sandbox and data converter."""
+    return Replayer(
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        data_converter=pydantic_data_converter,
+    )
 
 
 def build_worker(
@@ -79,11 +102,7 @@ def build_worker(
             *monitoring_activities(db, settings),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
-        # Workflow code stays sandboxed (no I/O, no wall clock), but modules are imported once
-        # and shared instead of re-imported for every workflow run: far less CPU per task.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-        ),
+        workflow_runner=workflow_runner(),
         max_concurrent_activities=max_threads,
     )
 
