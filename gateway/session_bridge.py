@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 
 _RETRANSMISSION_WINDOW_S = 600.0
 
-_LINK_EVENT = "TransactionLinked"  # a 2.0.1 transactionId answering a remote-start session
-
 
 class SessionBridge:
     """Maps charger messages to session workflows by readable, stable workflow ids."""
@@ -155,9 +153,9 @@ class SessionBridge:
 
     # ---- OCPP 2.0.1: the charger names the transaction ----------------------------------
     #
-    # A 2.0.1 transaction's session is `session-{station}-{key}` where the key is the charger's
-    # transactionId, or a linked key (once, durably, as a station event): the number of the API
-    # session whose remote start it answers, or a fresh key when its id names a finished session.
+    # A 2.0.1 transaction's session is `session-{station}-{key}` where the key is a session
+    # number we allocate (or the number of the API session whose remote start it answers),
+    # mapped durably from the charger's transactionId in `charger_transactions` (ADR-005).
 
     async def decide_token(
         self, station_id: str, id_token: str, message_id: str, token_type: str = "ISO14443"
@@ -266,32 +264,50 @@ class SessionBridge:
         self._remember(self._known_sessions, (station_id, key), True)
         return True
 
-    async def session_key(self, station_id: str, transaction_id: str) -> str:
-        """The session key of a charger's transaction: its own id unless it was linked."""
+    async def session_key(self, station_id: str, transaction_id: str) -> str | None:
+        """Our session number for a 2.0.1 charger's transactionId at this station (ADR-005).
+
+        None: this station never started such a transaction. Looked up by the authenticated
+        station id, so no transactionId can reach another station's session.
+        """
         cached = self._links.get((station_id, transaction_id))
         if cached is not None:
             return cached
-        rows = await self.store.fetch_dicts(
-            "SELECT detail->>'session_key' AS key FROM station_events WHERE station_id = %s "
-            "AND kind = %s AND detail->>'transactionId' = %s ORDER BY id DESC LIMIT 1",
-            (station_id, _LINK_EVENT, transaction_id),
-        )
-        key = rows[0]["key"] if rows else transaction_id
+        session_id = await self.store.charger_transaction(station_id, transaction_id)
+        if session_id is None:
+            return None
+        key = _key_of(station_id, session_id)
         self._remember(self._links, (station_id, transaction_id), key)
         return key
 
-    def new_transaction(self, station_id: str, transaction_id: str) -> None:
-        """A transaction seen for the first time (Started) is its own key: no lookup needed."""
-        self._remember(self._links, (station_id, transaction_id), transaction_id)
-
-    async def link_transaction(
-        self, station_id: str, transaction_id: str, key: str, detail: dict
-    ) -> None:
-        """Durably map a charger's transactionId to an existing session (a remote start)."""
-        await self.store.record_event(
-            station_id, _LINK_EVENT, {"transactionId": transaction_id, "session_key": key, **detail}
-        )
+    async def map_transaction(
+        self, station_id: str, transaction_id: str, number: str | None = None
+    ) -> str:
+        """Give a charger's new transaction a session: `number` (a remote start it answers) or
+        a fresh one. The first mapping of a transactionId wins (a retransmitted Started, or
+        two gateways, agree)."""
+        if number is None:
+            number = str(await self.store.next_session_number())
+        session_id = contract.session_workflow_id(station_id, number)
+        mapped = await self.store.map_charger_transaction(station_id, transaction_id, session_id)
+        key = _key_of(station_id, mapped)
         self._remember(self._links, (station_id, transaction_id), key)
+        return key
+
+    async def remap_transaction(self, station_id: str, transaction_id: str, detail: dict) -> str:
+        """A transactionId reused after its session finished gets a fresh session number."""
+        number = str(await self.store.next_session_number())
+        session_id = contract.session_workflow_id(station_id, number)
+        await self.store.map_charger_transaction(
+            station_id, transaction_id, session_id, replace=True
+        )
+        await self.store.record_event(
+            station_id,
+            "TransactionIdReused",
+            {"transactionId": transaction_id, "session_id": session_id, **detail},
+        )
+        self._remember(self._links, (station_id, transaction_id), number)
+        return number
 
     async def charging_state(
         self, station_id: str, key: str, update: ConnectorStatusUpdate
@@ -428,3 +444,10 @@ class SessionBridge:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _key_of(station_id: str, session_id: str) -> str:
+    """`session-{station}-{key}` -> key."""
+    prefix = contract.session_workflow_id(station_id, "")
+    assert session_id.startswith(prefix), (session_id, station_id)
+    return session_id[len(prefix) :]

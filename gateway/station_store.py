@@ -161,6 +161,43 @@ class StationStore:
             row = await cur.fetchone()
         return row[0] if row else None
 
+    async def charger_transaction(self, station_id: str, transaction_id: str) -> str | None:
+        """The session of a 2.0.1 charger's transactionId at this station (ADR-005), if any."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT session_id FROM charger_transactions "
+                "WHERE station_id = %s AND transaction_id = %s",
+                (station_id, transaction_id),
+            )
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def map_charger_transaction(
+        self, station_id: str, transaction_id: str, session_id: str, *, replace: bool = False
+    ) -> str:
+        """Map a charger's transactionId to `session_id`; returns the session it maps to.
+
+        Without `replace` the first mapping wins (two gateways seeing one Started agree).
+        """
+        async with self.pool.connection() as conn:
+            if replace:
+                await conn.execute(
+                    "INSERT INTO charger_transactions (station_id, transaction_id, session_id) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (station_id, transaction_id) "
+                    "DO UPDATE SET session_id = EXCLUDED.session_id, created_at = now()",
+                    (station_id, transaction_id, session_id),
+                )
+                return session_id
+            cur = await conn.execute(
+                "INSERT INTO charger_transactions (station_id, transaction_id, session_id) "
+                "VALUES (%s, %s, %s) ON CONFLICT (station_id, transaction_id) DO UPDATE "
+                "SET station_id = charger_transactions.station_id RETURNING session_id",
+                (station_id, transaction_id, session_id),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return row[0]
+
     async def record_event(self, station_id: str, kind: str, detail: dict) -> None:
         """Something an operator should see (refused handshake, unknown transaction, ...)."""
         async with self.pool.connection() as conn:

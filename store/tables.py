@@ -146,6 +146,17 @@ class ChargingSession(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
 
 
+class ChargerTransaction(SQLModel, table=True):
+    """A 2.0.1 charger's own transactionId -> our session (ADR-005), per station."""
+
+    __tablename__ = "charger_transactions"
+
+    station_id: str = Field(primary_key=True, max_length=48)
+    transaction_id: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(max_length=120)
+    created_at: datetime | None = _ts(nullable=True, server_default=text("now()"))
+
+
 class MeterSample(SQLModel, table=True):
     """One raw sampled value as sent by the charger; duplicates are dropped on insert."""
 

@@ -1,10 +1,12 @@
 """E. Transactions: TransactionEvent Started / Updated / Ended onto the one `ChargingSession`.
 
-The charger names the transaction: its session is `session-{station}-{transactionId}`, derived,
-not looked up. Two exceptions are linked once, durably (`SessionBridge.session_key`): a
-transaction answering a remote start from the API joins that session, and a transactionId that
-already names a finished session (a station renumbering from 1) gets a key of its own. A finished
-session is never reopened.
+The charger names the transaction, we name the session (ADR-005): a transaction's session is
+`session-{station}-{n}` with `n` a session number we allocate at its first Started (or the number
+of the API session whose remote start it answers), mapped from the charger's transactionId in
+`charger_transactions`. Every later event is looked up by the authenticated station id and the
+charger's id, so no transactionId reaches another station's session. A transactionId that names a
+finished session (a station renumbering from 1) gets a fresh number; a finished session is never
+reopened.
 
 - Started (E01): the workflow's `start` update; meter start from the
   Energy.Active.Import.Register reading if one was sent, else 0; connector = EVSE id. Without an
@@ -24,7 +26,6 @@ transactions are acknowledged (a CALLERROR makes chargers retry forever) and rec
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -47,7 +48,7 @@ class TxEvent:
     station_id: str
     event_type: str  # Started | Updated | Ended
     transaction_id: str  # the charger's id
-    key: str  # the session key: the transactionId, or a linked remote-start session number
+    key: str | None  # our session number (ADR-005); None: not a transaction of this station
     seq_no: int
     timestamp: datetime
     trigger_reason: str
@@ -60,7 +61,9 @@ class TxEvent:
     charging_state: str | None
 
     @property
-    def session_id(self) -> str:
+    def session_id(self) -> str | None:
+        if self.key is None:
+            return None
         return contract.session_workflow_id(self.station_id, self.key)
 
     def facts(self) -> dict:
@@ -75,7 +78,7 @@ class TxEvent:
         }
 
 
-def parse_event(station_id: str, payload: dict, key: str) -> TxEvent:
+def parse_event(station_id: str, payload: dict, key: str | None) -> TxEvent:
     info = payload["transactionInfo"]
     token = payload.get("idToken") or {}
     return TxEvent(
@@ -127,24 +130,25 @@ async def transaction_event(conn: StationConnection, payload: dict, unique_id: s
     return answer
 
 
-async def _key(conn: StationConnection, payload: dict) -> str:
-    """The session key; a Started answering a remote start from the API joins that session."""
+async def _key(conn: StationConnection, payload: dict) -> str | None:
+    """Our session number for this event's transaction (None: unknown at this station).
+
+    A first Started gets one: the remote start from the API it answers (same station, token and
+    remoteStartId), or a fresh number.
+    """
     bridge = conn.services.bridge
     tx = payload["transactionInfo"]["transactionId"]
-    if payload["eventType"] != "Started":
-        return await bridge.session_key(conn.station_id, tx)
+    known = await bridge.session_key(conn.station_id, tx)
+    if known is not None or payload["eventType"] != "Started":
+        return known
     remote_start_id = payload["transactionInfo"].get("remoteStartId")
     token = (payload.get("idToken") or {}).get("idToken")
     if remote_start_id is not None and token:
         evse = (payload.get("evse") or {}).get("id", 0)
         waiting = await conn.services.store.remote_started_session(conn.station_id, token, evse)
         if waiting == str(remote_start_id):
-            await bridge.link_transaction(
-                conn.station_id, tx, waiting, {"remoteStartId": remote_start_id}
-            )
-            return waiting
-    bridge.new_transaction(conn.station_id, tx)
-    return tx
+            return await bridge.map_transaction(conn.station_id, tx, waiting)
+    return await bridge.map_transaction(conn.station_id, tx)
 
 
 async def _started(
@@ -156,16 +160,16 @@ async def _started(
         token_type=event.token_type,
         meter_start_wh=energy_register_wh(rows) or 0,
         timestamp=event.timestamp,
-        station_transaction_id=event.transaction_id if event.key != event.transaction_id else None,
+        station_transaction_id=event.transaction_id,
     )
     bridge = conn.services.bridge
+    assert event.key is not None  # a Started always has a session number
     result = await bridge.start_transaction(conn.station_id, event.key, request, unique_id)
     if result is None and not await _is_repeat(conn, event, request):
         # The id belongs to an older, finished session (e.g. this station spoke 1.6 before and
-        # counts its 2.0.1 transactions from 1 again): this transaction gets a key of its own.
-        key = f"{event.transaction_id}-{uuid.uuid4().hex[:8]}"
-        await bridge.link_transaction(
-            conn.station_id, event.transaction_id, key, {"reason": "transactionId reused"}
+        # counts its 2.0.1 transactions from 1 again): this transaction gets a number of its own.
+        key = await bridge.remap_transaction(
+            conn.station_id, event.transaction_id, {"previous": event.session_id}
         )
         event = replace(event, key=key)
         for row in rows:
@@ -207,7 +211,7 @@ async def _updated(
     conn: StationConnection, event: TxEvent, rows: list[SampleRow], unique_id: str
 ) -> dict:
     bridge = conn.services.bridge
-    known = await bridge.session_exists(conn.station_id, event.key)
+    known = event.key is not None and await bridge.session_exists(conn.station_id, event.key)
     answer: dict = {}
     if event.id_token is not None:
         authorization = await _authorization(conn, event, unique_id, known)
@@ -216,7 +220,7 @@ async def _updated(
         await _charging_state(conn, event)
     update = live_update(rows)
     if update is not None:
-        if known:
+        if known and event.key is not None:
             bridge.meter(conn.station_id, event.key, update)
         await conn.services.events.publish(
             events.MeterReading(
@@ -241,7 +245,7 @@ async def _ended(
     bridge = conn.services.bridge
     answer: dict = {}
     if event.id_token is not None:  # the stop token (E06 StopAuthorized) or a late authorization
-        known = await bridge.session_exists(conn.station_id, event.key)
+        known = event.key is not None and await bridge.session_exists(conn.station_id, event.key)
         answer["idTokenInfo"] = id_token_info(await _authorization(conn, event, unique_id, known))
     request = StopRequest(
         timestamp=event.timestamp,
@@ -249,7 +253,10 @@ async def _ended(
         reason=event.stopped_reason or "Local",
         id_token=event.id_token,
     )
-    if await bridge.stop(conn.station_id, event.key, request):
+    if event.key is None:
+        log.warning("%s ended unknown transaction %s", conn.station_id, event.transaction_id)
+        await _record_once(conn, "UnknownTransactionStopped", event)
+    elif await bridge.stop(conn.station_id, event.key, request):
         await conn.services.events.publish(
             events.SessionEvent(conn.station_id, event.timestamp, event.session_id, "stopped")
         )
@@ -272,7 +279,7 @@ async def _authorization(
     """
     assert event.id_token is not None
     bridge = conn.services.bridge
-    if known:
+    if known and event.key is not None:
         authorization = await bridge.authorize_session(
             conn.station_id, event.key, event.id_token, event.token_type, unique_id
         )
@@ -291,7 +298,7 @@ def _same_token(authorization: Authorization, event: TxEvent) -> bool:
 
 async def _charging_state(conn: StationConnection, event: TxEvent) -> None:
     """Idle tracking: EVConnected / SuspendedEV / SuspendedEVSE / Idle vs Charging."""
-    if event.charging_state is not None:
+    if event.charging_state is not None and event.key is not None:
         update = ConnectorStatusUpdate(timestamp=event.timestamp, status=event.charging_state)
         await conn.services.bridge.charging_state(conn.station_id, event.key, update)
 

@@ -17,9 +17,9 @@ from ampflow.simulator_v201 import StationModel, iso
 from domain.session import SessionState, SessionView
 from store.tables import ChargingSession, Connector, Station
 from tests.e2e.test_demo_session import hand_rated_total
-from tests.helpers import eventually, session_result
+from tests.helpers import charger_session_id, charger_session_result, eventually
 from tests.v201.support import booted_station, payments_for, sessions, station_events
-from workflows.contract import QUERY_STATE, session_workflow_id
+from workflows.contract import QUERY_STATE
 
 TAG = {"idToken": DEMO_TAG, "type": "ISO14443"}
 
@@ -116,7 +116,7 @@ async def test_TC_B_22_CSMS_reset_with_ongoing_transaction_immediate(
         assert ended.id_token_info is None  # no idToken sent, none answered
     async with booted_station(gateway_url, model) as station:
         assert (await station.boot("RemoteReset")).status == "Accepted"
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED
     assert (view.stop_reason, view.energy_wh) == ("ImmediateReset", 800)
 
@@ -145,7 +145,7 @@ async def test_TC_E_04_CSMS_local_start_authorization_first_success(
         for _ in range(2):
             await station.event(tx.updated(1000))
         await station.event(tx.ended())
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 2000
     assert view.total == hand_rated_total(2000, 3 * 60)
 
@@ -192,7 +192,7 @@ async def test_TC_E_03_CSMS_local_start_cable_plugin_first_success(
         assert authorized.id_token_info["status"] == "Accepted"
         await station.event(tx.updated(1200, "ChargingStateChanged"))
         await station.event(tx.ended())
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED
     assert (view.meter_start_wh, view.energy_wh) == (52_000, 1200)
     assert len(payments_for(seeded, view.session_id)) == 1
@@ -206,7 +206,7 @@ async def test_TC_E_03_variant_cable_plugin_first_never_authorized_is_not_billed
         await station.event(tx.started("CablePluggedIn", with_token=False))
         await station.event(tx.updated(700))
         await station.event(tx.ended("EVDisconnected", "EVCommunicationLost"))
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.REJECTED
     assert payments_for(seeded, view.session_id) == []
 
@@ -223,7 +223,7 @@ async def test_TC_E_38_CSMS_local_start_transaction_ev_not_ready(
             trigger = "ChargingStateChanged"
             await station.event(tx.updated(0, trigger, charging_state=state, after=ten))
         handle = temporal_client.get_workflow_handle(
-            session_workflow_id(DEMO_STATION, tx.transaction_id)
+            charger_session_id(seeded, DEMO_STATION, tx.transaction_id)
         )
         live = await eventually(
             lambda: _query_when(handle, lambda v: v.connector_status == "Charging")
@@ -247,7 +247,7 @@ async def test_TC_E_43_CS_offline_behaviour_transaction_during_offline_period(
     async with booted_station(gateway_url, model) as station:
         answers = [await station.event(event) for event in queue]
     assert answers[0].id_token_info["status"] == "Accepted"
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 900
     with seeded.session() as s:
         row = s.get(ChargingSession, view.session_id)
@@ -263,7 +263,9 @@ async def test_TC_E_21_CSMS_stop_transaction_options_stop_authorized_remote(
         await station.event(tx.updated(400))
         record = await command(api, "remote_stop", transaction_id=tx.transaction_id)
         assert record["status"] == "Accepted"
-        view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+        view = await charger_session_result(
+            temporal_client, seeded, DEMO_STATION, tx.transaction_id
+        )
     assert (
         "RequestStopTransaction",
         {"transaction_id": tx.transaction_id},
@@ -290,7 +292,7 @@ async def test_TC_F_01_CSMS_remote_start_transaction_cable_plugin_first(
         await station.event(tx.ended())
     _, request = station.model.received[0]
     assert request["id_token"]["id_token"] == DEMO_TAG and request["remote_start_id"] == 5
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 600
 
 

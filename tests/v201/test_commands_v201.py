@@ -12,7 +12,7 @@ from ampflow.seed import DEMO_STATION, DEMO_TAG
 from domain.commands import COMMAND_NAMES
 from domain.session import SessionState
 from store.tables import Connector
-from tests.helpers import eventually, session_result
+from tests.helpers import charger_session_result, eventually
 from tests.v201.support import booted_station
 
 # neutral command, params -> the 2.0.1 action, the expected status word, what the station got
@@ -134,7 +134,9 @@ async def test_every_neutral_command_reaches_a_201_station(
         )
         assert (stop.json()["outcome"], stop.json()["status"]) == ("ok", "Accepted")
         assert schema_valid("RequestStopTransaction", stop.json()["response"])
-        view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+        view = await charger_session_result(
+            temporal_client, seeded, DEMO_STATION, tx.transaction_id
+        )
     assert view.state == SessionState.COMPLETED
     assert (view.stop_reason, view.energy_wh) == ("Remote", 1500)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from domain.session import SessionState
-from tests.helpers import eventually, session_result
+from tests.helpers import charger_session_result, eventually
 from tests.v201.support import booted_station
 
 
@@ -25,7 +25,7 @@ async def test_running_cost_is_pushed_to_the_charger(
         await station.event(tx.ended())
     assert costs[-1]["transaction_id"] == tx.transaction_id
     assert costs[-1]["total_cost"] > 0
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED
     assert round(costs[-1]["total_cost"] * 100) <= view.total
 
@@ -42,5 +42,5 @@ async def test_plug_in_first_is_charged_after_the_token_arrives(
         )
         await station.event(tx.updated(wh=2500))
         await station.event(tx.ended())
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 2500

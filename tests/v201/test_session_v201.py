@@ -15,7 +15,7 @@ from gateway.server import Gateway
 from store.tables import Connector, MeterSample, Station
 from tests.conftest import DEMO_PASSWORD
 from tests.e2e.test_demo_session import hand_rated_total
-from tests.helpers import eventually, session_result
+from tests.helpers import charger_session_id, charger_session_result, eventually, session_result
 from tests.v201.support import (
     EventLog,
     booted_station,
@@ -24,7 +24,6 @@ from tests.v201.support import (
     sessions,
     station_events,
 )
-from workflows import contract
 
 
 async def test_a_201_session_is_rated_paid_and_receipted(
@@ -38,10 +37,10 @@ async def test_a_201_session_is_rated_paid_and_receipted(
         "Accepted",
         "Accepted",
     )
-    view = await session_result(temporal_client, DEMO_STATION, sim.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, sim.transaction_id)
     assert view.state == SessionState.COMPLETED and view.stop_reason == "Local"
 
-    session_id = contract.session_workflow_id(DEMO_STATION, sim.transaction_id)
+    session_id = charger_session_id(seeded, DEMO_STATION, sim.transaction_id)
     body = (await api.get(f"/sessions/{session_id}")).json()
     energy, duration = 6 * 1234, int((sim.stopped_at - sim.started_at).total_seconds())
     assert (body["energy_wh"], body["duration_s"]) == (energy, 7 * 60)
@@ -80,9 +79,9 @@ async def test_unknown_token_is_invalid_and_never_billed(
         gateway_url, DEMO_STATION, DEMO_PASSWORD, "NOT-A-CARD", skip_authorize=True
     )
     assert sim.start_status == "Invalid"
-    view = await session_result(temporal_client, DEMO_STATION, sim.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, sim.transaction_id)
     assert view.state == SessionState.REJECTED
-    session_id = contract.session_workflow_id(DEMO_STATION, sim.transaction_id)
+    session_id = charger_session_id(seeded, DEMO_STATION, sim.transaction_id)
     assert payments_for(seeded, session_id) == []
     assert receipts_for(seeded, session_id) == []
     assert [s.state for s in sessions(seeded)] == ["Rejected"]
@@ -110,7 +109,7 @@ async def test_offline_queued_events_end_in_exactly_one_billed_session(
     assert answers[0].id_token_info["status"] == "Accepted"
     assert answers[1].id_token_info == answers[0].id_token_info
 
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED
     assert [s.id for s in sessions(seeded)] == [view.session_id]
     row = sessions(seeded)[0]
@@ -138,7 +137,7 @@ async def test_a_retransmitted_transaction_event_counts_once(
         await station.event(ended)
         await station.event(ended)  # after the session may already have settled
 
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 2000
     assert len(payments_for(seeded, view.session_id)) == 1
     assert [e.kind for e in log.of(events.SessionEvent)] == ["started", "stopped"]
@@ -205,7 +204,7 @@ async def test_after_a_gateway_restart_a_finished_transaction_is_not_reopened(
         started, updated, ended = tx.started(), tx.updated(1000), tx.ended()
         for event in (started, updated, ended):
             await station.event(event)
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED
     handle = temporal_client.get_workflow_handle(view.session_id)
     first_run = (await handle.describe()).run_id
@@ -241,7 +240,7 @@ async def test_tokens_presented_during_a_transaction_are_answered(
         own = {"idToken": DEMO_TAG, "type": "ISO14443"}
         ended = await station.event(tx.ended(id_token=own))
         assert ended.id_token_info["status"] == "Accepted"
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 300
 
 
@@ -259,11 +258,21 @@ async def test_a_reused_transaction_id_gets_a_session_of_its_own(
         assert started.id_token_info["status"] == "Accepted"
         await station.event(tx.updated(700))
         await station.event(tx.ended())
-    [link] = station_events(seeded, "TransactionLinked")
-    key = link.detail["session_key"]
-    assert link.detail["transactionId"] == str(old.transaction_id) != key
-    view = await session_result(temporal_client, DEMO_STATION, key)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
+    assert view.session_id != old_view.session_id  # our numbers, never the charger's (ADR-005)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 700
     assert sorted(s.id for s in sessions(seeded)) == sorted([old_view.session_id, view.session_id])
     assert [s.energy_wh for s in sessions(seeded) if s.id == old_view.session_id] == [1500]
+    # The station resets and counts from the same id again: a third, separate session.
+    async with booted_station(gateway_url) as station:
+        again = station.model.clock + timedelta(hours=2)
+        tx2 = station.transaction(1, DEMO_TAG, at=again, transaction_id=str(old.transaction_id))
+        await station.event(tx2.started())
+        await station.event(tx2.updated(200))
+        await station.event(tx2.ended())
+    [reused] = station_events(seeded, "TransactionIdReused")
+    assert reused.detail["previous"] == view.session_id
+    third = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx2.transaction_id)
+    assert third.session_id not in (view.session_id, old_view.session_id)
+    assert third.energy_wh == 200 and view.energy_wh == 700
     assert station_events(seeded, "RepeatedStartIgnored") == []
