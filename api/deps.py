@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, Security, status
+from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.routing import iter_route_contexts
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
@@ -20,6 +20,7 @@ from temporalio.client import Client
 
 from ampflow.settings import Settings
 from api import security
+from api.inputs import ID_MAX, RowId  # noqa: F401  (re-exported for the routes)
 from domain.roles import ANONYMOUS, Principal, Role, allowed_roles
 from store.access_tables import ApiKey, AuthSession
 
@@ -36,12 +37,19 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
+def commit_before_response(db: Annotated[Session, Depends(get_db)]) -> Iterator[None]:
+    """Commit the request's transaction before the answer is sent (an app-level dependency of
+    function scope): a 2xx means the change is durable — a sign-out, a revocation, a demotion —
+    and a value the database refuses at commit is still answered (422, `api.errors`).
+    `get_db` (request scope) closes the session after the response, so streaming answers may
+    keep reading."""
+    yield
+    db.commit()
+
+
 def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
-
-ID_MAX = 2_147_483_647  # the largest PostgreSQL integer (row ids, offsets)
-RowId = Annotated[int, Path(ge=1, le=ID_MAX, description="a row id")]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]

@@ -11,9 +11,11 @@ from temporalio.client import Client
 from ampflow import __version__
 from ampflow.settings import Settings
 from ampflow.temporal import connect
+from api import errors
 from api import metrics as api_metrics
-from api.deps import require_access
+from api.deps import commit_before_response, require_access
 from api.remote_sessions import guest_payment_sink
+from api.request_guard import BodyLimits, NulGuard, default_limits
 from api.routes import commands, drivers, health, payments, sessions, stations, tariffs
 from api.routes.alerts import router as alerts_router
 from api.routes.analytics import router as analytics_router
@@ -40,6 +42,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(database_url)
+        app.state.db.engine.hide_parameters = True  # SQL errors in logs carry no bound values
         app.state.temporal = temporal or await connect(settings)
         app.state.payment_event_sink = guest_payment_sink(
             app.state.db, app.state.temporal, settings
@@ -55,8 +58,12 @@ def create_app(
         description="Operate an EV charging network: stations, drivers, tariffs, sessions. "
         "Operator endpoints need the `X-API-Key` header.",
         lifespan=lifespan,
-        dependencies=[Depends(require_access)],  # roles per route: domain/roles.py
+        dependencies=[
+            Depends(require_access),  # roles per route: domain/roles.py
+            Depends(commit_before_response, scope="function"),  # durable before the answer
+        ],
     )
+    errors.install(app)  # input the database refuses: 422
     app.state.settings = settings
     for module in (health, stations, commands, drivers, tariffs, sessions, payments):
         app.include_router(module.router)
@@ -70,5 +77,10 @@ def create_app(
     app.include_router(uploads_router)
     for monitoring in (live_router, alerts_router, analytics_router, reports_router):
         app.include_router(monitoring)
+    app.add_middleware(NulGuard)  # NUL in path, query or JSON body: 422
+    app.add_middleware(  # body limits per path, counted as bytes stream in: 413
+        BodyLimits,
+        limits=default_limits(settings.firmware_max_bytes, settings.diagnostics_max_bytes),
+    )
     api_metrics.install(app)  # /metrics and request counters
     return app

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field
 
+from api.inputs import PositiveId, Price, UtcDateTime
+
 STATION_ID_PATTERN = r"^[A-Za-z0-9._:\-*+@|]{1,48}$"
 
 
@@ -15,7 +17,7 @@ class StationCreate(BaseModel):
     connector_count: int = Field(default=1, ge=1, le=32)
     ocpp_versions: list[str] = Field(default_factory=lambda: ["ocpp1.6", "ocpp2.0.1"])
     security_profile: int = Field(default=1, ge=1, le=3)
-    tariff_id: int | None = None
+    tariff_id: PositiveId | None = None
 
 
 class ConnectorPublic(BaseModel):
@@ -62,13 +64,13 @@ class TokenCreate(BaseModel):
         description="The idTag (RFID UID or other credential), ≤ 20 characters",
     )
     token_type: str = "ISO14443"
-    expires_at: datetime | None = None
+    expires_at: UtcDateTime | None = None
     group_id: str | None = Field(default=None, max_length=20)
 
 
 class TokenUpdate(BaseModel):
     status: str | None = Field(default=None, pattern="^(Accepted|Blocked)$")
-    expires_at: datetime | None = None
+    expires_at: UtcDateTime | None = None
 
 
 class TokenPublic(BaseModel):
@@ -84,9 +86,9 @@ class TokenPublic(BaseModel):
 class TariffCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     currency: str = Field(default="EUR", pattern="^[A-Z]{3}$")
-    energy_price_per_kwh: int = Field(default=0, ge=0, description="minor units per kWh")
-    time_price_per_hour: int = Field(default=0, ge=0, description="minor units per hour")
-    session_fee: int = Field(default=0, ge=0, description="minor units per session")
+    energy_price_per_kwh: Price = Field(default=0, description="minor units per kWh")
+    time_price_per_hour: Price = Field(default=0, description="minor units per hour")
+    session_fee: Price = Field(default=0, description="minor units per session")
     vat_rate_bp: int = Field(default=0, ge=0, le=10_000, description="VAT, basis points")
     prices_include_vat: bool = False
     is_default: bool = False

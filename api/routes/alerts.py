@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from ampflow.settings import Settings
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
+from api.inputs import ID_MAX, RowId
 from domain.alerts import (
     ALERT_SWEEP,
     SIGNAL_WAKE,
@@ -78,7 +79,7 @@ def list_alerts(
     cause: AlertCause | None = None,
     station_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
 ) -> list[AlertPublic]:
     """Newest first. `active` = open or acknowledged (not resolved)."""
     query = select(Alert)
@@ -95,7 +96,7 @@ def list_alerts(
 
 
 @router.get("/{alert_id}")
-def get_alert(alert_id: int, db: SessionDep, _: OperatorDep) -> AlertDetail:
+def get_alert(alert_id: RowId, db: SessionDep, _: OperatorDep) -> AlertDetail:
     """The alert and its history (raised, acknowledged, resolved; webhook delivery)."""
     alert = db.get(Alert, alert_id)
     if alert is None:
@@ -111,7 +112,7 @@ def get_alert(alert_id: int, db: SessionDep, _: OperatorDep) -> AlertDetail:
 
 async def _transition(
     sql: str,
-    alert_id: int,
+    alert_id: RowId,
     db: Session,
     who: str,
     note: str | None,
@@ -133,7 +134,7 @@ async def _transition(
 
 @router.post("/{alert_id}/acknowledge")
 async def acknowledge_alert(
-    alert_id: int,
+    alert_id: RowId,
     db: SessionDep,
     who: OperatorDep,
     temporal: TemporalDep,
@@ -147,7 +148,7 @@ async def acknowledge_alert(
 
 @router.post("/{alert_id}/resolve")
 async def resolve_alert(
-    alert_id: int,
+    alert_id: RowId,
     db: SessionDep,
     who: OperatorDep,
     temporal: TemporalDep,

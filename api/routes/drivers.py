@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from api import login_sessions
 from api.deps import ID_MAX, PrincipalDep, RowId, SessionDep, SettingsDep, TemporalDep
+from api.inputs import UtcDateTime
 from api.routes.local_lists import notify_list_change
 from api.schemas import DriverCreate, DriverPublic, TokenPublic
 from domain.access import ID_TAG_MAX, ID_TOKEN_MAX, IdTokenType, id_token_problem
@@ -39,7 +40,7 @@ class CredentialCreate(BaseModel):
         description=f"the idTag / idToken value: ≤ {ID_TAG_MAX} characters (eMAID ≤ 36)",
     )
     token_type: IdTokenType = IdTokenType.ISO14443
-    expires_at: datetime | None = None
+    expires_at: UtcDateTime | None = None
     group_id: str | None = Field(default=None, min_length=1, max_length=ID_TAG_MAX)
     max_concurrent_sessions: int | None = Field(default=None, ge=1, le=100)
 
@@ -52,7 +53,7 @@ class CredentialIssue(CredentialCreate):
 
 class CredentialUpdate(BaseModel):
     status: Literal["Accepted", "Blocked"] | None = None
-    expires_at: datetime | None = None
+    expires_at: UtcDateTime | None = None
     group_id: str | None = Field(default=None, min_length=1, max_length=ID_TAG_MAX)
     driver_id: int | None = Field(default=None, ge=1, le=ID_MAX)
     max_concurrent_sessions: int | None = Field(default=None, ge=1, le=100)

@@ -20,6 +20,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
+from api.inputs import PositiveId, RowId
 from api.routes.maintenance import JobStarted, start_station_job
 from api.routes.uploads import file_response, read_upload, safe_file_name, store_file
 from domain.maintenance import (
@@ -66,7 +67,7 @@ class FirmwarePublic(BaseModel):
 class FirmwareUpdateCreate(BaseModel):
     """Update one station: an image from the repository (or any location and version)."""
 
-    firmware_id: int | None = None
+    firmware_id: PositiveId | None = None
     location: str | None = Field(default=None, description="instead of firmware_id")
     version: str | None = Field(default=None, description="expected version, with location")
     policy: FirmwareUpdatePolicy = Field(default_factory=FirmwareUpdatePolicy)
@@ -74,16 +75,16 @@ class FirmwareUpdateCreate(BaseModel):
 
 class RolloutCreate(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9._\-]{1,80}$")
-    firmware_id: int
+    firmware_id: PositiveId
     targets: RolloutTargets
     policy: FirmwareUpdatePolicy = Field(default_factory=FirmwareUpdatePolicy)
-    canary_size: int = Field(default=1, ge=1)
-    growth_factor: float = Field(default=2.0, ge=1.0)
-    max_wave_size: int = Field(default=50, ge=1)
-    max_concurrency: int = Field(default=10, ge=1)
+    canary_size: int = Field(default=1, ge=1, le=100_000)
+    growth_factor: float = Field(default=2.0, ge=1.0, le=100.0)
+    max_wave_size: int = Field(default=50, ge=1, le=100_000)
+    max_concurrency: int = Field(default=10, ge=1, le=10_000)
     failure_threshold: float = Field(default=0.2, ge=0.0, le=1.0)
-    min_results: int = Field(default=1, ge=1)
-    history_limit: int = Field(default=10_000, ge=10)
+    min_results: int = Field(default=1, ge=1, le=100_000)
+    history_limit: int = Field(default=10_000, ge=10, le=50_000)
 
 
 def _download_url(base_url: str, image: FirmwareImage) -> str:
@@ -198,14 +199,14 @@ def list_firmware(
 
 @router.get("/firmware/{firmware_id}")
 def get_firmware(
-    firmware_id: int, db: SessionDep, settings: SettingsDep, _: OperatorDep
+    firmware_id: RowId, db: SessionDep, settings: SettingsDep, _: OperatorDep
 ) -> FirmwarePublic:
     return _public(_image(db, firmware_id), settings.api_base_url)
 
 
 @router.get("/firmware/{firmware_id}/content")
 def download_firmware(
-    firmware_id: int, request: Request, db: SessionDep, _: OperatorDep
+    firmware_id: RowId, request: Request, db: SessionDep, _: OperatorDep
 ) -> StreamingResponse:
     """The image itself, for operators."""
     image = _image(db, firmware_id)

@@ -24,6 +24,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
+from api.inputs import INT32_MAX, RowId, UtcDateTime
 from api.routes import commands
 from api.routes.uploads import file_response
 from domain.commands import CommandRecord
@@ -82,14 +83,14 @@ class JobDetail(JobView):
 
 class DiagnosticsCreate(BaseModel):
     log_type: LogType = LogType.DIAGNOSTICS
-    oldest: datetime | None = None
-    latest: datetime | None = None
+    oldest: UtcDateTime | None = None
+    latest: UtcDateTime | None = None
     attempts: int = Field(default=2, ge=1, le=10)
-    retry_delay_s: float = Field(default=30.0, ge=0)
-    upload_timeout_s: float = Field(default=900.0, gt=0)
+    retry_delay_s: float = Field(default=30.0, ge=0, le=86_400)
+    upload_timeout_s: float = Field(default=900.0, gt=0, le=7 * 86_400)
     command_timeout_s: float = Field(default=30.0, gt=0, le=300)
-    station_retries: int | None = Field(default=None, ge=0)
-    station_retry_interval_s: int | None = Field(default=None, ge=0)
+    station_retries: int | None = Field(default=None, ge=0, le=100)
+    station_retry_interval_s: int | None = Field(default=None, ge=0, le=86_400)
 
 
 class JobStarted(BaseModel):
@@ -113,11 +114,11 @@ class ResetRequest(BaseModel):
 
 
 class UnlockRequest(BaseModel):
-    connector_id: int = Field(default=1, ge=1)
+    connector_id: int = Field(default=1, ge=1, le=INT32_MAX)
 
 
 class AvailabilityRequest(BaseModel):
-    connector_id: int = Field(default=0, ge=0, description="0 = the whole station")
+    connector_id: int = Field(default=0, ge=0, le=INT32_MAX, description="0 = the whole station")
     operative: bool
 
 
@@ -431,7 +432,7 @@ def list_alerts(
 
 
 @router.post("/maintenance/alerts/{alert_id}/resolve")
-def resolve_alert(alert_id: int, db: SessionDep, who: OperatorDep) -> AlertView:
+def resolve_alert(alert_id: RowId, db: SessionDep, who: OperatorDep) -> AlertView:
     """Close an alert: self-healing acts on the station again."""
     alert = db.get(MaintenanceAlert, alert_id)
     if alert is None:

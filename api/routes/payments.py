@@ -20,6 +20,7 @@ from activities.payments.statements import monthly_statement
 from activities.payments.stripe_provider import StripeUnavailable
 from activities.receipts.activities import operator_of, receipt_pdf
 from api.deps import OperatorDep, SessionDep, SettingsDep
+from api.inputs import INT32_MAX, ConnectorId, RowId
 from api.routes import plans, webhooks
 from domain.payments import (
     CardInfo,
@@ -65,7 +66,9 @@ class CardSetupOut(BaseModel):
 
 
 class AccountIn(BaseModel):
-    credit_limit: int | None = Field(default=None, ge=0, description="null: unlimited")
+    credit_limit: int | None = Field(
+        default=None, ge=0, le=INT32_MAX, description="null: unlimited"
+    )
 
 
 class AccountOut(BaseModel):
@@ -77,7 +80,7 @@ class AccountOut(BaseModel):
 
 
 class TopUp(BaseModel):
-    amount: int = Field(gt=0)
+    amount: int = Field(gt=0, le=INT32_MAX)
     currency: str = Field(default="EUR", pattern="^[A-Z]{3}$")
     reference: str = Field(min_length=1, max_length=100, description="dedupes the top-up")
 
@@ -91,7 +94,7 @@ def _driver(db, driver_id: int) -> Driver:
 
 @router.post("/drivers/{driver_id}/cards", status_code=status.HTTP_201_CREATED)
 def setup_card(
-    driver_id: int, body: CardSetup, request: Request, db: SessionDep, _: OperatorDep
+    driver_id: RowId, body: CardSetup, request: Request, db: SessionDep, _: OperatorDep
 ) -> CardSetupOut:
     """Save a card for off-session charging (a Stripe SetupIntent)."""
     _driver(db, driver_id)
@@ -116,7 +119,7 @@ def setup_card(
 
 
 @router.get("/drivers/{driver_id}/account")
-def get_account(driver_id: int, request: Request, db: SessionDep, _: OperatorDep) -> AccountOut:
+def get_account(driver_id: RowId, request: Request, db: SessionDep, _: OperatorDep) -> AccountOut:
     _driver(db, driver_id)
     account = db.get(DriverAccount, driver_id)
     default = payments_of(request).ledger.default_credit_limit
@@ -134,7 +137,7 @@ def get_account(driver_id: int, request: Request, db: SessionDep, _: OperatorDep
 
 @router.put("/drivers/{driver_id}/account")
 def set_account(
-    driver_id: int, body: AccountIn, request: Request, db: SessionDep, who: OperatorDep
+    driver_id: RowId, body: AccountIn, request: Request, db: SessionDep, who: OperatorDep
 ) -> AccountOut:
     """Set the driver's credit limit (0 with top-ups: prepaid)."""
     _driver(db, driver_id)
@@ -146,7 +149,7 @@ def set_account(
 
 
 @router.post("/drivers/{driver_id}/top-ups", status_code=status.HTTP_201_CREATED)
-def top_up(driver_id: int, body: TopUp, db: SessionDep, who: OperatorDep) -> dict:
+def top_up(driver_id: RowId, body: TopUp, db: SessionDep, who: OperatorDep) -> dict:
     """Credit the driver's ledger (a prepaid top-up or a payment received), once per reference."""
     _driver(db, driver_id)
     entry = records.add_ledger_entry(
@@ -163,7 +166,7 @@ def top_up(driver_id: int, body: TopUp, db: SessionDep, who: OperatorDep) -> dic
 
 @router.get("/drivers/{driver_id}/statement")
 def driver_statement(
-    driver_id: int,
+    driver_id: RowId,
     db: SessionDep,
     _: OperatorDep,
     month: str | None = None,
@@ -192,7 +195,9 @@ class PaymentRow(BaseModel):
 
 
 class RefundIn(BaseModel):
-    amount: int | None = Field(default=None, gt=0, description="null: everything left")
+    amount: int | None = Field(
+        default=None, gt=0, le=INT32_MAX, description="null: everything left"
+    )
     reason: str = Field(min_length=1, max_length=500)
     refund_key: str | None = Field(default=None, max_length=100)
 
@@ -318,7 +323,7 @@ class GuestStatus(BaseModel):
 @router.post("/pay/{station_id}/{connector_id}", status_code=status.HTTP_201_CREATED)
 def create_payment_link(
     station_id: str,
-    connector_id: int,
+    connector_id: ConnectorId,
     body: GuestPayIn,
     request: Request,
     db: SessionDep,

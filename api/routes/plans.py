@@ -11,6 +11,7 @@ from sqlmodel import select
 from activities.payments import plans
 from activities.payments.stripe_provider import StripeUnavailable
 from api.deps import OperatorDep, SessionDep
+from api.inputs import INT32_MAX, PRICE_MAX, PositiveId, RowId
 from store.billing_tables import Plan, PlanSubscription
 from store.tables import Driver, Tariff
 
@@ -20,11 +21,15 @@ router = APIRouter(tags=["plans"])
 class PlanIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     currency: str = Field(default="EUR", pattern="^[A-Z]{3}$")
-    monthly_fee: int = Field(default=0, ge=0, description="gross, minor units")
-    tariff_id: int | None = Field(default=None, description="the plan's own tariff (optional)")
-    energy_price_per_kwh: int | None = Field(default=None, ge=0)
+    monthly_fee: int = Field(default=0, ge=0, le=INT32_MAX, description="gross, minor units")
+    tariff_id: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="the plan's own tariff (optional)"
+    )
+    energy_price_per_kwh: int | None = Field(default=None, ge=0, le=PRICE_MAX)
     energy_discount_bp: int = Field(default=0, ge=0, le=10_000)
-    included_wh: int = Field(default=0, ge=0, description="free energy per calendar month")
+    included_wh: int = Field(
+        default=0, ge=0, le=INT32_MAX, description="free energy per calendar month"
+    )
     session_fee_waived: bool = False
 
 
@@ -35,13 +40,13 @@ class PlanOut(PlanIn):
 
 
 class SubscribeIn(BaseModel):
-    plan_id: int
+    plan_id: PositiveId
 
 
 class SubscriptionOut(BaseModel):
     id: int
     driver_id: int
-    plan_id: int
+    plan_id: PositiveId
     status: str
     provider: str
     external_id: str | None
@@ -80,7 +85,7 @@ def list_plans(db: SessionDep, _: OperatorDep) -> list[PlanOut]:
 
 @router.post("/drivers/{driver_id}/plan", status_code=status.HTTP_201_CREATED)
 def subscribe(
-    driver_id: int, body: SubscribeIn, request: Request, db: SessionDep, _: OperatorDep
+    driver_id: RowId, body: SubscribeIn, request: Request, db: SessionDep, _: OperatorDep
 ) -> SubscriptionOut:
     """Put the driver on a plan (billed to their saved card via Stripe, else the ledger)."""
     if db.get(Driver, driver_id) is None:
@@ -96,7 +101,7 @@ def subscribe(
 
 @router.delete("/drivers/{driver_id}/plan")
 def unsubscribe(
-    driver_id: int, request: Request, db: SessionDep, _: OperatorDep
+    driver_id: RowId, request: Request, db: SessionDep, _: OperatorDep
 ) -> SubscriptionOut:
     try:
         return _subscription(plans.cancel(db, _payments(request).stripe, driver_id))
@@ -105,7 +110,7 @@ def unsubscribe(
 
 
 @router.get("/drivers/{driver_id}/plan/usage")
-def plan_usage(driver_id: int, db: SessionDep, _: OperatorDep, month: str | None = None) -> dict:
+def plan_usage(driver_id: RowId, db: SessionDep, _: OperatorDep, month: str | None = None) -> dict:
     """Included energy of the driver's plan: allowance, used, remaining (`YYYY-MM`)."""
     period = month or plans.period_of(datetime.now(UTC))
     try:

@@ -11,6 +11,7 @@ from sqlmodel import select
 from temporalio.service import RPCError
 
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
+from api.inputs import ID_MAX, INT32_MAX
 from api.remote_sessions import start_remote_session
 from api.schemas import PaymentPublic, ReceiptPublic, SessionDetail, SessionPublic
 from domain.session import StopCommand
@@ -25,7 +26,7 @@ _RUNNING = {"Authorized", "Pending", "Charging", "Stopped"}
 
 class RemoteStartRequest(BaseModel):
     station_id: str
-    connector_id: int | None = Field(default=None, ge=0)
+    connector_id: int | None = Field(default=None, ge=0, le=INT32_MAX)
     id_token: str = Field(min_length=1, max_length=36)
 
 
@@ -87,7 +88,7 @@ def list_sessions(
     station_id: str | None = None,
     state: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=ID_MAX),
 ) -> list[SessionPublic]:
     """Newest first; filter by station or state."""
     query = select(ChargingSession)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from api.deps import OperatorDep, SessionDep
+from api.inputs import ID_MAX, PositiveId
 from api.schemas import ConnectorPublic, MessagePublic, StationCreate, StationPublic
 from domain.credentials import hash_password
 from store.tables import Connector, OcppMessage, Station, Tariff
@@ -55,7 +56,7 @@ def list_stations(
     _: OperatorDep,
     registration: str | None = Query(None, description="Accepted, Pending (the inbox), Rejected"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=ID_MAX),
 ) -> list[StationPublic]:
     query = select(Station)
     if registration:
@@ -66,7 +67,7 @@ def list_stations(
 
 class RegistrationDecision(BaseModel):
     connector_count: int | None = Field(default=None, ge=1, le=32)
-    tariff_id: int | None = None
+    tariff_id: PositiveId | None = None
 
 
 @router.post("/{station_id}/approve")
@@ -116,7 +117,7 @@ def station_messages(
     station_id: str,
     db: SessionDep,
     _: OperatorDep,
-    after_id: int = Query(0, ge=0, description="return messages with id > after_id"),
+    after_id: int = Query(0, ge=0, le=ID_MAX, description="return messages with id > after_id"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[MessagePublic]:
     """The station's OCPP frames in order; page with `after_id` = the last id you saw."""

@@ -10,6 +10,7 @@ from sqlmodel import select, update
 
 from activities.payments.tariffs import resolve_tariff
 from api.deps import OperatorDep, RowId, SessionDep
+from api.inputs import INT32_MAX, ConnectorId, Money, PositiveId, Price, UtcDateTime
 from api.schemas import TariffCreate
 from domain.money import format_amount
 from domain.rating import RatingResult, preview
@@ -24,17 +25,17 @@ router = APIRouter(tags=["tariffs"])
 class TariffBody(TariffCreate):
     """A tariff: the flat prices (the fallback) plus OCPI-like elements and fees."""
 
-    idle_price_per_hour: int = Field(default=0, ge=0, description="idle fee, minor units/hour")
-    idle_grace_minutes: int = Field(default=0, ge=0)
-    idle_fee_cap: int | None = Field(default=None, ge=0)
-    min_price: int | None = Field(default=None, ge=0)
-    max_price: int | None = Field(default=None, ge=0)
+    idle_price_per_hour: Price = Field(default=0, description="idle fee, minor units/hour")
+    idle_grace_minutes: int = Field(default=0, ge=0, le=10_080)
+    idle_fee_cap: Money | None = None
+    min_price: Money | None = None
+    max_price: Money | None = None
     time_basis: str = Field(default="session", pattern="^(session|charging)$")
-    energy_step_wh: int = Field(default=1, ge=1)
-    time_step_s: int = Field(default=1, ge=1)
+    energy_step_wh: int = Field(default=1, ge=1, le=1_000_000)
+    time_step_s: int = Field(default=1, ge=1, le=86_400)
     time_zone: str = "UTC"
     elements: list[TariffElement] = Field(default_factory=list)
-    hold_amount: int | None = Field(default=None, ge=0)
+    hold_amount: Money | None = None
 
 
 class TariffOut(TariffBody):
@@ -55,7 +56,7 @@ class PricePreview(BaseModel):
 
 
 class TariffAssignment(BaseModel):
-    tariff_id: int | None
+    tariff_id: PositiveId | None
 
 
 def _check(body: TariffBody) -> TariffModel:
@@ -103,7 +104,7 @@ def preview_tariff(
     energy_wh: int = Query(..., ge=0, le=10_000_000),
     duration_s: int = Query(..., ge=0, le=30 * 86_400),
     idle_s: int = Query(0, ge=0, le=30 * 86_400),
-    start: datetime | None = None,
+    start: UtcDateTime | None = None,
 ) -> PricePreview:
     """The price of `energy_wh` charged over `duration_s` from `start`, then `idle_s` idle."""
     row = db.get(Tariff, tariff_id)
@@ -121,8 +122,8 @@ def station_price_preview(
     energy_wh: int = Query(..., ge=0, le=10_000_000),
     duration_s: int = Query(..., ge=0, le=30 * 86_400),
     idle_s: int = Query(0, ge=0, le=30 * 86_400),
-    start: datetime | None = None,
-    connector_id: int | None = None,
+    start: UtcDateTime | None = None,
+    connector_id: int | None = Query(None, ge=0, le=INT32_MAX),
 ) -> PricePreview:
     """What a driver would pay at this station (and connector) for such a session."""
     if db.get(Station, station_id) is None:
@@ -133,7 +134,11 @@ def station_price_preview(
 
 @router.put("/stations/{station_id}/connectors/{connector_id}/tariff")
 def assign_connector_tariff(
-    station_id: str, connector_id: int, body: TariffAssignment, db: SessionDep, _: OperatorDep
+    station_id: str,
+    connector_id: ConnectorId,
+    body: TariffAssignment,
+    db: SessionDep,
+    _: OperatorDep,
 ) -> TariffAssignment:
     """Give a connector its own tariff (null: the station's again)."""
     station = db.get(Station, station_id)
