@@ -1,0 +1,67 @@
+"""What a virtual charger is (identity, hardware, version) and how it behaves (switchable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Behaviour:
+    """Field behaviours and failure switches; the defaults are a well-behaved charger."""
+
+    # Connection: back-off between reconnects, and random drops (exponential, mean seconds).
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    drop_mean_s: float | None = None
+    drop_offline_s: float = 10.0
+    # Transaction messages: queued while offline and replayed; retried when unanswered.
+    offline_queue: bool = True
+    retry_transaction_messages: bool = True
+    # Commands.
+    auto_plug: bool = True  # a remote start finds the EV plugged in (else it waits for `plug`)
+    accept_remote_start: bool = True
+    # Maintenance failures (for rollout and job tests).
+    download_fails: bool = False
+    install_fails: bool = False
+    signature: str = "verify"  # verify (checked with `cryptography`) | accept | reject
+    upload_fails: bool = False
+    upload_method: str = "auto"  # auto (the URL's ?method=, else PUT) | put | post
+    # Vendor quirks seen in the field.
+    meter_values_without_tx_id: bool = False  # 1.6: MeterValues lack transactionId
+    transaction_id_zero: bool = False  # 1.6: messages of a not-yet-known transaction carry 0
+    interval_energy: bool = False  # energy as Energy.Active.Import.Interval, not Register
+    duplicate_message_ids: bool = False  # transaction messages sent twice with one id
+    late_status_s: float = 0.0  # StatusNotification sent this many seconds late
+
+
+@dataclass
+class ChargerConfig:
+    """Identity, hardware and protocol of one virtual charger."""
+
+    station_id: str
+    password: str
+    url: str  # gateway base URL, e.g. ws://127.0.0.1:9000/ocpp (the station id is appended)
+    version: str = "1.6"  # "1.6" or "2.0.1"
+    connectors: int = 1  # 1.6 connectors / 2.0.1 EVSEs (one connector each)
+    max_power_w: float = 11_000.0  # hardware limit per connector
+    voltage_v: float = 230.0
+    phases: int = 3
+    vendor: str = "Ampflow"
+    model: str = "Virtual"
+    serial: str | None = None
+    firmware_version: str = "1.0"
+    meter_start_wh: float = 0.0
+    speed: float = 1.0  # simulated seconds per real second (1 = real time)
+    clock_skew_s: float = 0.0
+    message_timeout_s: float = 30.0
+    configuration: dict[str, str] = field(default_factory=dict)  # initial config values
+    strict: bool = True  # validate outgoing CALLs and incoming answers against the schemas
+    state_file: Path | None = None  # configuration/device model etc., kept across reboots
+    journal_file: Path | None = None  # the JSON-lines log (in memory only when None)
+    journal_keep: int = 10_000  # events kept in memory
+    behaviour: Behaviour = field(default_factory=Behaviour)
+
+    @property
+    def v201(self) -> bool:
+        return self.version == "2.0.1"
