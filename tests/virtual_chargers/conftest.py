@@ -82,3 +82,24 @@ async def register(api: httpx.AsyncClient, station_id: str, password: str, conne
         "/stations", json={"id": station_id, "password": password, "connector_count": connectors}
     )
     assert response.status_code in (201, 409), response.text
+
+
+async def finished_job(api: httpx.AsyncClient, workflow_id: str, timeout: float = 60) -> dict:
+    """Poll a maintenance job until it is no longer running; returns its detail."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await api.get(f"/maintenance/jobs/{workflow_id}")
+        if response.status_code == 200 and response.json()["state"] != "running":
+            return response.json()
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{workflow_id} still running: {response.text}")
+        await asyncio.sleep(0.2)
+
+
+async def command(api: httpx.AsyncClient, station_id: str, name: str, **params) -> dict:
+    """Run a station command through the API (StationCommand workflow); its record."""
+    response = await api.post(
+        f"/stations/{station_id}/commands", json={"name": name, "params": params, "timeout_s": 20}
+    )
+    assert response.status_code in (200, 422, 502), response.text
+    return response.json()
