@@ -106,6 +106,18 @@ def after_failure(state: ThrottleState, policy: ThrottlePolicy, now: datetime) -
     return ThrottleState(failures=failures, window_start=start, locked_until=locked)
 
 
+def admit(
+    state: ThrottleState, policy: ThrottlePolicy, now: datetime
+) -> tuple[ThrottleState, bool]:
+    """Count an attempt *before* it is evaluated (so parallel guesses cannot all slip past a
+    check made before any of them failed): refused while locked, otherwise counted as a
+    failure — the attempt that reaches the limit is still evaluated and locks the key. A
+    success then takes its count back (`store.throttle.release`)."""
+    if seconds_locked(state, now):
+        return state, False
+    return after_failure(state, policy, now), True
+
+
 # ---- group stop ----------------------------------------------------------------------------
 
 

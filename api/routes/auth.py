@@ -164,19 +164,26 @@ def _grant(
 def _password_grant(
     db: Session, settings: Settings, username: str, password: str, ip: str, kind: str
 ) -> TokenPair | JSONResponse:
+    """Each guess is counted (per account and per address) before its password is checked, and
+    the count committed, so parallel guesses in any number of processes meet the limit."""
     now = datetime.now(UTC)
     email = normalize_email(username)
     account_key = _account_key(kind, email)
     ip_key = f"login:ip:{ip}"
-    wait = max(throttle.locked_for(db, account_key, now), throttle.locked_for(db, ip_key, now))
-    if wait:
-        return _locked(wait)
+    account = throttle.reserve(db, account_key, login_sessions.account_policy(settings), now)
+    if not account.admitted:
+        db.commit()
+        return _locked(account.wait_s)
+    by_ip = throttle.reserve(db, ip_key, login_sessions.ip_policy(settings), now)
+    if not by_ip.admitted:
+        db.rollback()  # the account's count is not taken: this guess is not evaluated
+        return _locked(by_ip.wait_s)
+    db.commit()  # counted before the slow check, visible to every other attempt
     subject_id, role, encoded = _find_account(db, kind, email)
     if not security.verify_password(password, encoded) or subject_id is None:
-        throttle.record_failure(db, account_key, login_sessions.account_policy(settings), now)
-        throttle.record_failure(db, ip_key, login_sessions.ip_policy(settings), now)
         return _invalid_grant()
     throttle.clear(db, account_key)
+    throttle.release(db, ip_key, by_ip)
     if encoded and security.needs_rehash(encoded):
         _set_password(db, kind, subject_id, password)
     pair = login_sessions.start_session(db, settings, kind, subject_id, role)
@@ -286,12 +293,12 @@ def change_password(
     kind, subject_id = _account_of(who)
     now = datetime.now(UTC)
     key = f"login:{kind}:{subject_id}:password"
-    if throttle.locked_for(db, key, now):
+    if not throttle.reserve(db, key, login_sessions.account_policy(settings), now).admitted:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many attempts; try later")
+    db.commit()  # counted before the check
     if not security.verify_password(body.current_password, _password_hash(db, kind, subject_id)):
-        throttle.record_failure(db, key, login_sessions.account_policy(settings), now)
-        db.commit()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the current password is wrong")
+    throttle.clear(db, key)
     problem = password_problem(body.new_password)
     if problem:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
@@ -315,10 +322,12 @@ def request_password_reset(
     now = datetime.now(UTC)
     key = f"reset:{_digest(email)}"
     ip_key = f"reset:ip:{_client_ip(request)}"
-    if throttle.locked_for(db, key, now) or throttle.locked_for(db, ip_key, now):
+    if not throttle.reserve(db, key, login_sessions.account_policy(settings), now).admitted:
         return ACCEPTED  # silently: no mail bombing
-    throttle.record_failure(db, key, login_sessions.account_policy(settings), now)
-    throttle.record_failure(db, ip_key, login_sessions.ip_policy(settings), now)
+    if not throttle.reserve(db, ip_key, login_sessions.ip_policy(settings), now).admitted:
+        db.rollback()
+        return ACCEPTED
+    db.commit()
     driver = db.exec(select(Driver).where(func.lower(Driver.email) == email)).first()
     if driver is None or driver.id is None or not settings.smtp_host:
         return ACCEPTED

@@ -161,12 +161,12 @@ async def delete_account(
     login = db.get(DriverLogin, me.driver_id)
     now = datetime.now(UTC)
     key = f"login:driver:{me.driver_id}:password"
-    if throttle.locked_for(db, key, now):
+    if not throttle.reserve(db, key, login_sessions.account_policy(settings), now).admitted:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many attempts; try later")
+    db.commit()  # counted before the check
     if not security.verify_password(body.password, login.password_hash if login else None):
-        throttle.record_failure(db, key, login_sessions.account_policy(settings), now)
-        db.commit()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the password is wrong")
+    throttle.clear(db, key)
     forget_driver(db, _driver(db, me), me.actor)
     db.commit()
     await notify_list_change(db, temporal, settings, me.actor)
