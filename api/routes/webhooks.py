@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
@@ -18,6 +19,7 @@ from activities.payments.webhooks import WebhookRejected, handle_stripe_webhook
 from domain.payments import PaymentEvent
 
 router = APIRouter(tags=["webhooks"])
+FUTURE_TOLERANCE_S = 60  # clock skew allowed for a signature's timestamp
 log = logging.getLogger(__name__)
 
 
@@ -37,6 +39,8 @@ async def stripe_webhook(
     settings = request.app.state.settings
     if not settings.stripe_webhook_secret:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "webhooks are not configured")
+    if _from_the_future(stripe_signature, time.time()):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid webhook: timestamp in the future")
     payload = await request.body()
     from api.routes.payments import payments_of
 
@@ -55,6 +59,19 @@ async def stripe_webhook(
     if result.event is not None:
         await _deliver(request, result.event)
     return WebhookAck(event_id=result.event_id, duplicate=result.duplicate, event=result.event)
+
+
+def _from_the_future(header: str | None, now: float) -> bool:
+    """True if the Stripe-Signature header's timestamp lies beyond `FUTURE_TOLERANCE_S` ahead
+    (the SDK refuses only old ones: a signature dated ahead would be replayable for long)."""
+    for part in (header or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t":
+            try:
+                return int(value) > now + FUTURE_TOLERANCE_S
+            except ValueError:
+                return False  # malformed: the signature check refuses it
+    return False
 
 
 async def _deliver(request: Request, event: PaymentEvent) -> None:

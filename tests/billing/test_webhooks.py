@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from sqlmodel import select
@@ -66,6 +68,26 @@ async def test_bad_signature_or_tampered_body_is_rejected(
     with payments.db.session() as s:
         assert s.exec(select(ProviderEvent)).all() == []
         assert records.find(s, "w-1", records.HOLD).status == "held"
+
+
+async def test_signature_dated_in_the_future_is_rejected(
+    billing_api: httpx.AsyncClient, payments: Payments, fake: FakeStripe
+) -> None:
+    """A valid signature whose timestamp lies ahead beyond a small tolerance is refused (the
+    SDK only refuses old ones, so it could be replayed for as long as it lies ahead)."""
+    _, event = _expired_hold(payments, fake)
+    payload = fake.event_payload(event["id"])
+    for ahead in (3600, 10 * 365 * 86400):
+        header = FakeStripe.sign_event(payload, WEBHOOK_SECRET, int(time.time()) + ahead)
+        headers = {"Stripe-Signature": header, "Content-Type": "application/json"}
+        response = await billing_api.post("/webhooks/stripe", content=payload, headers=headers)
+        assert response.status_code == 400, response.text
+    with payments.db.session() as s:
+        assert s.exec(select(ProviderEvent)).all() == []
+    slightly = FakeStripe.sign_event(payload, WEBHOOK_SECRET, int(time.time()) + 5)  # skew
+    headers = {"Stripe-Signature": slightly, "Content-Type": "application/json"}
+    response = await billing_api.post("/webhooks/stripe", content=payload, headers=headers)
+    assert response.status_code == 200, response.text
 
 
 def test_settlement_after_an_expiry_webhook_charges_the_saved_card(
