@@ -47,6 +47,10 @@ class Settings(BaseSettings):
 
     demo_station_password: str = "demo-secret"
 
+    # The charger's answer never waits without bound (ADR-005): Authorize and transaction start
+    # wait this long for the session workflow, then are answered from the fallback decision.
+    charger_answer_deadline_s: float = 5.0
+
     # Session guards (seconds).
     authorization_timeout_s: int = 180  # authorized (or remote-started) but never started
     max_session_s: int = 72 * 3600  # "eternal" session guard: remote stop, then close

@@ -4,6 +4,8 @@
 - `ampflow_gateway_messages_total{action, result}`: CALLs from stations answered (`ok`,
   `error`) or refused by the rate limit (`rate_limited`);
 - `ampflow_gateway_call_seconds{action}`: time to handle a station's CALL;
+- `ampflow_gateway_decisions_total{action, path}`: Authorize and transaction-start answers by
+  how they were decided: `primary` (the session workflow) or `fallback` (ADR-005);
 - `ampflow_gateway_handshakes_rejected_total{status}`: refused WebSocket handshakes by HTTP
   status (404 unknown station or path, 401 wrong password, 400 no usable subprotocol, ...).
 The helpers are cheap (a dict lookup and a counter increment) and never raise.
@@ -31,6 +33,12 @@ CALL_SECONDS = Histogram(
     "Time to handle a CALL from a station",
     ["action"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+DECISIONS = Counter(
+    "ampflow_gateway_decisions",
+    "Authorize/start answers by how they were decided (primary: the session workflow within "
+    "the deadline; fallback: the store, past it)",
+    ["action", "path"],
 )
 HANDSHAKES_REJECTED = Counter(
     "ampflow_gateway_handshakes_rejected", "Refused WebSocket handshakes", ["status"]
@@ -86,3 +94,8 @@ def stop(server) -> None:
     if server is not None:
         server.shutdown()
         server.server_close()
+
+
+def decision(action: str, path: str) -> None:
+    """Count an Authorize/start answer decided on `path` (`primary` or `fallback`)."""
+    DECISIONS.labels(action, path).inc()

@@ -12,6 +12,8 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from temporalio.client import (
     Client,
@@ -39,14 +41,28 @@ from domain.session import (
     SessionView,
     StartRequest,
     StartResult,
+    StopCommand,
     StopRequest,
 )
+from gateway import metrics
+from gateway.fallback import FallbackDecisions
 from gateway.station_store import StationStore
 from workflows import contract
 
 log = logging.getLogger(__name__)
 
 _RETRANSMISSION_WINDOW_S = 600.0
+_START_RETRY_MAX_S = 30.0  # back-off cap while Temporal is unreachable
+_TRANSIENT = (
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.UNKNOWN,
+    RPCStatusCode.INTERNAL,
+    RPCStatusCode.CANCELLED,
+)
+
+T = TypeVar("T")
 
 
 class SessionBridge:
@@ -59,6 +75,7 @@ class SessionBridge:
         self.store = store
         self.settings = settings
         self.task_queue = task_queue
+        self.fallback = FallbackDecisions(store)
         # (station, id token) -> session number, for an Authorize followed by a start.
         self._authorized: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
         # (station, message id) -> session number, so a retransmitted frame hits the same session.
@@ -75,14 +92,20 @@ class SessionBridge:
         self._charging_states: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def authorize(self, station_id: str, id_token: str, message_id: str) -> Authorization:
-        """Decide on a presented credential inside a new session workflow."""
+        """Decide on a presented credential inside a new session workflow (within the deadline,
+        else from the fallback decision)."""
         number = await self._number_for_message(station_id, message_id, id_token)
-        result: Authorization = await self.client.execute_update_with_start_workflow(
-            contract.UPDATE_AUTHORIZE,
-            AuthorizeRequest(id_token=id_token),
-            start_workflow_operation=self._start_operation(station_id, number),
-            id=f"authorize-{message_id}",
-            result_type=Authorization,
+        result = await self._within_deadline(
+            "Authorize",
+            station_id,
+            self.client.execute_update_with_start_workflow(
+                contract.UPDATE_AUTHORIZE,
+                AuthorizeRequest(id_token=id_token),
+                start_workflow_operation=self._start_operation(station_id, number),
+                id=f"authorize-{message_id}",
+                result_type=Authorization,
+            ),
+            lambda: self.fallback.decide(station_id, id_token),
         )
         if result.status == AuthorizationStatus.ACCEPTED:
             self._remember(self._authorized, (station_id, id_token), (number, time.monotonic()))
@@ -112,13 +135,18 @@ class SessionBridge:
     async def start_session(
         self, station_id: str, transaction_id: str, request: StartRequest, message_id: str
     ) -> StartResult:
-        """Send the start update to `session-{station}-{transaction_id}`, creating it if needed."""
-        return await self.client.execute_update_with_start_workflow(
-            contract.UPDATE_START,
-            request,
-            start_workflow_operation=self._start_operation(station_id, transaction_id),
-            id=f"start-{message_id}",
-            result_type=StartResult,
+        """Send the start update to `session-{station}-{transaction_id}`, creating it if needed.
+
+        Answered within the deadline; past it from the fallback decision, while the start keeps
+        being delivered (retried while Temporal is unreachable). A session the fallback let start
+        but the workflow refuses is stopped remotely.
+        """
+        return await self._within_deadline(
+            "StartTransaction",
+            station_id,
+            self._deliver_start(station_id, transaction_id, request, message_id),
+            lambda: self._fallback_start(station_id, transaction_id, request),
+            late=lambda result, told: self._stop_if_refused(station_id, result, told),
         )
 
     def meter(self, station_id: str, transaction_id: str, update: MeterUpdate) -> None:
@@ -169,14 +197,19 @@ class SessionBridge:
         repeat across connections).
         """
         workflow_id = f"authorize-{station_id}-{uuid.uuid4().hex[:16]}"
-        return await self.client.execute_update_with_start_workflow(
-            contract.UPDATE_AUTHORIZE,
-            AuthorizeRequest(id_token=id_token, token_type=token_type),
-            start_workflow_operation=self._start_operation(
-                station_id, "", workflow_id=workflow_id, decision_only=True
+        return await self._within_deadline(
+            "Authorize",
+            station_id,
+            self.client.execute_update_with_start_workflow(
+                contract.UPDATE_AUTHORIZE,
+                AuthorizeRequest(id_token=id_token, token_type=token_type),
+                start_workflow_operation=self._start_operation(
+                    station_id, "", workflow_id=workflow_id, decision_only=True
+                ),
+                id=f"authorize-{message_id}",
+                result_type=Authorization,
             ),
-            id=f"authorize-{message_id}",
-            result_type=Authorization,
+            lambda: self.fallback.decide(station_id, id_token),
         )
 
     async def start_transaction(
@@ -188,14 +221,18 @@ class SessionBridge:
         retransmitted after the Ended cannot open a second, billable session.
         """
         try:
-            result = await self.client.execute_update_with_start_workflow(
-                contract.UPDATE_START,
-                request,
-                start_workflow_operation=self._start_operation(
-                    station_id, key, reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE
+            result = await self._within_deadline(
+                "TransactionEvent",
+                station_id,
+                self._deliver_start(
+                    station_id,
+                    key,
+                    request,
+                    message_id,
+                    reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 ),
-                id=f"start-{message_id}",
-                result_type=StartResult,
+                lambda: self._fallback_start(station_id, key, request),
+                late=lambda result, told: self._stop_if_refused(station_id, result, told),
             )
         except WorkflowAlreadyStartedError:
             return None
@@ -347,6 +384,105 @@ class SessionBridge:
         for workflow_id, update in list(self._meter_pending.items()):
             await self._signal_meter(workflow_id, update)
         self._meter_pending.clear()
+
+    # ---- the deadline and the fallback (ADR-005 §2) ------------------------------------
+
+    async def _within_deadline(
+        self,
+        action: str,
+        station_id: str,
+        primary: Awaitable[T],
+        fallback: Callable[[], Awaitable[T]],
+        late: Callable[[T, T], Awaitable[None]] | None = None,
+    ) -> T:
+        """The primary answer if it comes within the deadline, else the fallback's.
+
+        The primary keeps running past the deadline (the workflow records the real decision);
+        `late(primary, fallback)` runs when it finally completes.
+        """
+        task = asyncio.ensure_future(primary)
+        deadline = self.settings.charger_answer_deadline_s
+        try:
+            result = await asyncio.wait_for(asyncio.shield(task), deadline)
+        except TimeoutError:
+            reason = f"no answer within {deadline:g}s"
+        except RPCError as err:  # Temporal unreachable
+            reason = f"Temporal: {err.status.name if err.status else err}"
+        else:
+            metrics.decision(action, "primary")
+            return result
+        answer = await fallback()
+        metrics.decision(action, "fallback")
+        log.warning("%s %s answered from the fallback decision (%s)", station_id, action, reason)
+        if not task.done():
+            self._spawn(self._after_fallback(action, station_id, task, answer, late))
+        return answer
+
+    async def _after_fallback(
+        self, action: str, station_id: str, task: asyncio.Future, told, late: Callable | None
+    ) -> None:
+        try:
+            result = await task
+        except Exception as err:
+            log.warning("%s %s: the late primary decision failed: %s", station_id, action, err)
+            return
+        if late is not None:
+            await late(result, told)
+
+    async def _deliver_start(
+        self,
+        station_id: str,
+        transaction_id: str,
+        request: StartRequest,
+        message_id: str,
+        reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    ) -> StartResult:
+        """The start update, retried while Temporal is unreachable (its update id makes a
+        repeat harmless)."""
+        delay = 0.2
+        while True:
+            try:
+                return await self.client.execute_update_with_start_workflow(
+                    contract.UPDATE_START,
+                    request,
+                    start_workflow_operation=self._start_operation(
+                        station_id, transaction_id, reuse_policy=reuse_policy
+                    ),
+                    id=f"start-{message_id}",
+                    result_type=StartResult,
+                )
+            except RPCError as err:
+                if err.status not in _TRANSIENT:
+                    raise
+                log.warning(
+                    "start of %s/%s not delivered (%s); retrying", station_id, transaction_id, err
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _START_RETRY_MAX_S)
+
+    async def _fallback_start(
+        self, station_id: str, transaction_id: str, request: StartRequest
+    ) -> StartResult:
+        authorization = (
+            await self.fallback.decide(station_id, request.id_token) if request.id_token else None
+        )
+        return StartResult(transaction_id=transaction_id, authorization=authorization)
+
+    async def _stop_if_refused(
+        self, station_id: str, result: StartResult, told: StartResult
+    ) -> None:
+        """The fallback let the charger start, the workflow refused: stop it remotely."""
+        accepted = AuthorizationStatus.ACCEPTED
+        if told.authorization is None or told.authorization.status != accepted:
+            return
+        if result.authorization is not None and result.authorization.status == accepted:
+            return
+        workflow_id = contract.session_workflow_id(station_id, told.transaction_id)
+        log.warning("%s started on the fallback decision, refused by the session", workflow_id)
+        await self.client.get_workflow_handle(workflow_id).signal(
+            contract.SIGNAL_REQUEST_STOP,
+            StopCommand(requested_by="gateway-fallback", reason="DeAuthorized"),
+        )
 
     # ---- helpers -------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from domain.session import SessionState
 from store.tables import Payment, Station
 from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
-from tests.helpers import session_result
+from tests.helpers import charger_session_result, session_result
 from tests.v201.support import booted_station
 
 
@@ -41,5 +41,5 @@ async def test_free_vend_201_without_any_token(seeded, worker, gateway_url, temp
         await station.event(tx.started("CablePluggedIn", with_token=False))
         await station.event(tx.updated(wh=1500))
         await station.event(tx.ended())
-    view = await session_result(temporal_client, DEMO_STATION, tx.transaction_id)
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 1500 and view.total == 0
