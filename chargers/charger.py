@@ -213,6 +213,10 @@ class Charger:
         (None: until `go_online`)."""
         assert self._network is not None
         self._network.clear()
+        if self._online is not None:
+            self._online.clear()  # nothing reaches the CSMS from now on
+        if self.rpc is not None:
+            self.rpc.closed = True
         self.journal.write("network_down", seconds=seconds)
         if self._ws is not None:
             transport = getattr(self._ws, "transport", None)

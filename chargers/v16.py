@@ -429,7 +429,7 @@ class Protocol16:
             return {"status": "Rejected"}, None
         unit = p.get("chargingRateUnit", "W")
         tx = c.connectors[connector_id].transaction if connector_id else None
-        start = c.clock.now().replace(microsecond=0)
+        start = c.clock.now()
         periods = c.profiles.composite(
             connector_id or 1,
             start,

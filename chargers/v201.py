@@ -176,7 +176,7 @@ class Protocol201(ReportsMixin):
                     "unitOfMeasure": {"unit": "Wh"},
                 }
             )
-        if "Power.Active.Import" in measurands and context == "Sample.Periodic":
+        if "Power.Active.Import" in measurands and context in ("Sample.Periodic", "Trigger"):
             values.append(
                 {
                     "value": round(sample["power_w"], 1),
@@ -485,7 +485,7 @@ class Protocol201(ReportsMixin):
             return _REJECTED, None
         unit = p.get("chargingRateUnit", "W")
         tx = c.connectors[evse_id].transaction if evse_id else None
-        start = c.clock.now().replace(microsecond=0)
+        start = c.clock.now()
         periods = c.profiles.composite(
             evse_id or 1,
             start,
