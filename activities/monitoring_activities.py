@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -149,9 +150,12 @@ def resolve_alerts(conn: Connection, request: AlertResolve) -> list[str]:
 class MonitoringActivities:
     """Bound methods registered on the worker (`monitoring_activities`)."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))  # the report's "now" (tests fix it)
 
     # ---- alerts --------------------------------------------------------------------------
 
@@ -303,17 +307,22 @@ class MonitoringActivities:
     def build_monthly_report(self, request: MonthlyReportRequest) -> ReportRef:
         """Query, chart and store the month's report (replacing an earlier one of the month)."""
         tz = self.settings.report_time_zone
-        month = request.month or previous_month(datetime.now(ZoneInfo(tz)))
+        now = self.clock().astimezone(ZoneInfo(tz))
+        month = request.month or previous_month(now)
         start, end = month_period(month, tz)
         title = f"Ampflow monthly report {month}"
+        subtitle = f"{start.isoformat()} – {end.isoformat()} ({tz})"
+        if now < end:  # the current month: connector time is counted up to now
+            subtitle += f"; time counted up to {now.isoformat(timespec='seconds')}"
         with self.db.session() as session:
             conn = session.connection()
-            sections = [self._section(conn, "Fleet", Scope(start=start, end=end, time_zone=tz))]
+            fleet = Scope(start=start, end=end, time_zone=tz, now=now)
+            sections = [self._section(conn, "Fleet", fleet)]
             for site in _rows(conn, "SELECT DISTINCT site_id FROM station_sites ORDER BY 1"):
                 stations = q.stations_of_site(conn, site["site_id"])
-                scope = Scope(start=start, end=end, time_zone=tz, station_ids=stations)
+                scope = fleet.model_copy(update={"station_ids": stations})
                 sections.append(self._section(conn, f"Site {site['site_id']}", scope, charts=False))
-            html = render_report(title, f"{start.isoformat()} – {end.isoformat()} ({tz})", sections)
+            html = render_report(title, subtitle, sections)
             info = activity.info()
             params = {
                 "label": month,

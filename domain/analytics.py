@@ -2,13 +2,20 @@
 CSV form and their charts.
 
 Definitions (the queries are in `store/analytics_queries.py`):
-- A session belongs to the period of its start (`started_at`); usage and averages count
-  started sessions that were not refused (Rejected) or never started (Expired).
+- A session belongs to the period of its start (`started_at`) and counts unless it was refused
+  (Rejected) or never started (Expired). `sessions_started` counts these, running ones included;
+  energy, duration and their averages are over the `sessions_ended` among them (ended with their
+  final energy and duration recorded); `sessions_open` = started − ended.
 - Utilization and uptime come from the connector status history: a status lasts until the
-  connector's next status; the state before the period is the last status before it. Time
-  before a connector's first known status is not observed and is left out of every share.
-- Charging = status Charging; occupied = a vehicle is at the connector (Preparing, Charging,
-  SuspendedEV, SuspendedEVSE, Finishing, and 2.0.1 Occupied).
+  connector's next status; the state before the period is the last status before it. Only
+  time between a connector's first appearance (our clock when its first status arrived) and
+  now is observed: time before it and time still to come are left out of every share.
+- Charging = status Charging (OCPP 1.6), or, in OCPP 2.0.1, a transaction whose chargingState
+  (TransactionEvent) is Charging while the connector is occupied: the same chargingState the
+  session's idle fee reads. 2.0.1 chargingStates are read from the message log
+  (`ocpp_messages`), up to `TX_LOOKBACK` before the period for transactions already running.
+  Occupied = a vehicle is at the connector (Preparing, Charging, SuspendedEV, SuspendedEVSE,
+  Finishing, and 2.0.1 Occupied).
 - Available = the station is online (link history; no history = online) and the connector is
   not Faulted. Uptime = available / (observed − excluded), excluded being maintenance windows.
 - Revenue sums the rated cost lines of sessions (`sessions.cost`) per currency and component.
@@ -21,12 +28,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-CHARGING_STATUSES = ("Charging",)
+CHARGING_STATUSES = ("Charging",)  # 1.6 connector status; also the 2.0.1 chargingState
 OCCUPIED_STATUSES = (
     "Preparing",
     "Charging",
@@ -53,6 +60,9 @@ ABNORMAL_STOP_REASONS = (
     "Timeout",
     "Other",
 )
+# How far before a period the message log is read for 2.0.1 transactions already running at its
+# start (sessions are stopped after `AMPFLOW_MAX_SESSION_S`, 72 h by default).
+TX_LOOKBACK = timedelta(days=7)
 
 
 class Bucket(StrEnum):
@@ -62,38 +72,55 @@ class Bucket(StrEnum):
 
 
 class Scope(BaseModel):
-    """What an analytics query covers: [start, end), optionally some stations / one connector."""
+    """What an analytics query covers: [start, end), optionally some stations / one connector.
+
+    Connector time (utilization, uptime) is counted only up to `now`: the rest of the period
+    has not happened yet.
+    """
 
     start: datetime
     end: datetime
     time_zone: str = "UTC"  # of day/week/month buckets and of the heatmap
     station_ids: list[str] | None = None  # None: every station (a site resolves to its list)
     connector_id: int | None = None
+    now: datetime | None = None  # None: the current time when the query runs
+
+    def counted_until(self, now: datetime) -> datetime:
+        """The end of the observable part of the period: `now` clamped into [start, end]."""
+        return min(max(self.now or now, self.start), self.end)
 
 
 # ---- rows ----------------------------------------------------------------------------------
 
 
+_STARTED = "sessions that started in the period (not refused or never started), running included"
+_ENDED = "of those, the sessions that ended with their final energy and duration recorded"
+_OPEN = "started but not ended yet (running, or being settled): not in energy or duration"
+
+
 class UsageRow(BaseModel):
-    period: date  # the first day of the bucket, in the scope's time zone
-    sessions: int
-    energy_wh: int
-    duration_s: int
+    period: date = Field(description="the first day of the bucket, in the scope's time zone")
+    sessions_started: int = Field(description=_STARTED)
+    sessions_ended: int = Field(description=_ENDED)
+    ended_energy_wh: int = Field(description="energy (Wh) of the ended sessions")
+    ended_duration_s: int = Field(description="duration (s) of the ended sessions")
 
 
 class HeatmapCell(BaseModel):
-    weekday: int  # ISO: 1 = Monday … 7 = Sunday
-    hour: int  # 0 … 23
-    sessions: int
-    energy_wh: int
+    weekday: int = Field(description="ISO: 1 = Monday … 7 = Sunday")
+    hour: int = Field(description="0 … 23")
+    sessions_started: int = Field(description=_STARTED)
+    ended_energy_wh: int = Field(description="energy (Wh) of those that ended")
 
 
 class SessionSummary(BaseModel):
-    sessions: int
-    energy_wh: int
-    duration_s: int
-    avg_energy_wh: float | None
-    avg_duration_s: float | None
+    sessions_started: int = Field(description=_STARTED)
+    sessions_ended: int = Field(description=_ENDED)
+    sessions_open: int = Field(description=_OPEN)
+    ended_energy_wh: int = Field(description="energy (Wh) of the ended sessions")
+    ended_duration_s: int = Field(description="duration (s) of the ended sessions")
+    avg_energy_wh_per_ended: float | None = Field(description="ended_energy_wh / sessions_ended")
+    avg_duration_s_per_ended: float | None = Field(description="ended_duration_s / sessions_ended")
 
 
 class RevenueRow(BaseModel):
@@ -237,19 +264,19 @@ def _connector_labels(rows: Sequence) -> list[str]:
 
 def _draw_usage(axes, rows: Sequence[UsageRow]) -> None:
     labels = [r.period.isoformat() for r in rows]
-    axes.bar(labels, [r.energy_wh / 1000 for r in rows], color="#2a7ab0")
-    axes.set_ylabel("energy (kWh)")
+    axes.bar(labels, [r.ended_energy_wh / 1000 for r in rows], color="#2a7ab0")
+    axes.set_ylabel("energy of ended sessions (kWh)")
     axes.set_title("Energy and sessions per period")
     twin = axes.twinx()
-    twin.plot(labels, [r.sessions for r in rows], color="#d9822b", marker="o")
-    twin.set_ylabel("sessions")
+    twin.plot(labels, [r.sessions_started for r in rows], color="#d9822b", marker="o")
+    twin.set_ylabel("sessions started")
     axes.tick_params(axis="x", labelrotation=60, labelsize=7)
 
 
 def _draw_heatmap(axes, rows: Sequence[HeatmapCell]) -> None:
     grid = [[0] * 24 for _ in range(7)]
     for cell in rows:
-        grid[cell.weekday - 1][cell.hour] = cell.sessions
+        grid[cell.weekday - 1][cell.hour] = cell.sessions_started
     image = axes.imshow(grid, aspect="auto", cmap="viridis")
     axes.set_yticks(range(7), _WEEKDAYS)
     axes.set_xticks(range(0, 24, 2))

@@ -1,13 +1,15 @@
-"""The analytics and fleet queries (PostgreSQL ≥ 14: multiranges), one function per table.
+"""The analytics and fleet queries (PostgreSQL ≥ 16: multiranges, `pg_input_is_valid`), one
+function per table.
 
 Every function takes a SQLAlchemy `Connection` (the API's request session, or the worker's) and
 a `domain.analytics.Scope`; the definitions are documented in `domain/analytics.py`. Time spans
 are computed in SQL with `tstzmultirange` arithmetic, so overlaps (offline while faulted, a
-maintenance window over an outage) are counted once.
+maintenance window over an outage) are counted once, and end at the scope's `now`.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,6 +21,7 @@ from domain.analytics import (
     FINISHED_STATES,
     NOT_COUNTED_STATES,
     OCCUPIED_STATUSES,
+    TX_LOOKBACK,
     Bucket,
     ConnectorTime,
     FailureRow,
@@ -44,6 +47,7 @@ def _params(scope: Scope, **extra: Any) -> dict[str, Any]:
     return {
         "start": scope.start,
         "end": scope.end,
+        "until": scope.counted_until(datetime.now(UTC)),
         "tz": scope.time_zone,
         "stations": scope.station_ids,
         "connector": scope.connector_id,
@@ -80,8 +84,17 @@ def stations_of_site(conn: Connection, site_id: str) -> list[str]:
 # ---- sessions ------------------------------------------------------------------------------
 
 
+# Sessions started, and the energy and duration of those that ended (`s`: counted sessions).
+_ENDED = "s.energy_wh IS NOT NULL AND s.duration_s IS NOT NULL"
+_SESSION_FIGURES = f"""count(*) AS sessions_started,
+               count(*) FILTER (WHERE {_ENDED}) AS sessions_ended,
+               COALESCE(sum(s.energy_wh) FILTER (WHERE {_ENDED}), 0) AS ended_energy_wh,
+               COALESCE(sum(s.duration_s) FILTER (WHERE {_ENDED}), 0) AS ended_duration_s"""
+
+
 def usage(conn: Connection, scope: Scope, bucket: Bucket) -> list[UsageRow]:
-    """Sessions, energy and duration per day / week / month (empty buckets included)."""
+    """Sessions started, and energy and duration of those ended, per day / week / month (empty
+    buckets included)."""
     sql = f"""
     WITH buckets AS (
         SELECT generate_series(
@@ -90,13 +103,14 @@ def usage(conn: Connection, scope: Scope, bucket: Bucket) -> list[UsageRow]:
             %(step)s::interval) AS period
     ), totals AS (
         SELECT date_trunc(%(bucket)s, s.started_at AT TIME ZONE %(tz)s) AS period,
-               count(*) AS sessions, COALESCE(sum(s.energy_wh), 0) AS energy_wh,
-               COALESCE(sum(s.duration_s), 0) AS duration_s
+               {_SESSION_FIGURES}
         FROM sessions s WHERE {_started_in(scope)}
         GROUP BY 1
     )
-    SELECT b.period::date AS period, COALESCE(t.sessions, 0) AS sessions,
-           COALESCE(t.energy_wh, 0) AS energy_wh, COALESCE(t.duration_s, 0) AS duration_s
+    SELECT b.period::date AS period, COALESCE(t.sessions_started, 0) AS sessions_started,
+           COALESCE(t.sessions_ended, 0) AS sessions_ended,
+           COALESCE(t.ended_energy_wh, 0) AS ended_energy_wh,
+           COALESCE(t.ended_duration_s, 0) AS ended_duration_s
     FROM buckets b LEFT JOIN totals t USING (period) ORDER BY 1
     """
     params = _params(
@@ -111,12 +125,12 @@ def heatmap(conn: Connection, scope: Scope) -> list[HeatmapCell]:
     WITH starts AS (
         SELECT extract(isodow FROM s.started_at AT TIME ZONE %(tz)s)::int AS weekday,
                extract(hour FROM s.started_at AT TIME ZONE %(tz)s)::int AS hour,
-               count(*) AS sessions, COALESCE(sum(s.energy_wh), 0) AS energy_wh
+               {_SESSION_FIGURES}
         FROM sessions s WHERE {_started_in(scope)}
         GROUP BY 1, 2
     )
-    SELECT d.weekday, h.hour, COALESCE(x.sessions, 0) AS sessions,
-           COALESCE(x.energy_wh, 0) AS energy_wh
+    SELECT d.weekday, h.hour, COALESCE(x.sessions_started, 0) AS sessions_started,
+           COALESCE(x.ended_energy_wh, 0) AS ended_energy_wh
     FROM generate_series(1, 7) d(weekday) CROSS JOIN generate_series(0, 23) h(hour)
     LEFT JOIN starts x USING (weekday, hour) ORDER BY 1, 2
     """
@@ -125,15 +139,16 @@ def heatmap(conn: Connection, scope: Scope) -> list[HeatmapCell]:
 
 
 def summary(conn: Connection, scope: Scope) -> SessionSummary:
-    """Totals and the average energy and duration of the sessions that reported them."""
+    """Sessions started, ended and open; energy, duration and averages of the ended ones."""
     sql = f"""
-    SELECT count(*) AS sessions, COALESCE(sum(s.energy_wh), 0) AS energy_wh,
-           COALESCE(sum(s.duration_s), 0) AS duration_s,
-           avg(s.energy_wh)::float AS avg_energy_wh, avg(s.duration_s)::float AS avg_duration_s
+    SELECT {_SESSION_FIGURES},
+           (avg(s.energy_wh) FILTER (WHERE {_ENDED}))::float AS avg_energy_wh_per_ended,
+           (avg(s.duration_s) FILTER (WHERE {_ENDED}))::float AS avg_duration_s_per_ended
     FROM sessions s WHERE {_started_in(scope)}
     """
     params = _params(scope, not_counted=list(NOT_COUNTED_STATES))
-    return SessionSummary(**_rows(conn, sql, params)[0])
+    row = _rows(conn, sql, params)[0]
+    return SessionSummary(**row, sessions_open=row["sessions_started"] - row["sessions_ended"])
 
 
 def revenue(conn: Connection, scope: Scope) -> list[RevenueRow]:
@@ -223,18 +238,78 @@ def _seconds(multirange: str) -> str:
     )
 
 
+def _clamp(value: str, low: str = "%(start)s") -> str:
+    """`value` moved into [low, until] (low ≤ until), so spans never reach past now."""
+    return f"LEAST(GREATEST({value}, {low}), %(until)s)"
+
+
+def _field(json: str, pattern: str, cast: str) -> str:
+    """A JSON text field cast when it looks right, else NULL (a malformed frame never fails)."""
+    return (
+        f"CASE WHEN {json} ~ '{pattern}' AND pg_input_is_valid({json}, '{cast}') "
+        f"THEN ({json})::{cast} END"
+    )
+
+
+# The chargingState timeline of every 2.0.1 transaction of the scope's stations, from the
+# TransactionEvent frames in the message log: a chargingState holds from its event's timestamp
+# (the charger's clock, as the session's idle tracking uses it) until the transaction's next
+# chargingState, its Ended event, or the start of the next transaction on its EVSE. The EVSE is
+# the first one the transaction names.
+_TX_CHARGING = f"""
+    frames AS (
+        SELECT m.station_id, m.id,
+               CASE WHEN pg_input_is_valid(m.payload, 'jsonb') THEN m.payload::jsonb -> 3 END AS p
+        FROM ocpp_messages m JOIN stations USING (station_id)
+        WHERE m.direction = 'in' AND m.message_type = 2 AND m.action = 'TransactionEvent'
+          AND m.at >= %(lookback)s
+    ), tx_events AS (
+        SELECT station_id, id, p -> 'transactionInfo' ->> 'transactionId' AS tx,
+               p ->> 'eventType' AS event_type,
+               p -> 'transactionInfo' ->> 'chargingState' AS state,
+               {_field("p -> 'evse' ->> 'id'", "^[0-9]{1,9}$", "int")} AS evse,
+               {_field("p ->> 'timestamp'", "^[0-9]{4}-[0-9]{2}-[0-9]{2}T", "timestamptz")}
+                   AS ts
+        FROM frames
+    ), tx_timeline AS (
+        SELECT station_id, tx, id, ts, min(ts) OVER (PARTITION BY station_id, tx) AS first_ts,
+               CASE WHEN event_type = 'Ended' THEN 'Ended' ELSE state END AS state,
+               first_value(evse) OVER (
+                   PARTITION BY station_id, tx ORDER BY evse IS NULL, ts, id
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS evse
+        FROM tx_events WHERE tx IS NOT NULL AND ts IS NOT NULL
+    ), tx_cut AS (  -- a transaction ends, at the latest, when the next one on its EVSE starts
+        SELECT station_id, tx, LEAD(first_ts, 1, 'infinity') OVER (
+                   PARTITION BY station_id, evse ORDER BY first_ts, tx) AS cut
+        FROM (SELECT DISTINCT station_id, tx, evse, first_ts FROM tx_timeline) t
+    ), tx_spans AS (
+        SELECT station_id, evse, state, ts AS since, LEAST(LEAD(ts, 1, 'infinity') OVER (
+                   PARTITION BY station_id, tx ORDER BY ts, id), cut) AS till
+        FROM tx_timeline JOIN tx_cut USING (station_id, tx) WHERE state IS NOT NULL
+    ), tx_charging AS (
+        SELECT station_id, evse AS connector_id,
+               range_agg(tstzrange({_clamp("since")}, {_clamp("GREATEST(till, since)")})) AS mr
+        FROM tx_spans WHERE evse IS NOT NULL AND state = ANY(%(charging)s)
+        GROUP BY 1, 2
+    )"""
+
+
 def connector_time(conn: Connection, scope: Scope) -> list[ConnectorTime]:
     """Observed, charging, occupied, excluded, offline, faulted and available seconds."""
     sql = f"""
     WITH conns AS (
-        SELECT c.station_id, c.connector_id FROM connectors c
+        SELECT c.station_id, c.connector_id, LEAST(GREATEST(%(start)s, f.born), %(until)s) AS lo
+        FROM connectors c CROSS JOIN LATERAL (  -- our clock when its first status arrived
+            SELECT h.received_at AS born FROM connector_status_history h
+            WHERE h.station_id = c.station_id AND h.connector_id = c.connector_id
+            ORDER BY h.at, h.id LIMIT 1) f
         WHERE c.connector_id > 0{_where(scope, "c")}
     ), hist AS (
-        SELECT h.id, h.station_id, h.connector_id, h.status, h.at
+        SELECT h.id, h.station_id, h.connector_id, conns.lo, h.status, h.at
         FROM connector_status_history h JOIN conns USING (station_id, connector_id)
         WHERE h.at >= %(start)s AND h.at < %(end)s
         UNION ALL
-        SELECT p.id, c.station_id, c.connector_id, p.status, p.at FROM conns c
+        SELECT p.id, c.station_id, c.connector_id, c.lo, p.status, p.at FROM conns c
         CROSS JOIN LATERAL (
             SELECT h.id, h.status, h.at FROM connector_status_history h
             WHERE h.station_id = c.station_id AND h.connector_id = c.connector_id
@@ -242,9 +317,13 @@ def connector_time(conn: Connection, scope: Scope) -> list[ConnectorTime]:
             ORDER BY h.at DESC, h.id DESC LIMIT 1) p
     ), spans AS (
         SELECT station_id, connector_id, status,
-               tstzrange(GREATEST(at, %(start)s),
-                         LEAD(at, 1, %(end)s) OVER (
-                             PARTITION BY station_id, connector_id ORDER BY at, id)) AS span
+               tstzrange({_clamp("at", "lo")},
+                         {
+        _clamp(
+            "LEAD(at, 1, %(end)s) OVER (PARTITION BY station_id, connector_id ORDER BY at, id)",
+            "lo",
+        )
+    }) AS span
         FROM hist
     ), states AS (
         SELECT station_id, connector_id,
@@ -270,9 +349,10 @@ def connector_time(conn: Connection, scope: Scope) -> list[ConnectorTime]:
     ), offline AS (
         SELECT station_id, range_agg(span) AS mr FROM (
             SELECT station_id, online,
-                   tstzrange(GREATEST(at, %(start)s),
-                             LEAD(at, 1, %(end)s) OVER (PARTITION BY station_id ORDER BY at, id))
-                       AS span
+                   tstzrange({_clamp("at")},
+                             {
+        _clamp("LEAD(at, 1, %(end)s) OVER (PARTITION BY station_id ORDER BY at, id)")
+    }) AS span
             FROM links) x
         WHERE NOT online GROUP BY station_id
     ), excluded AS (
@@ -284,11 +364,14 @@ def connector_time(conn: Connection, scope: Scope) -> list[ConnectorTime]:
          AND (w.connector_id IS NULL OR w.connector_id = c.connector_id)
         WHERE w.starts_at < %(end)s AND w.ends_at > %(start)s
         GROUP BY 1, 2
-    ), t AS (
-        SELECT s.station_id, s.connector_id, s.observed, s.charging, s.occupied, s.faulted,
+    ),{_TX_CHARGING}, t AS (
+        SELECT s.station_id, s.connector_id, s.observed,
+               s.charging + COALESCE(x.mr, {_EMPTY}) * s.occupied AS charging,
+               s.occupied, s.faulted,
                COALESCE(o.mr, {_EMPTY}) AS offline, COALESCE(e.mr, {_EMPTY}) AS excluded
         FROM states s LEFT JOIN offline o USING (station_id)
         LEFT JOIN excluded e USING (station_id, connector_id)
+        LEFT JOIN tx_charging x USING (station_id, connector_id)
     )
     SELECT station_id, connector_id,
            {_seconds("observed")} AS observed_s,
@@ -300,7 +383,12 @@ def connector_time(conn: Connection, scope: Scope) -> list[ConnectorTime]:
            {_seconds("observed - excluded - offline - faulted")} AS available_s
     FROM t ORDER BY station_id, connector_id
     """
-    params = _params(scope, charging=list(CHARGING_STATUSES), occupied=list(OCCUPIED_STATUSES))
+    params = _params(
+        scope,
+        charging=list(CHARGING_STATUSES),
+        occupied=list(OCCUPIED_STATUSES),
+        lookback=scope.start - TX_LOOKBACK,
+    )
     return [ConnectorTime(**row) for row in _rows(conn, sql, params)]
 
 

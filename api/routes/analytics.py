@@ -1,23 +1,27 @@
 """Analytics over any period, per site / station / connector: JSON, CSV and charts.
 
 Every query takes `from` and `to` (ISO 8601; without an offset they are read in `tz`, default
-`report_time_zone`), and optionally `site`, `station_id` (repeatable) and `connector_id`. The
-definitions (what counts as a session, charging, available, …) are in `domain/analytics.py`.
-Also here: the maintenance windows excluded from uptime, and the sites that group stations.
+`report_time_zone`; both optional: `to` defaults to now and `from` to 30 days before `to`), and
+optionally `site`, `station_id` (repeatable) and `connector_id`. Connector time (utilization,
+uptime) counts only up to now. The definitions (what counts as a session, charging, available,
+…) are in `domain/analytics.py`. Also here: the maintenance windows excluded from uptime, and
+the sites that group stations.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Connection, delete
-from sqlmodel import select
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, select
 
 from api.deps import OperatorDep, SessionDep, SettingsDep
+from api.inputs import EARLIEST, ID_MAX, RowId, utc
 from domain.analytics import (
     CHARTS,
     TABLES,
@@ -40,44 +44,123 @@ from store.monitoring_tables import MaintenanceWindow, StationSite
 router = APIRouter(tags=["analytics"])
 
 _MAX_SPAN = timedelta(days=3 * 366)
+DEFAULT_PERIOD = timedelta(days=30)
 _CHART_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+_known_zones: set[str] = set()  # zones PostgreSQL has accepted
+
+
+def clock() -> datetime:
+    """Now (a dependency: tests fix it)."""
+    return datetime.now(UTC)
+
+
+ClockDep = Annotated[datetime, Depends(clock)]
+
+
+def _unprocessable(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+
+
+def time_zone(db: Session, name: str) -> ZoneInfo:
+    """The zone of `name` if both Python and PostgreSQL know it (422 otherwise)."""
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:
+        raise _unprocessable(f"unknown time zone {name!r}") from err
+    if name not in _known_zones:
+        try:
+            with db.begin_nested():
+                db.connection().exec_driver_sql("SELECT now() AT TIME ZONE %(tz)s", {"tz": name})
+        except DBAPIError as err:
+            raise _unprocessable(f"time zone {name!r} is unknown to the database") from err
+        _known_zones.add(name)
+    return zone
+
+
+def instant(name: str, value: str, zone: ZoneInfo) -> datetime:
+    """An ISO 8601 date-time (or date) in UTC, read in `zone` without an offset; within the
+    years `api.inputs` allows (1900–9000), so no later arithmetic overflows."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise _unprocessable(
+            f"{name}: not an ISO 8601 date-time (e.g. 2026-03-01T00:00:00Z)"
+        ) from err
+    try:
+        return utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=zone))
+    except ValueError as err:
+        raise _unprocessable(f"{name}: {err}") from err
 
 
 def scope_of(
     db: SessionDep,
     settings: SettingsDep,
-    start: Annotated[datetime, Query(alias="from", description="start (inclusive)")],
-    end: Annotated[datetime, Query(alias="to", description="end (exclusive)")],
-    site: str | None = None,
-    station_id: Annotated[list[str] | None, Query()] = None,
-    connector_id: int | None = None,
-    tz: str | None = None,
+    now: ClockDep,
+    start: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            max_length=64,
+            description="start, inclusive (ISO 8601; without an offset: in `tz`). "
+            "Default: 30 days before `to`.",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(
+            alias="to",
+            max_length=64,
+            description="end, exclusive (ISO 8601; without an offset: in `tz`). Default: now.",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    site: Annotated[str | None, Query(max_length=64, description="a site's stations")] = None,
+    station_id: Annotated[list[str] | None, Query(description="repeatable")] = None,
+    connector_id: Annotated[int | None, Query(ge=0, le=ID_MAX)] = None,
+    tz: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="IANA time zone of buckets and of times without an offset "
+            "(default: `AMPFLOW_REPORT_TIME_ZONE`)",
+        ),
+    ] = None,
 ) -> Scope:
-    """The analytics scope of a request (422 on a bad period or time zone)."""
+    """The analytics scope of a request (422 on a bad period or time zone); the period is the
+    last 30 days when `from` and `to` are left out."""
     zone_name = tz or settings.report_time_zone
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown time zone") from err
-    start, end = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (start, end))
-    if not start < end <= start + _MAX_SPAN:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "need from < to, at most three years apart"
-        )
+    zone = time_zone(db, zone_name)
+    until = instant("to", end, zone) if end is not None else now.astimezone(UTC)
+    if start is not None:
+        since = instant("from", start, zone)
+    elif until - EARLIEST > DEFAULT_PERIOD:
+        since = until - DEFAULT_PERIOD
+    else:
+        raise _unprocessable(f"from: 30 days before `to` is before {EARLIEST:%Y}")
+    if not since < until or until - since > _MAX_SPAN:
+        raise _unprocessable("need from < to, at most three years apart")
     stations = station_id
     if site is not None:
         members = q.stations_of_site(db.connection(), site)
         stations = [s for s in members if s in station_id] if station_id else members
     return Scope(
-        start=start,
-        end=end,
+        start=since,
+        end=until,
         time_zone=zone_name,
         station_ids=stations,
         connector_id=connector_id,
+        now=now,
     )
 
 
 ScopeDep = Annotated[Scope, Depends(scope_of)]
+
+
+def period_label(scope: Scope) -> str:
+    """`YYYYMMDD_YYYYMMDD` of the period in its time zone (for file names)."""
+    zone = ZoneInfo(scope.time_zone)
+    return f"{scope.start.astimezone(zone):%Y%m%d}_{scope.end.astimezone(zone):%Y%m%d}"
 
 
 def table_rows(conn: Connection, name: str, scope: Scope, bucket: Bucket) -> list[BaseModel]:
@@ -108,19 +191,21 @@ def table_rows(conn: Connection, name: str, scope: Scope, bucket: Bucket) -> lis
 def usage(
     db: SessionDep, scope: ScopeDep, _: OperatorDep, bucket: Bucket = Bucket.DAY
 ) -> list[UsageRow]:
-    """Sessions, energy (Wh) and duration (s) per day / week / month."""
+    """Sessions started per day / week / month, and the energy (Wh) and duration (s) of those
+    that ended (a running session counts as started, not in energy or duration)."""
     return q.usage(db.connection(), scope, bucket)
 
 
 @router.get("/analytics/heatmap")
 def heatmap(db: SessionDep, scope: ScopeDep, _: OperatorDep) -> list[HeatmapCell]:
-    """Sessions and energy by weekday (1 = Monday) × hour of their start."""
+    """Sessions started and energy of those ended, by weekday (1 = Monday) × hour of start."""
     return q.heatmap(db.connection(), scope)
 
 
 @router.get("/analytics/summary")
 def summary(db: SessionDep, scope: ScopeDep, _: OperatorDep) -> SessionSummary:
-    """Sessions, energy, and the average session energy and duration."""
+    """Sessions started, ended and still open; energy, duration and their averages over the
+    ended sessions only."""
     return q.summary(db.connection(), scope)
 
 
@@ -152,13 +237,16 @@ def failures(db: SessionDep, scope: ScopeDep, _: OperatorDep) -> FailureReport:
 
 @router.get("/analytics/utilization")
 def utilization(db: SessionDep, scope: ScopeDep, _: OperatorDep) -> list[UtilizationRow]:
-    """Share of observed time each connector was charging / occupied."""
+    """Share of observed time each connector was charging / occupied (observed: from the
+    connector's first status until now, within the period). Charging: 1.6 status Charging, or a
+    2.0.1 transaction's chargingState Charging."""
     return [UtilizationRow.of(t) for t in q.connector_time(db.connection(), scope)]
 
 
 @router.get("/analytics/uptime")
 def uptime(db: SessionDep, scope: ScopeDep, _: OperatorDep) -> list[UptimeRow]:
-    """Availability per connector: online and not faulted, maintenance windows excluded."""
+    """Availability per connector: online and not faulted, maintenance windows excluded; time
+    after now is not observed."""
     return [UptimeRow.of(t) for t in q.connector_time(db.connection(), scope)]
 
 
@@ -175,7 +263,7 @@ def table_csv(
     if table not in TABLES:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no analytics table {table!r}")
     rows = table_rows(db.connection(), table, scope, bucket)
-    filename = f"{table}_{scope.start:%Y%m%d}_{scope.end:%Y%m%d}.csv"
+    filename = f"{table}_{period_label(scope)}.csv"
     return Response(
         to_csv(TABLES[table], rows),
         media_type="text/csv; charset=utf-8",
@@ -208,7 +296,9 @@ def chart(
 
 class WindowIn(BaseModel):
     station_id: str | None = Field(default=None, max_length=48, description="None: all")
-    connector_id: int | None = Field(default=None, ge=1, description="None: all of the station")
+    connector_id: int | None = Field(
+        default=None, ge=1, le=ID_MAX, description="None: all of the station"
+    )
     starts_at: datetime
     ends_at: datetime
     reason: str = Field(default="", max_length=500)
@@ -217,6 +307,7 @@ class WindowIn(BaseModel):
     def _check(self) -> WindowIn:
         if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
             raise ValueError("starts_at and ends_at need a UTC offset")
+        self.starts_at, self.ends_at = utc(self.starts_at), utc(self.ends_at)
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         if self.connector_id is not None and self.station_id is None:
@@ -249,7 +340,7 @@ def list_windows(db: SessionDep, _: OperatorDep, station_id: str | None = None) 
 
 
 @router.delete("/maintenance-windows/{window_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_window(window_id: int, db: SessionDep, _: OperatorDep) -> None:
+def delete_window(window_id: RowId, db: SessionDep, _: OperatorDep) -> None:
     row = db.get(MaintenanceWindow, window_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown maintenance window")

@@ -14,7 +14,7 @@ import io
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -39,8 +39,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from ampflow.settings import Settings
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
-from api.routes.analytics import scope_of
-from domain.analytics import MONTHLY_REPORT, MonthlyReportRequest, Scope, report_schedule_id
+from api.inputs import EARLIEST, LATEST, RowId
+from api.routes.analytics import ClockDep, period_label, scope_of
+from domain.analytics import (
+    MONTHLY_REPORT,
+    MonthlyReportRequest,
+    Scope,
+    month_period,
+    report_schedule_id,
+)
 from store.monitoring_tables import Report
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -118,8 +125,9 @@ def sessions_csv(
     _: OperatorDep,
     state: str | None = None,
 ) -> StreamingResponse:
-    """Every session that started (or was created) in the period, as CSV."""
-    filename = f"sessions_{scope.start:%Y%m%d}_{scope.end:%Y%m%d}.csv"
+    """Every session that started (or was created) in the period, as CSV (default period: the
+    last 30 days)."""
+    filename = f"sessions_{period_label(scope)}.csv"
     return StreamingResponse(
         _session_rows(request.app.state.db.engine, scope, state),
         media_type="text/csv; charset=utf-8",
@@ -222,9 +230,22 @@ class RunStarted(BaseModel):
 
 @router.post("/monthly", status_code=status.HTTP_202_ACCEPTED)
 async def run_monthly(
-    body: MonthlyRun, temporal: TemporalDep, settings: SettingsDep, who: OperatorDep
+    body: MonthlyRun, temporal: TemporalDep, settings: SettingsDep, who: OperatorDep, now: ClockDep
 ) -> RunStarted:
-    """Build the report of a month now (the stored report of that month is replaced)."""
+    """Build the report of a month now (the stored report of that month is replaced). The
+    current month is reported up to now; a month that has not begun is refused (422)."""
+    try:
+        start, end = month_period(body.month, settings.report_time_zone)
+        in_range = EARLIEST <= start.astimezone(UTC) and end.astimezone(UTC) < LATEST
+    except (ValueError, OverflowError):
+        in_range = False
+    if not in_range:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"month: out of range ({EARLIEST:%Y} to {LATEST:%Y})",
+        )
+    if start > now:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "month: has not begun yet")
     workflow_id = f"monthly-report-{body.month}-{settings.task_queue}"
     await temporal.start_workflow(
         MONTHLY_REPORT,
@@ -260,7 +281,7 @@ def list_reports(
 
 
 @router.get("/{report_id}")
-def get_report(report_id: int, db: SessionDep, _: OperatorDep) -> ReportInfo:
+def get_report(report_id: RowId, db: SessionDep, _: OperatorDep) -> ReportInfo:
     return ReportInfo.model_validate(_report(db, report_id), from_attributes=True)
 
 
@@ -269,7 +290,7 @@ def get_report(report_id: int, db: SessionDep, _: OperatorDep) -> ReportInfo:
     response_class=Response,
     responses={200: {"content": {"text/html": {}}}},
 )
-def download_report(report_id: int, db: SessionDep, _: OperatorDep) -> Response:
+def download_report(report_id: RowId, db: SessionDep, _: OperatorDep) -> Response:
     """The report as a self-contained HTML file (charts embedded)."""
     report = _report(db, report_id)
     filename = f"ampflow-{report.kind}-{report.label}.html"
