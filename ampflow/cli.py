@@ -103,42 +103,52 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
     run_dev(settings)
 
 
+def _charger_config(settings: Settings, args: argparse.Namespace):
+    """The virtual charger `ampflow simulate` runs (see chargers/README.md)."""
+    from chargers import ChargerConfig
+
+    journal, state = args.journal, args.state
+    if args.stay:  # a long-lived charger keeps its journal and state by default
+        journal = journal or settings.data_dir / "chargers" / f"{args.station}.jsonl"
+        state = state or settings.data_dir / "chargers" / f"{args.station}.state.json"
+    return ChargerConfig(
+        station_id=args.station,
+        password=args.password or settings.demo_station_password,
+        url=args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp",
+        version=args.version,
+        connectors=max(args.connectors, args.connector),
+        max_power_w=args.power * 1000,
+        speed=args.speed,
+        journal_file=Path(journal) if journal else None,
+        state_file=Path(state) if state else None,
+    )
+
+
 def _simulate(settings: Settings, args: argparse.Namespace) -> None:
     if args.stations:
         return _load(settings, args)
-    if args.version == "2.0.1":
-        from ampflow.simulator_v201 import run_session as run_session_v201
+    config = _charger_config(settings, args)
+    if args.stay:
+        from chargers.stay import stay
 
-        session = asyncio.run(
-            run_session_v201(
-                args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp",
-                args.station,
-                args.password or settings.demo_station_password,
-                args.id_tag,
-                evse_id=args.connector,
-                meter_values=args.meter_values,
-                wh_per_interval=args.wh_per_interval,
-                interval_s=args.interval,
-            )
-        )
-        _print_session(settings, args.station, session)
+        asyncio.run(stay(config))
         return None
-    from ampflow.simulator import run_session
+    from chargers.demo import run_demo_session
 
-    url = args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp"
     session = asyncio.run(
-        run_session(
-            url,
-            args.station,
-            args.password or settings.demo_station_password,
+        run_demo_session(
+            config,
             args.id_tag,
-            connector_id=args.connector,
+            connector=args.connector,
             meter_values=args.meter_values,
-            wh_per_interval=args.wh_per_interval,
             interval_s=args.interval,
         )
     )
     _print_session(settings, args.station, session)
+    if session.refused:
+        print(f"refused at {session.refused}", file=sys.stderr)
+        sys.exit(1)
+    return None
 
 
 def _print_session(settings: Settings, station: str, session) -> None:
@@ -155,24 +165,35 @@ def _print_session(settings: Settings, station: str, session) -> None:
         if settings.admin_api_key
         else f"$(cat {settings.data_dir / 'admin_api_key'})"
     )
-    session_id = f"session-{station}-{tx}"
-    print(f"charged {session.meter_stop_wh - session.meter_start_wh} Wh; session id: {session_id}")
-    print(f'see it with: curl -H "X-API-Key: {key}" {settings.api_base_url}/sessions/{session_id}')
+    charged = session.meter_stop_wh - session.meter_start_wh
+    if isinstance(tx, int):  # 1.6: the CSMS numbered the transaction, the session is ours too
+        session_id = f"session-{station}-{tx}"
+        print(f"charged {charged} Wh; session id: {session_id}")
+        url = f"{settings.api_base_url}/sessions/{session_id}"
+    else:  # 2.0.1: the charger named it; the CSMS numbers the session (newest first)
+        print(f"charged {charged} Wh; the station's sessions:")
+        url = f"{settings.api_base_url}/sessions?station_id={station}"
+    print(f'see it with: curl -H "X-API-Key: {key}" {url}')
 
 
 def _load(settings: Settings, args: argparse.Namespace) -> None:
-    """`ampflow simulate --stations N ...`: many chargers, bounded in time, with a final table."""
+    """`ampflow simulate --stations N ...`: a fleet, bounded in time, with a final table."""
     from ampflow.load_setup import register_load_stations
-    from ampflow.loadsim import LoadConfig, run_load
+    from chargers.fleet import FleetConfig, run_fleet
 
-    config = LoadConfig(
+    config = FleetConfig(
         url=args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp",
         stations=args.stations,
-        sessions=args.sessions,
-        meter_values=args.meter_values,
-        meter_interval_s=args.meter_interval,
-        version=args.version,
+        version="mixed" if args.mixed else args.version,
+        sessions=args.sessions or None,
         duration_s=args.duration,
+        arrival_s=args.arrival,
+        dwell_s=args.dwell,
+        meter_interval_s=args.meter_interval,
+        max_power_w=args.power * 1000,
+        speed=args.speed,
+        seed=args.seed,
+        journal_dir=Path(args.journal) if args.journal else None,
     )
     if args.register:
         register_load_stations(
@@ -182,7 +203,7 @@ def _load(settings: Settings, args: argparse.Namespace) -> None:
             config.password,
             config.id_tag,
         )
-    print(asyncio.run(run_load(config)).table())
+    print(asyncio.run(run_fleet(config)).table())
 
 
 COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], None], str]] = {
@@ -207,40 +228,47 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == "simulate":
-            command.add_argument(
-                "--url", help="gateway base URL (default ws://127.0.0.1:PORT/ocpp)"
-            )
-            command.add_argument("--station", default="DEMO-1")
-            command.add_argument("--password", help="station password (default: the demo one)")
-            command.add_argument("--id-tag", default="DEMO-TAG")
-            command.add_argument("--connector", type=int, default=1)
-            command.add_argument("--meter-values", type=int, default=5)
-            command.add_argument("--wh-per-interval", type=int, default=1500)
-            command.add_argument(
-                "--interval", type=float, default=0.5, help="seconds between meter values"
-            )
-            command.add_argument(
-                "--version",
-                choices=["1.6", "2.0.1"],
-                default="1.6",
-                help="OCPP 1.6J or 2.0.1 charger",
-            )
-            load = command.add_argument_group("load mode (many stations)")
-            load.add_argument(
-                "--stations",
-                type=int,
-                default=0,
-                help="simulate this many stations (LOAD-00000, ...)",
-            )
-            load.add_argument("--sessions", type=int, default=1, help="sessions per station")
-            load.add_argument("--meter-interval", type=float, default=1.0)
-            load.add_argument("--duration", type=float, default=60.0, help="stop after seconds")
-            load.add_argument(
-                "--register",
-                action="store_true",
-                help="register the load stations and LOAD-TAG in the database",
-            )
+            _simulate_arguments(command)
     return parser
+
+
+def _simulate_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--url", help="gateway base URL (default ws://127.0.0.1:PORT/ocpp)")
+    command.add_argument("--station", default="DEMO-1")
+    command.add_argument("--password", help="station password (default: the demo one)")
+    command.add_argument("--id-tag", default="DEMO-TAG")
+    command.add_argument(
+        "--version", choices=["1.6", "2.0.1"], default="1.6", help="OCPP 1.6J or 2.0.1 charger"
+    )
+    command.add_argument("--connector", type=int, default=1)
+    command.add_argument("--connectors", type=int, default=1, help="connectors (2.0.1: EVSEs)")
+    command.add_argument("--power", type=float, default=11.0, help="max power per connector, kW")
+    command.add_argument("--meter-values", type=int, default=5)
+    command.add_argument("--interval", type=float, default=0.5, help="seconds between meter values")
+    command.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per real second (1 = real)"
+    )
+    command.add_argument("--journal", help="the charger's JSON-lines log (fleet: a directory)")
+    command.add_argument("--state", help="the charger's state file (configuration, firmware)")
+    command.add_argument(
+        "--stay", action="store_true", help="boot and stay connected, answering the CSMS"
+    )
+    load = command.add_argument_group("fleet mode (many stations, see chargers/README.md)")
+    load.add_argument(
+        "--stations", type=int, default=0, help="simulate this many stations (LOAD-00000, ...)"
+    )
+    load.add_argument("--mixed", action="store_true", help="odd stations 1.6, even 2.0.1")
+    load.add_argument("--sessions", type=int, default=1, help="sessions per station (0: no limit)")
+    load.add_argument("--arrival", type=float, default=5.0, help="mean idle time before an EV, s")
+    load.add_argument("--dwell", type=float, default=10.0, help="mean charging time, s")
+    load.add_argument("--meter-interval", type=int, default=1, help="seconds between readings")
+    load.add_argument("--duration", type=float, default=60.0, help="stop after seconds")
+    load.add_argument("--seed", type=int, help="random seed (printed; same seed, same schedule)")
+    load.add_argument(
+        "--register",
+        action="store_true",
+        help="register the load stations and LOAD-TAG in the database",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

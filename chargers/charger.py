@@ -93,6 +93,7 @@ class Charger:
         self.boot_reason = "PowerUp"
         self.heartbeat_s = self.settings.number("heartbeat_s")
         self.refused: int | None = None  # HTTP status of the last refused handshake
+        self.connections = 0  # successful WebSocket handshakes since power on
         self._ids = itertools.count(1)
         self._boot_token = secrets.token_hex(3)
         self._tasks: set[asyncio.Task] = set()
@@ -275,6 +276,7 @@ class Charger:
 
     async def _connection(self, ws) -> None:
         self._ws = ws
+        self.connections += 1
         self.journal.write("connected", subprotocol=ws.subprotocol)
         self._boot_token = secrets.token_hex(3)
         rpc = Rpc(

@@ -301,6 +301,15 @@ class Sessions:
             tx.last_wh = wh
         return {"at": now, "wh": wh, "interval_wh": interval, "power_w": connector.meter.power_w}
 
+    def send_meter_values(self, connector_id: int) -> bool:
+        """Queue a periodic meter reading of the connector's transaction now (False: none)."""
+        connector = self.connector(connector_id)
+        tx = connector.transaction
+        if tx is None:
+            return False
+        self.charger.outbox.put(self.charger.protocol.tx_meter(tx, self.sample(connector)))
+        return True
+
     async def _meter_loop(self, connector: Connector, tx: Transaction) -> None:
         charger = self.charger
         while connector.transaction is tx:

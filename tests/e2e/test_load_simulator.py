@@ -1,4 +1,4 @@
-"""The load simulator drives many stations through full sessions against the real stack."""
+"""A fleet of virtual chargers (both versions) runs full sessions against the real stack."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from ampflow.load_setup import register_load_stations
-from ampflow.loadsim import LoadConfig, run_load
+from chargers.fleet import FleetConfig, run_fleet
 from store.tables import ChargingSession, Payment
 from tests.helpers import eventually
 
@@ -14,22 +14,27 @@ from tests.helpers import eventually
 async def test_twenty_stations_complete_their_sessions(
     seeded, worker, gateway_url, database_url, db
 ):
-    config = LoadConfig(
+    config = FleetConfig(
         url=gateway_url,
         stations=20,
+        version="mixed",
         sessions=1,
-        meter_values=2,
-        meter_interval_s=0.05,
+        arrival_s=0.2,
+        dwell_s=2.0,
+        meter_interval_s=1,
         duration_s=60,
+        seed=7,
         progress=False,
     )
     register_load_stations(
         database_url, config.station_prefix, config.stations, config.password, config.id_tag
     )
-    stats = await run_load(config)
+    stats = await run_fleet(config)
     assert dict(stats.errors) == {}
     assert (stats.connected, stats.booted, stats.sessions_done) == (20, 20, 20)
-    assert len(stats.latencies["MeterValues"]) == 40
+    assert len(stats.latencies["StartTransaction"]) == 10  # the 1.6 half
+    assert len(stats.latencies["StopTransaction"]) == 10
+    assert stats.latencies["MeterValues"] and stats.latencies["TransactionEvent"]
     assert "p99 ms" in stats.table()
 
     def completed() -> int:
