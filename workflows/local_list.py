@@ -4,7 +4,9 @@ Id `local-list-{station}`; woken (or started) by the `changed` signal whenever c
 change. Each pass plans an update (differential, or full when asked, when the station has
 none yet, or when it refused a differential), sends it as a `StationCommand` child workflow
 (SendLocalList) and records the answer. An offline station is retried every `retry_s`; the
-workflow ends once the station is in sync and no change is pending.
+workflow ends once the station is in sync and no change is pending. A change signalled during
+the last attempt at an offline station gets attempts of its own instead of being dropped with
+the give-up (patch `local-list-change-during-last-attempt`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.commands import CommandRecord, StationCommand
     from workflows import contract
+
+# Patch ids (docs/adr/ADR-006-workflow-versioning.md).
+LATE_CHANGE_PATCH = "local-list-change-during-last-attempt"
 
 _STORE = {
     "start_to_close_timeout": timedelta(seconds=30),
@@ -84,7 +89,10 @@ class LocalListSync:
             elif step == LocalListNext.RETRY_LATER:
                 offline += 1
                 if offline > params.max_offline_retries:
-                    break
+                    if not (self.pending and workflow.patched(LATE_CHANGE_PATCH)):
+                        break
+                    offline = 0  # a change arrived during the last attempt: try it afresh
+                    continue
                 await self._wait_or_change(params.retry_s)
                 self.pending = True
             if workflow.info().is_continue_as_new_suggested():

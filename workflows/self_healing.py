@@ -44,6 +44,9 @@ _STORE = {
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
 }
 _RESETS = {"soft_reset": "Soft", "hard_reset": "Hard"}
+# Patch ids (docs/adr/ADR-006-workflow-versioning.md).
+LATE_EVENTS_PATCH = "healing-late-station-events"
+
 _JOB_STATES = {
     HealingState.HEALED: JobState.SUCCEEDED,
     HealingState.SUPPRESSED: JobState.CANCELLED,
@@ -66,6 +69,8 @@ class SelfHealing:
         # Connectors that must not be faulted (None: any); more may fault while we heal.
         silent = request.trigger == HealingTrigger.SILENT
         self._watched: set[int | None] = set() if silent else {request.connector_id}
+        # Faults and silences reported since the last health check began (it may not see them).
+        self._unseen: list[StationSignal] = []
 
     @workflow.query(name=QUERY_PROGRESS)
     def get_progress(self) -> HealingProgress:
@@ -80,6 +85,7 @@ class SelfHealing:
         )
         if repeated:
             self.progress.triggers_seen += 1
+            self._unseen.append(signal)
         if signal.kind == SignalKind.CONNECTOR_STATUS and signal.status == "Faulted":
             self._watched.add(signal.connector_id)  # another connector: heal it too
 
@@ -94,7 +100,24 @@ class SelfHealing:
             await self._record()
             raise
         await self._record()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if (
+            self._unseen
+            and self.progress.state == HealingState.HEALED
+            and workflow.patched(LATE_EVENTS_PATCH)
+        ):
+            workflow.continue_as_new(self._late_request())
         return self.progress
+
+    def _late_request(self) -> HealingRequest:
+        """A new playbook for what was reported after the last look at the station."""
+        faulted = {s.connector_id for s in self._unseen if s.kind == SignalKind.CONNECTOR_STATUS}
+        return HealingRequest(
+            station_id=self.request.station_id,
+            trigger=HealingTrigger.FAULT if faulted else HealingTrigger.SILENT,
+            connector_id=faulted.pop() if len(faulted) == 1 else None,
+            policy=self.request.policy,
+        )
 
     async def _playbook(self) -> None:
         progress, policy = self.progress, self.request.policy
@@ -232,6 +255,7 @@ class SelfHealing:
         self.progress.steps.append(HealingStep(step=step, outcome=outcome, at=workflow.now()))
 
     async def _health(self) -> StationHealth:
+        self._unseen.clear()  # the store holds what was reported so far: this check sees it
         return await workflow.execute_activity_method(
             MaintenanceActivities.check_station_health,
             HealthQuery(
