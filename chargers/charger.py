@@ -270,6 +270,9 @@ class Charger:
                     await ws.close()
             if self._reboot is not None:
                 await asyncio.sleep(self.clock.real_seconds(1.0))  # booting takes a moment
+                if behaviour.meter_reset_on_reboot:
+                    for connector in self.connectors.values():
+                        self.reset_meter(connector.id)
                 continue
             if not self._stopping:
                 await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.0))
@@ -385,6 +388,15 @@ class Charger:
 
     def now_iso(self) -> str:
         return iso(self.clock.now())
+
+    def reset_meter(self, connector_id: int) -> None:
+        """The connector's energy register restarts from 0 (a meter fault or replacement)."""
+        connector = self.connectors[connector_id]
+        connector.meter.reset(self.clock.now())
+        if connector.transaction is not None:
+            connector.transaction.last_wh = 0
+        self.journal.write("meter_reset", connector=connector_id)
+        self.save_state()
 
     # ---- reboots ---------------------------------------------------------------------------
 

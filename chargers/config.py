@@ -27,6 +27,8 @@ class Behaviour:
     signature: str = "verify"  # verify (checked with `cryptography`) | accept | reject
     upload_fails: bool = False
     upload_method: str = "auto"  # auto (the URL's ?method=, else PUT) | put | post
+    # Meter faults: the register restarts from 0 after every reboot.
+    meter_reset_on_reboot: bool = False
     # Vendor quirks seen in the field.
     meter_values_without_tx_id: bool = False  # 1.6: MeterValues lack transactionId
     transaction_id_zero: bool = False  # 1.6: messages of a not-yet-known transaction carry 0
