@@ -21,8 +21,9 @@ from temporalio.client import Client
 from ampflow.settings import Settings
 from api import security
 from api.inputs import ID_MAX, RowId  # noqa: F401  (re-exported for the routes)
-from domain.roles import ANONYMOUS, Principal, Role, allowed_roles
+from domain.roles import ANONYMOUS, OPERATOR_ROLES, Principal, Role, allowed_roles
 from store.access_tables import ApiKey, AuthSession
+from store.audit import audit, was_audited
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 _bearer = HTTPBearer(auto_error=False, description="an access token from POST /auth/token")
@@ -35,16 +36,6 @@ def get_settings(request: Request) -> Settings:
 def get_db(request: Request) -> Iterator[Session]:
     with request.app.state.db.session() as session:
         yield session
-
-
-def commit_before_response(db: Annotated[Session, Depends(get_db)]) -> Iterator[None]:
-    """Commit the request's transaction before the answer is sent (an app-level dependency of
-    function scope): a 2xx means the change is durable — a sign-out, a revocation, a demotion —
-    and a value the database refuses at commit is still answered (422, `api.errors`).
-    `get_db` (request scope) closes the session after the response, so streaming answers may
-    keep reading."""
-    yield
-    db.commit()
 
 
 def get_temporal(request: Request) -> Client:
@@ -153,6 +144,28 @@ def require_driver(caller: Annotated[Principal, Depends(require_access)]) -> Pri
 
 
 PrincipalDep = Annotated[Principal, Depends(require_access)]
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def commit_before_response(
+    request: Request, db: Annotated[Session, Depends(get_db)], caller: PrincipalDep
+) -> Iterator[None]:
+    """Commit the request's transaction before the answer is sent (an app-level dependency of
+    function scope): a 2xx means the change is durable — a sign-out, a revocation, a demotion —
+    and a value the database refuses at commit is still answered (422, `api.errors`).
+    `get_db` (request scope) closes the session after the response, so streams may keep reading.
+
+    An operator's state-changing request that wrote no audit entry of its own gets one here
+    (action = the route, target = the path), so the audit log is complete by construction."""
+    yield
+    if request.method not in _READS and caller.role in OPERATOR_ROLES and not was_audited(db):
+        template = _route_template(request) or request.url.path
+        params = {k: str(v)[:200] for k, v in request.path_params.items()}
+        audit(db, caller.actor, f"{request.method} {template}", request.url.path, params)
+    db.commit()
+
+
 DriverDep = Annotated[Principal, Depends(require_driver)]
 # Operator routes keep `_: OperatorDep` / `who: OperatorDep`: the route table decides the roles.
 OperatorDep = Annotated[str, Depends(operator_name)]

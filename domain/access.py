@@ -255,3 +255,57 @@ def next_step(update_type: str, outcome: str, status: str | None) -> LocalListNe
     if status in ("VersionMismatch", "Failed") and update_type == "Differential":
         return LocalListNext.RETRY_FULL
     return LocalListNext.FAILED
+
+
+# ---- secrets in logs -----------------------------------------------------------------------
+
+# Configuration keys / variables that hold a station's password (1.6 AuthorizationKey, 2.0.1
+# SecurityCtrlr.BasicAuthPassword): never written to audit or command logs, never shown back.
+SECRET_CONFIG_NAMES = frozenset({"authorizationkey", "basicauthpassword"})
+REDACTED = "[redacted]"
+_VALUE_FIELDS = ("value", "attributeValue", "attribute_value")
+_NAME_FIELDS = ("key", "name", "variable")
+_UPLOAD_TOKEN = re.compile(r"(/uploads/)[^/\s\"'?#]+")
+
+
+def is_secret_name(name: object) -> bool:
+    """`AuthorizationKey`, `SecurityCtrlr.BasicAuthPassword`, ... (any case)."""
+    return isinstance(name, str) and name.rsplit(".", 1)[-1].lower() in SECRET_CONFIG_NAMES
+
+
+def _names_secret(entry: dict) -> bool:
+    for field in _NAME_FIELDS:
+        named = entry.get(field)
+        if isinstance(named, dict):
+            named = named.get("name")
+        if is_secret_name(named):
+            return True
+    return False
+
+
+def redact_secrets(value: object) -> object:
+    """A copy of `value` (JSON-like) with station passwords replaced by `REDACTED`: values of
+    secret-named keys (`{"AuthorizationKey": ...}`) and the value next to a secret name
+    (`{"key": "AuthorizationKey", "value": ...}`, 2.0.1 `variable.name` + `attributeValue`)."""
+    if isinstance(value, list):
+        return [redact_secrets(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    secret_entry = _names_secret(value)
+    return {
+        k: REDACTED
+        if is_secret_name(k) or (secret_entry and k in _VALUE_FIELDS)
+        else redact_secrets(v)
+        for k, v in value.items()
+    }
+
+
+def hide_upload_urls(value: object) -> object:
+    """A copy of `value` with the secret token of one-time upload URLs replaced."""
+    if isinstance(value, str):
+        return _UPLOAD_TOKEN.sub(rf"\1{REDACTED}", value)
+    if isinstance(value, list):
+        return [hide_upload_urls(item) for item in value]
+    if isinstance(value, dict):
+        return {k: hide_upload_urls(v) for k, v in value.items()}
+    return value

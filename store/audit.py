@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from domain.access import redact_secrets
 from store.access_tables import AuditEntry
+
+AUDITED = "ampflow.audited"  # `Session.info` flag: this transaction has an audit entry
 
 
 def audit(db: Session, actor: str, action: str, target: str, detail: dict | None = None) -> None:
-    """Append one entry (written when the caller's transaction commits)."""
-    db.add(
-        AuditEntry(actor=actor[:80], action=action[:80], target=target[:200], detail=detail or {})
-    )
+    """Append one entry (written when the caller's transaction commits); station passwords in
+    `detail` are redacted."""
+    safe = redact_secrets(detail or {})
+    db.add(AuditEntry(actor=actor[:80], action=action[:80], target=target[:200], detail=safe))
+    db.info[AUDITED] = True
+
+
+def was_audited(db: Session) -> bool:
+    """Whether `audit` was called on this session (since it was opened)."""
+    return bool(db.info.get(AUDITED))
 
 
 def audit_entries(

@@ -1,10 +1,13 @@
-"""Every route of the app, called by every role, is allowed or denied exactly as the single
-table `domain.roles.ROUTE_ROLES` says — and every route has an entry there."""
+"""Every route of the app, called by every role, is allowed or denied exactly as the matrix
+written by hand below says (and `docs/access.md` repeats) — not as `domain.roles.ROUTE_ROLES`
+says: the code's table is what is tested, never the expectation. Every route has an entry in
+both tables, and no entry names a route that does not exist."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 from fastapi.routing import iter_route_contexts
 
@@ -16,6 +19,175 @@ from tests.access.helpers import ADMIN, api_key, driver_account
 from tests.conftest import ADMIN_KEY
 
 _NO_BODY = {"GET", "DELETE"}
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "access.md"
+COLUMNS = [Role.ADMIN, Role.TECHNICIAN, Role.SUPPORT, Role.ANALYST, Role.DRIVER, Role.ANONYMOUS]
+
+# route × role → allowed (✓) or denied (–); reviewed route by route, kept in docs/access.md.
+MATRIX = """
+| route | admin | technician | support | analyst | driver | anonymous |
+|---|:-:|:-:|:-:|:-:|:-:|:-:|
+| `GET /alerts` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /alerts/{alert_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /alerts/{alert_id}/acknowledge` | ✓ | ✓ | – | – | – | – |
+| `POST /alerts/{alert_id}/resolve` | ✓ | ✓ | – | – | – | – |
+| `GET /analytics/charts/{chart}.{fmt}` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /analytics/failures` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /analytics/heatmap` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /analytics/revenue` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /analytics/summary` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /analytics/uptime` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /analytics/usage` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /analytics/utilization` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /analytics/{table}.csv` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /api-keys` | ✓ | – | – | – | – | – |
+| `POST /api-keys` | ✓ | – | – | – | – | – |
+| `DELETE /api-keys/{key_id}` | ✓ | – | – | – | – | – |
+| `GET /audit` | ✓ | – | ✓ | ✓ | – | – |
+| `POST /auth/logout` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /auth/logout-all` | ✓ | ✓ | ✓ | ✓ | ✓ | – |
+| `GET /auth/me` | ✓ | ✓ | ✓ | ✓ | ✓ | – |
+| `POST /auth/operators/token` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /auth/password` | ✓ | ✓ | ✓ | ✓ | ✓ | – |
+| `POST /auth/password-reset` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /auth/password-reset/confirm` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /auth/register` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /auth/token` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /docs` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /docs/oauth2-redirect` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /drivers` | ✓ | – | ✓ | ✓ | – | – |
+| `POST /drivers` | ✓ | – | – | – | – | – |
+| `DELETE /drivers/{driver_id}` | ✓ | – | – | – | – | – |
+| `GET /drivers/{driver_id}` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /drivers/{driver_id}/account` | ✓ | – | ✓ | ✓ | – | – |
+| `PUT /drivers/{driver_id}/account` | ✓ | – | – | – | – | – |
+| `POST /drivers/{driver_id}/cards` | ✓ | – | ✓ | – | – | – |
+| `DELETE /drivers/{driver_id}/plan` | ✓ | – | ✓ | – | – | – |
+| `POST /drivers/{driver_id}/plan` | ✓ | – | ✓ | – | – | – |
+| `GET /drivers/{driver_id}/plan/usage` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /drivers/{driver_id}/statement` | ✓ | – | ✓ | ✓ | – | – |
+| `POST /drivers/{driver_id}/tokens` | ✓ | – | – | – | – | – |
+| `POST /drivers/{driver_id}/top-ups` | ✓ | – | ✓ | – | – | – |
+| `GET /firmware` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /firmware` | ✓ | ✓ | – | – | – | – |
+| `GET /firmware/files/{token}/{file_name}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /firmware/{firmware_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /firmware/{firmware_id}/content` | ✓ | ✓ | – | – | – | – |
+| `GET /fleet` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /health` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /live` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /maintenance-windows` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /maintenance-windows` | ✓ | ✓ | – | – | – | – |
+| `DELETE /maintenance-windows/{window_id}` | ✓ | ✓ | – | – | – | – |
+| `GET /maintenance/alerts` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /maintenance/alerts/{alert_id}/resolve` | ✓ | ✓ | – | – | – | – |
+| `GET /maintenance/jobs` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /maintenance/jobs/{workflow_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /maintenance/jobs/{workflow_id}/cancel` | ✓ | ✓ | – | – | – | – |
+| `GET /maintenance/jobs/{workflow_id}/file` | ✓ | ✓ | – | – | – | – |
+| `DELETE /me` | – | – | – | – | ✓ | – |
+| `GET /me` | – | – | – | – | ✓ | – |
+| `PATCH /me` | – | – | – | – | ✓ | – |
+| `GET /me/sessions` | – | – | – | – | ✓ | – |
+| `POST /me/sessions` | – | – | – | – | ✓ | – |
+| `GET /me/sessions/{session_id}` | – | – | – | – | ✓ | – |
+| `GET /me/sessions/{session_id}/receipt` | – | – | – | – | ✓ | – |
+| `POST /me/sessions/{session_id}/stop` | – | – | – | – | ✓ | – |
+| `GET /me/stations` | – | – | – | – | ✓ | – |
+| `GET /me/stations/{station_id}` | – | – | – | – | ✓ | – |
+| `GET /me/tokens` | – | – | – | – | ✓ | – |
+| `POST /me/tokens/{token_id}/block` | – | – | – | – | ✓ | – |
+| `GET /openapi.json` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /operators` | ✓ | – | – | – | – | – |
+| `POST /operators` | ✓ | – | – | – | – | – |
+| `GET /operators/{operator_id}` | ✓ | – | – | – | – | – |
+| `PATCH /operators/{operator_id}` | ✓ | – | – | – | – | – |
+| `POST /pay/{station_id}/{connector_id}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /pay/{token}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /payments/reconciliation` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /plans` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /plans` | ✓ | – | – | – | – | – |
+| `POST /plans/billing-runs` | ✓ | – | – | – | – | – |
+| `GET /receipts/{token}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /receipts/{token}.pdf` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /redoc` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /reports` | ✓ | – | ✓ | ✓ | – | – |
+| `POST /reports/monthly` | ✓ | – | – | – | – | – |
+| `GET /reports/schedule` | ✓ | – | ✓ | ✓ | – | – |
+| `PUT /reports/schedule` | ✓ | – | – | – | – | – |
+| `GET /reports/sessions.csv` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /reports/{report_id}` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /reports/{report_id}/download` | ✓ | – | ✓ | ✓ | – | – |
+| `POST /rollouts` | ✓ | ✓ | – | – | – | – |
+| `GET /rollouts/{name}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /rollouts/{name}/cancel` | ✓ | ✓ | – | – | – | – |
+| `POST /rollouts/{name}/pause` | ✓ | ✓ | – | – | – | – |
+| `POST /rollouts/{name}/resume` | ✓ | ✓ | – | – | – | – |
+| `GET /sessions` | ✓ | – | ✓ | ✓ | – | – |
+| `POST /sessions` | ✓ | ✓ | – | – | – | – |
+| `GET /sessions/{session_id}` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /sessions/{session_id}/payments` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /sessions/{session_id}/receipt` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /sessions/{session_id}/receipt.pdf` | ✓ | – | ✓ | ✓ | – | – |
+| `POST /sessions/{session_id}/refunds` | ✓ | – | ✓ | – | – | – |
+| `POST /sessions/{session_id}/stop` | ✓ | ✓ | – | – | – | – |
+| `GET /sites` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `PUT /sites/{site_id}` | ✓ | – | – | – | – | – |
+| `GET /stations` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /stations` | ✓ | – | – | – | – | – |
+| `GET /stations/{station_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /stations/{station_id}/approve` | ✓ | ✓ | – | – | – | – |
+| `POST /stations/{station_id}/availability` | ✓ | ✓ | – | – | – | – |
+| `GET /stations/{station_id}/commands` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /stations/{station_id}/commands` | ✓ | ✓ | – | – | – | – |
+| `GET /stations/{station_id}/configuration` | ✓ | ✓ | – | – | – | – |
+| `PUT /stations/{station_id}/configuration` | ✓ | ✓ | – | – | – | – |
+| `PUT /stations/{station_id}/connectors/{connector_id}/tariff` | ✓ | – | – | – | – | – |
+| `GET /stations/{station_id}/device-model` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /stations/{station_id}/device-model/refresh` | ✓ | ✓ | – | – | – | – |
+| `POST /stations/{station_id}/diagnostics` | ✓ | ✓ | – | – | – | – |
+| `POST /stations/{station_id}/firmware-update` | ✓ | ✓ | – | – | – | – |
+| `GET /stations/{station_id}/local-list` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `PUT /stations/{station_id}/local-list` | ✓ | ✓ | – | – | – | – |
+| `POST /stations/{station_id}/local-list/check` | ✓ | ✓ | – | – | – | – |
+| `POST /stations/{station_id}/local-list/sync` | ✓ | ✓ | – | – | – | – |
+| `GET /stations/{station_id}/local-list/versions` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /stations/{station_id}/messages` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /stations/{station_id}/price-preview` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /stations/{station_id}/reject` | ✓ | ✓ | – | – | – | – |
+| `POST /stations/{station_id}/reset` | ✓ | ✓ | – | – | – | – |
+| `POST /stations/{station_id}/unlock` | ✓ | ✓ | – | – | – | – |
+| `PUT /tariff-groups/{group_id}` | ✓ | – | – | – | – | – |
+| `GET /tariffs` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /tariffs` | ✓ | – | – | – | – | – |
+| `GET /tariffs/{tariff_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /tariffs/{tariff_id}/preview` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /tokens` | ✓ | – | ✓ | ✓ | – | – |
+| `POST /tokens` | ✓ | – | – | – | – | – |
+| `PATCH /tokens/{token}` | ✓ | – | ✓ | – | – | – |
+| `POST /uploads/{token}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `PUT /uploads/{token}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /uploads/{token}/{file_name}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `PUT /uploads/{token}/{file_name}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /webhooks/stripe` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+"""
+
+
+def parse_matrix(text: str) -> dict[str, frozenset[Role]]:
+    """`{"METHOD /path": allowed roles}` from the markdown rows of `text`."""
+    rows: dict[str, frozenset[Role]] = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"\| `([A-Z]+ [^`]+)` \|(.*)\|", line.strip())
+        if not match:
+            continue
+        cells = [c.strip() for c in match.group(2).split("|")]
+        assert len(cells) == len(COLUMNS) and set(cells) <= {"✓", "–"}, line
+        key = match.group(1)
+        assert key not in rows, f"{key} twice"
+        rows[key] = frozenset(r for r, c in zip(COLUMNS, cells, strict=True) if c == "✓")
+    return rows
+
+
+EXPECTED = parse_matrix(MATRIX)
 
 
 def app_routes(app) -> set[str]:
@@ -31,10 +203,15 @@ def app_routes(app) -> set[str]:
 def test_every_route_has_exactly_one_entry(settings, database_url):
     routes = app_routes(create_app(settings, database_url))
     assert len(routes) > 50  # the walk found the API (and not an empty list)
-    missing = sorted(routes - set(ROUTE_ROLES))
-    assert not missing, f"add these routes to domain/roles.py ROUTE_ROLES: {missing}"
-    stale = sorted(set(ROUTE_ROLES) - routes)
-    assert not stale, f"remove these entries from ROUTE_ROLES (no such route): {stale}"
+    for name, table in (("domain/roles.py ROUTE_ROLES", ROUTE_ROLES), ("MATRIX", EXPECTED)):
+        missing = sorted(routes - set(table))
+        assert not missing, f"add these routes to {name}: {missing}"
+        stale = sorted(set(table) - routes)
+        assert not stale, f"remove these entries from {name} (no such route): {stale}"
+
+
+def test_the_documented_matrix_is_the_tested_one():
+    assert parse_matrix(DOCS.read_text()) == EXPECTED, "docs/access.md and MATRIX differ"
 
 
 async def test_an_unlisted_route_is_admin_only(settings, database_url, temporal_client, db):
@@ -58,7 +235,8 @@ async def test_an_unlisted_route_is_admin_only(settings, database_url, temporal_
 
 
 async def test_role_matrix_over_every_route(app, http, db, settings):
-    """Each (route, role): allowed → neither 401 nor 403 (nor 5xx); denied → 401 / 403."""
+    """Each (route, role) as the hand-written MATRIX says: allowed → neither 401 nor 403 (nor
+    5xx); denied → 401 for anonymous callers, 403 for the others."""
     driver = await driver_account(http, "matrix.driver@example.com")
     with db.session() as session:
         operators = {}
@@ -97,7 +275,7 @@ async def test_role_matrix_over_every_route(app, http, db, settings):
             code = response.status_code
             where = f"{key} as {role}: {code} {response.text[:200]}"
             assert code < 500, where
-            if role in ROUTE_ROLES[key]:
+            if role in EXPECTED[key]:
                 assert code not in (401, 403), where
             elif role == Role.ANONYMOUS:
                 assert code == 401, where
