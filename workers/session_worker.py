@@ -84,10 +84,14 @@ class _WorkflowModuleFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, name: str, path: Any, target: Any = None) -> ModuleSpec | None:
         if name != "workflows" and not name.startswith("workflows."):
             return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is not None and type(spec.loader) is importlib.machinery.SourceFileLoader:
-            spec.loader = _CompiledOnce(spec.loader.name, spec.loader.path)
-        return spec
+        for finder in sys.meta_path:  # the finder that would have found it (editable installs)
+            if finder is not self and hasattr(finder, "find_spec"):
+                spec = finder.find_spec(name, path, target)
+                if spec is not None:
+                    if type(spec.loader) is importlib.machinery.SourceFileLoader:
+                        spec.loader = _CompiledOnce(spec.loader.name, spec.loader.path)
+                    return spec
+        return None
 
 
 def _compile_workflow_modules_once() -> None:

@@ -28,7 +28,8 @@ with workflow.unsafe.imports_passed_through():
         LocalListSyncInput,
     )
     from domain.commands import CommandRecord, StationCommand
-    from workflows import contract
+
+from workflows import contract  # sandboxed like the rest of `workflows`
 
 # Patch ids (docs/adr/ADR-006-workflow-versioning.md).
 LATE_CHANGE_PATCH = "local-list-change-during-last-attempt"

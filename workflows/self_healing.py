@@ -37,7 +37,9 @@ with workflow.unsafe.imports_passed_through():
         StationHealth,
         StationSignal,
     )
-    from workflows.station_command import send_to_station
+
+# Workflow code: imported into the sandbox, not passed through.
+from workflows.station_command import send_to_station
 
 _STORE = {
     "start_to_close_timeout": timedelta(seconds=30),
