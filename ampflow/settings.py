@@ -119,6 +119,7 @@ class Settings(BaseSettings):
     report_time_zone: str = "UTC"  # analytics buckets, the heatmap and the monthly report
     gateway_metrics_port: int = 0  # Prometheus /metrics of the gateway (0: off)
     worker_metrics_port: int = 0  # Temporal's runtime metrics of the worker (0: off)
+    metrics_token: str | None = None  # set: the API's /metrics needs "Authorization: Bearer …"
     log_format: str = "text"  # text | json (one JSON object per line, with station/session ids)
 
     log_level: str = "INFO"

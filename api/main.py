@@ -82,5 +82,5 @@ def create_app(
         BodyLimits,
         limits=default_limits(settings.firmware_max_bytes, settings.diagnostics_max_bytes),
     )
-    api_metrics.install(app)  # /metrics and request counters
+    api_metrics.install(app, settings.metrics_token)  # /metrics and request counters
     return app

@@ -4,12 +4,14 @@
 - `ampflow_api_request_seconds{method, route}`: time to the start of the response (for the
   `/live` stream: until the stream opens).
 The route label is the matched template (`/sessions/{session_id}`), never the raw path, so the
-label set stays small; unmatched paths count as `unmatched`. `/metrics` itself needs no key
-(scrapers): expose the API port only where scraping it is acceptable.
+label set stays small; unmatched paths count as `unmatched`. `/metrics` needs no API key
+(scrapers); with `AMPFLOW_METRICS_TOKEN` set it needs `Authorization: Bearer <token>` (401
+otherwise), so the API port may face the internet.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 
 from fastapi import FastAPI
@@ -32,15 +34,19 @@ class MetricsMiddleware:
     """Pure ASGI middleware: serves `/metrics` (prometheus_client's ASGI app) and measures
     every other request (streams pass through untouched)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, token: str | None = None) -> None:
         self.app = app
         self.exposition = make_asgi_app()
+        self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if scope["path"] == "/metrics":
+            if self.token and not _bearer_matches(scope, self.token):
+                await _unauthorized(send)
+                return
             await self.exposition(scope, receive, send)
             return
         started = time.monotonic()
@@ -57,6 +63,32 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_measure)
         finally:
             REQUESTS.labels(scope["method"], _route(scope), str(status)).inc()
+
+
+def _bearer_matches(scope: Scope, token: str) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, given = value.decode("latin-1").partition(" ")
+            return scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode("latin-1"), token.encode("utf-8")
+            )
+    return False
+
+
+async def _unauthorized(send: Send) -> None:
+    body = b'{"detail":"/metrics needs its bearer token"}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b"Bearer"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _route(scope: Scope) -> str:
@@ -76,7 +108,7 @@ def _route(scope: Scope) -> str:
     return (paths or {}).get(id(route)) or getattr(route, "path", None) or "unmatched"
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, token: str | None = None) -> None:
     """Count every request and serve `/metrics` (outside the routes: no API key, not in the
-    OpenAPI document)."""
-    app.add_middleware(MetricsMiddleware)
+    OpenAPI document; with `token`, only to `Authorization: Bearer <token>`)."""
+    app.add_middleware(MetricsMiddleware, token=token)

@@ -294,7 +294,8 @@ def redact_secrets(value: object) -> object:
     secret_entry = _names_secret(value)
     return {
         k: REDACTED
-        if is_secret_name(k) or (secret_entry and k in _VALUE_FIELDS)
+        if (is_secret_name(k) or (secret_entry and k in _VALUE_FIELDS))
+        and not isinstance(v, dict | list)
         else redact_secrets(v)
         for k, v in value.items()
     }

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import OperatorDep, PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.redaction import shown_model
 from domain.commands import COMMAND_NAMES, CommandRecord, StationCommand
 from store.audit import audit
 from store.tables import Station, StationCommandLog
@@ -62,18 +63,22 @@ async def send_command(
         ),
         result_type=CommandRecord,
     )
-    return JSONResponse(record.model_dump(mode="json"), status_code=_HTTP_STATUS[record.outcome])
+    shown = shown_model(record)  # the operator's own station password is not echoed
+    return JSONResponse(shown.model_dump(mode="json"), status_code=_HTTP_STATUS[record.outcome])
 
 
 @router.get("")
 def list_commands(
-    station_id: str, db: SessionDep, _: OperatorDep, limit: int = Query(50, ge=1, le=500)
+    station_id: str, db: SessionDep, caller: PrincipalDep, limit: int = Query(50, ge=1, le=500)
 ) -> list[CommandRecord]:
-    """The station's commands, newest first."""
+    """The station's commands, newest first (station passwords redacted; one-time upload URLs
+    only for roles that send commands)."""
     rows = db.exec(
         select(StationCommandLog)
         .where(StationCommandLog.station_id == station_id)
         .order_by(StationCommandLog.id.desc())
         .limit(limit)
     ).all()
-    return [CommandRecord.model_validate(r, from_attributes=True) for r in rows]
+    return [
+        shown_model(CommandRecord.model_validate(r, from_attributes=True), caller) for r in rows
+    ]

@@ -23,8 +23,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import OperatorDep, PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.inputs import INT32_MAX, RowId, UtcDateTime
+from api.redaction import shown_model
 from api.routes import commands
 from api.routes.uploads import file_response
 from domain.commands import CommandRecord
@@ -331,7 +332,7 @@ async def list_jobs(
 
 @router.get("/maintenance/jobs/{workflow_id}")
 async def get_job(
-    workflow_id: str, db: SessionDep, temporal: TemporalDep, _: OperatorDep
+    workflow_id: str, db: SessionDep, temporal: TemporalDep, caller: PrincipalDep
 ) -> JobDetail:
     """One job with its progress: live from the workflow while it runs, else as recorded."""
     row = db.exec(
@@ -373,7 +374,7 @@ async def get_job(
                 detail.progress = progress if isinstance(progress, dict) else detail.progress
             except RPCError:
                 pass  # no worker right now: the recorded progress will do
-    return detail
+    return shown_model(detail, caller)
 
 
 @router.post("/maintenance/jobs/{workflow_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
@@ -546,7 +547,7 @@ async def get_configuration(
         unknown_keys=response.get("unknownKey", []),
         desired=_desired(db, station_id),
     )
-    return _as_response(record, code, view)  # type: ignore[return-value]
+    return _as_response(record, code, shown_model(view))  # type: ignore[return-value]
 
 
 @router.put("/stations/{station_id}/configuration")
@@ -584,7 +585,7 @@ async def change_configuration(
             settings,
             who,
         )
-    return ConfigurationResult(results=results, desired=_desired(db, station_id))
+    return shown_model(ConfigurationResult(results=results, desired=_desired(db, station_id)))
 
 
 # ---- device model ------------------------------------------------------------------------

@@ -6,8 +6,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from api.deps import OperatorDep, SessionDep
+from api.deps import OperatorDep, PrincipalDep, SessionDep
 from api.inputs import ID_MAX, PositiveId
+from api.redaction import shown_frame
 from api.schemas import ConnectorPublic, MessagePublic, StationCreate, StationPublic
 from domain.credentials import hash_password
 from store.tables import Connector, OcppMessage, Station, Tariff
@@ -116,15 +117,20 @@ def get_station(station_id: str, db: SessionDep, _: OperatorDep) -> StationPubli
 def station_messages(
     station_id: str,
     db: SessionDep,
-    _: OperatorDep,
+    caller: PrincipalDep,
     after_id: int = Query(0, ge=0, le=ID_MAX, description="return messages with id > after_id"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[MessagePublic]:
-    """The station's OCPP frames in order; page with `after_id` = the last id you saw."""
+    """The station's OCPP frames in order; page with `after_id` = the last id you saw.
+    Station passwords are redacted; one-time upload URLs shown only to roles that send
+    commands."""
     rows = db.exec(
         select(OcppMessage)
         .where(OcppMessage.station_id == station_id, OcppMessage.id > after_id)
         .order_by(OcppMessage.id)
         .limit(limit)
     ).all()
-    return [MessagePublic.model_validate(r, from_attributes=True) for r in rows]
+    messages = [MessagePublic.model_validate(r, from_attributes=True) for r in rows]
+    for message in messages:
+        message.payload = shown_frame(message.payload, caller)
+    return messages

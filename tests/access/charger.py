@@ -34,6 +34,8 @@ class FleetCharger(ChargePoint):
         self.started: list[int] = []  # transactions started on a remote start
         self.stopped: list[int] = []
         self.meter_wh = 10_000
+        self.configuration: dict[str, str] = {}
+        self.diagnostics_location: str | None = None
         self._tasks: set[asyncio.Task] = set()
 
     # ---- what the CSMS asks ------------------------------------------------------------
@@ -62,6 +64,16 @@ class FleetCharger(ChargePoint):
     @on("ClearCache")
     def on_clear_cache(self):
         return call_result.ClearCache(status="Accepted")
+
+    @on("ChangeConfiguration")
+    def on_change_configuration(self, key, value):
+        self.configuration[key] = value
+        return call_result.ChangeConfiguration(status="Accepted")
+
+    @on("GetDiagnostics")
+    def on_get_diagnostics(self, location, **_):
+        self.diagnostics_location = location
+        return call_result.GetDiagnostics(file_name="diagnostics.tgz")
 
     @on("RemoteStartTransaction")
     def on_remote_start(self, id_tag, connector_id=None, charging_profile=None):
