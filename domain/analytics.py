@@ -8,12 +8,16 @@ Definitions (the queries are in `store/analytics_queries.py`):
   final energy and duration recorded); `sessions_open` = started − ended.
 - Utilization and uptime come from the connector status history: a status lasts until the
   connector's next status; the state before the period is the last status before it. Only
-  time between a connector's first appearance (our clock when its first status arrived) and
-  now is observed: time before it and time still to come are left out of every share.
+  time between a connector's first status and now is observed: time before it and time still
+  to come are left out of every share. A first status dated more than `CLOCK_TOLERANCE` before
+  it reached us is observed from that long before its arrival (a charger clock running late
+  does not make a connector older than it is).
 - Charging = status Charging (OCPP 1.6), or, in OCPP 2.0.1, a transaction whose chargingState
   (TransactionEvent) is Charging while the connector is occupied: the same chargingState the
-  session's idle fee reads. 2.0.1 chargingStates are read from the message log
-  (`ocpp_messages`), up to `TX_LOOKBACK` before the period for transactions already running.
+  session's idle fee reads. 2.0.1 chargingStates are read from the TransactionEvent frames in
+  the message log (`ocpp_messages`; from `TX_LOOKBACK` before the period, for transactions
+  already running); a transaction ends at its Ended event, or when the next one on its EVSE
+  starts.
   Occupied = a vehicle is at the connector (Preparing, Charging, SuspendedEV, SuspendedEVSE,
   Finishing, and 2.0.1 Occupied).
 - Available = the station is online (link history; no history = online) and the connector is
@@ -63,6 +67,9 @@ ABNORMAL_STOP_REASONS = (
 # How far before a period the message log is read for 2.0.1 transactions already running at its
 # start (sessions are stopped after `AMPFLOW_MAX_SESSION_S`, 72 h by default).
 TX_LOOKBACK = timedelta(days=7)
+# How far a connector's first status may be dated before it reached us (latency, clocks that
+# report whole seconds) and still count from its own timestamp.
+CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
 class Bucket(StrEnum):

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from domain.analytics import (
     ABNORMAL_STOP_REASONS,
     CHARGING_STATUSES,
+    CLOCK_TOLERANCE,
     FAILED_STATES,
     FINISHED_STATES,
     NOT_COUNTED_STATES,
@@ -257,10 +258,12 @@ def _field(json: str, pattern: str, cast: str) -> str:
 # chargingState, its Ended event, or the start of the next transaction on its EVSE. The EVSE is
 # the first one the transaction names.
 _TX_CHARGING = f"""
-    frames AS (
+    v201 AS (  -- charging needs an occupied connector: stations with a 2.0.1 Occupied span
+        SELECT DISTINCT station_id FROM spans WHERE status = 'Occupied' AND NOT isempty(span)
+    ), frames AS (
         SELECT m.station_id, m.id,
                CASE WHEN pg_input_is_valid(m.payload, 'jsonb') THEN m.payload::jsonb -> 3 END AS p
-        FROM ocpp_messages m JOIN stations USING (station_id)
+        FROM ocpp_messages m JOIN v201 USING (station_id)
         WHERE m.direction = 'in' AND m.message_type = 2 AND m.action = 'TransactionEvent'
           AND m.at >= %(lookback)s
     ), tx_events AS (
@@ -298,7 +301,8 @@ def connector_time(conn: Connection, scope: Scope) -> list[ConnectorTime]:
     """Observed, charging, occupied, excluded, offline, faulted and available seconds."""
     sql = f"""
     WITH conns AS (
-        SELECT c.station_id, c.connector_id, LEAST(GREATEST(%(start)s, f.born), %(until)s) AS lo
+        SELECT c.station_id, c.connector_id,
+               LEAST(GREATEST(%(start)s, f.born - %(tolerance)s), %(until)s) AS lo
         FROM connectors c CROSS JOIN LATERAL (  -- our clock when its first status arrived
             SELECT h.received_at AS born FROM connector_status_history h
             WHERE h.station_id = c.station_id AND h.connector_id = c.connector_id
@@ -388,6 +392,7 @@ def connector_time(conn: Connection, scope: Scope) -> list[ConnectorTime]:
         charging=list(CHARGING_STATUSES),
         occupied=list(OCCUPIED_STATUSES),
         lookback=scope.start - TX_LOOKBACK,
+        tolerance=CLOCK_TOLERANCE,
     )
     return [ConnectorTime(**row) for row in _rows(conn, sql, params)]
 

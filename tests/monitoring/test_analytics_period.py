@@ -16,14 +16,18 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.monitoring_activities import MonitoringActivities
+from ampflow.seed import DEMO_STATION, DEMO_TAG
 from ampflow.settings import Settings
 from api.main import create_app
 from api.routes.analytics import clock
 from domain.analytics import MonthlyReportRequest
 from store.db import Database
 from tests.conftest import ADMIN_KEY
+from tests.helpers import charger_session_result, eventually
+from tests.v201.support import booted_station
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+ten_minutes = timedelta(minutes=10)
 
 
 def at(value: str) -> datetime:
@@ -31,12 +35,22 @@ def at(value: str) -> datetime:
 
 
 @pytest.fixture
+def fixed_now() -> list[datetime]:
+    """The API's now (a test may move it)."""
+    return [NOW]
+
+
+@pytest.fixture
 async def api(
-    settings: Settings, database_url: str, temporal_client: Client, db: Database
+    settings: Settings,
+    database_url: str,
+    temporal_client: Client,
+    db: Database,
+    fixed_now: list[datetime],
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The API with its clock fixed at NOW."""
+    """The API with its clock fixed (at NOW unless the test moves it)."""
     app = create_app(settings, database_url, temporal=temporal_client)
-    app.dependency_overrides[clock] = lambda: NOW
+    app.dependency_overrides[clock] = lambda: fixed_now[0]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
@@ -120,15 +134,16 @@ async def test_a_new_station_is_observed_only_since_it_appeared_and_up_to_now(db
 
 
 async def test_a_skewed_charger_clock_does_not_predate_the_connector(db, api):
-    """Its first status says 09:00 but reached us at 11:00: observed from 11:00."""
+    """Its first status says 09:00 but reached us at 11:00: observed from 10:55 (five minutes'
+    tolerance for latency and clocks that report whole seconds)."""
     station(db, "SKEW", 1)
     status(db, "SKEW", 1, "Available", "2026-03-10 09:00", received="2026-03-10 11:00")
     status(db, "SKEW", 1, "Faulted", "2026-03-10 11:30")
     [uptime] = await rows(api, "/analytics/uptime", **DAY)
     assert (uptime["observed_s"], uptime["faulted_s"], uptime["available_s"]) == (
-        3_600,
+        3_900,
         1_800,
-        1_800,
+        2_100,
     )
 
 
@@ -196,6 +211,40 @@ async def test_201_a_transaction_without_its_end_stops_when_the_vehicle_leaves(d
     status(db, "V2", 1, "Available", "2026-03-10 10:40")
     [use] = await rows(api, "/analytics/utilization", **DAY)
     assert (use["occupied_s"], use["charging_s"]) == (3_600 + 3_000, 3_600 + 2_400)
+
+
+async def test_201_charging_time_agrees_with_the_idle_fee(
+    seeded, worker, gateway_url, temporal_client, api, fixed_now
+):
+    """A real 2.0.1 session through the gateway: charging 10 min, SuspendedEV 10 min (idle),
+    charging 1 min. Analytics' charging time is the session's duration minus its idle time."""
+    async with booted_station(gateway_url) as station:
+        started = station.model.clock
+        await station.status(1, "Occupied")
+        tx = station.transaction(1, DEMO_TAG)
+        await station.event(tx.started())
+        for state in ("SuspendedEV", "Charging"):
+            trigger = "ChargingStateChanged"
+            await station.event(tx.updated(0, trigger, charging_state=state, after=ten_minutes))
+        await station.event(tx.ended())
+        await station.status(1, "Available")
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
+    assert view.idle_s == 600
+    fixed_now[0] = started + timedelta(hours=1)
+    period = {
+        "from": (started - timedelta(hours=1)).isoformat(),
+        "to": fixed_now[0].isoformat(),
+        "station_id": DEMO_STATION,
+        "connector_id": 1,
+    }
+
+    async def charging() -> float | None:
+        found = await rows(api, "/analytics/utilization", **period)
+        return found[0]["charging_s"] if found and found[0]["occupied_s"] else None
+
+    charging_s = await eventually(charging, timeout=20)
+    duration = (view.stopped_at - view.started_at).total_seconds()
+    assert charging_s == duration - view.idle_s == 660
 
 
 # ---- 4. from / to default to the last 30 days; bad values are 422 --------------------------
