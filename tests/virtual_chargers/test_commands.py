@@ -3,6 +3,8 @@ answered by virtual chargers of both versions with the behaviour hardware shows.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
@@ -275,3 +277,78 @@ async def test_cost_updated_is_recorded(seeded, worker, live_api, make_charger):
     assert record["outcome"] == "ok", record
     assert charger.journal.find("cost", source="CostUpdated")[-1]["totalCost"] == 4.56
     assert tx.total_cost == 4.56
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_reservation_holds_the_connector_for_its_card(
+    seeded, worker, live_api, make_charger, version
+):
+    charger = await make_charger(version=version)
+    expiry = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    if version == "1.6":
+        action = "ReserveNow"
+        payload = {"connectorId": 1, "expiryDate": expiry, "idTag": DEMO_TAG, "reservationId": 5}
+    else:
+        action = "ReserveNow"
+        token = {"idToken": DEMO_TAG, "type": "ISO14443"}
+        payload = {"id": 5, "expiryDateTime": expiry, "idToken": token, "evseId": 1}
+    record = await command(live_api, DEMO_STATION, "raw", action=action, payload=payload)
+    assert record["status"] == "Accepted", record
+    assert not charger.sessions.usable(charger.connectors[1], "SOMEONE-ELSE")
+    assert charger.sessions.usable(charger.connectors[1], DEMO_TAG)
+    cancel = await command(
+        live_api, DEMO_STATION, "raw", action="CancelReservation", payload={"reservationId": 5}
+    )
+    assert cancel["status"] == "Accepted"
+    assert charger.sessions.usable(charger.connectors[1], "SOMEONE-ELSE")
+
+
+async def test_201_reports_device_model_and_charging_profiles(
+    seeded, worker, live_api, make_charger
+):
+    charger = await make_charger(version="2.0.1")
+    record = await command(live_api, DEMO_STATION, "get_base_report", request_id=11)
+    assert record["status"] == "Accepted", record
+    await eventually(lambda: charger.journal.find("result", action="NotifyReport"))
+    reported = charger.journal.find("call", action="NotifyReport")[0]["payload"]["reportData"]
+    assert {"name": "HeartbeatInterval"} in [item["variable"] for item in reported]
+
+    profile = {
+        "id": 3,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": [
+            {
+                "id": 1,
+                "startSchedule": datetime.now(UTC).isoformat(),
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}],
+            }
+        ],
+    }
+    record = await command(
+        live_api,
+        DEMO_STATION,
+        "raw",
+        action="SetChargingProfile",
+        payload={"evseId": 0, "chargingProfile": profile},
+    )
+    assert record["status"] == "Accepted", record
+    record = await command(
+        live_api,
+        DEMO_STATION,
+        "raw",
+        action="GetChargingProfiles",
+        payload={
+            "requestId": 12,
+            "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"},
+        },
+    )
+    assert record["status"] == "Accepted", record
+    # This CSMS answers ReportChargingProfiles with NotSupported (it never asks for them).
+    await eventually(lambda: charger.journal.find("error", action="ReportChargingProfiles"))
+    sent = charger.journal.find("call", action="ReportChargingProfiles")[0]["payload"]
+    assert sent["chargingProfile"][0]["id"] == 3 and sent["evseId"] == 0
+    tx = await charger.sessions.start_local(DEMO_TAG)
+    assert tx is not None and charger.connectors[1].meter.power_w == 10 * 230 * 3
