@@ -1,7 +1,9 @@
-"""Sending account e-mail (password resets) through SMTP when `AMPFLOW_SMTP_HOST` is set.
+"""Sending account e-mail (registration codes, password resets) through SMTP when
+`AMPFLOW_SMTP_HOST` is set.
 
-Without SMTP the message is dropped (logged without its content); the routes answer the same
-either way. Tests replace `app.state.mailer` with a recorder.
+Without SMTP (as in `make dev`) the message lands in the local dev mailbox (`dev_mailbox`),
+which an admin reads with `GET /dev/mailbox`, so verification and resets still work; the routes
+answer the same either way. Tests replace `app.state.mailer` with a recorder.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Protocol
 from fastapi import Request
 
 from ampflow.settings import Settings
+from store.access_tables import DevMail
+from store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +46,16 @@ class SmtpMailer:
             smtp.send_message(message)
 
 
-class NoMailer:
-    """No SMTP configured: nothing is sent."""
+class DevMailbox:
+    """No SMTP configured: the message is kept in the `dev_mailbox` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def send(self, to: str, subject: str, body: str) -> None:
-        log.info("no SMTP configured: %r not sent", subject)
+        with self.db.session() as session:
+            session.add(DevMail(to_address=to[:320], subject=subject[:200], body=body))
+        log.info("no SMTP configured: %r kept in the dev mailbox", subject)
 
 
 def get_mailer(request: Request) -> Mailer:
@@ -54,7 +63,7 @@ def get_mailer(request: Request) -> Mailer:
     mailer = getattr(request.app.state, "mailer", None)
     if mailer is None:
         settings: Settings = request.app.state.settings
-        mailer = SmtpMailer(settings) if settings.smtp_host else NoMailer()
+        mailer = SmtpMailer(settings) if settings.smtp_host else DevMailbox(request.app.state.db)
         request.app.state.mailer = mailer
     return mailer
 

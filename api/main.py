@@ -24,6 +24,7 @@ from api.routes.auth import router as auth_router
 from api.routes.firmware import router as firmware_router
 from api.routes.live import router as live_router
 from api.routes.local_lists import router as local_lists_router
+from api.routes.mailbox import router as mailbox_router
 from api.routes.maintenance import router as maintenance_router
 from api.routes.me import router as me_router
 from api.routes.operators import router as operators_router
@@ -68,6 +69,7 @@ def create_app(
     for module in (health, stations, commands, drivers, tariffs, sessions, payments):
         app.include_router(module.router)
     app.include_router(auth_router)
+    app.include_router(mailbox_router)
     app.include_router(me_router)
     app.include_router(operators_router)
     app.include_router(audit_router)

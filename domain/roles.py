@@ -70,6 +70,8 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /redoc": PUBLIC,
     # accounts and tokens (api/routes/auth.py)
     "POST /auth/register": PUBLIC,
+    "POST /auth/register/confirm": PUBLIC,
+    "GET /dev/mailbox": ADMIN,  # outgoing mail without SMTP (registration codes, resets)
     "POST /auth/token": PUBLIC,
     "POST /auth/operators/token": PUBLIC,
     "POST /auth/logout": PUBLIC,

@@ -176,3 +176,31 @@ class LocalListVersion(SQLModel, table=True):
     error: str | None = None
     created_at: datetime = _ts(nullable=False, server_default=text("now()"))
     finished_at: datetime | None = _ts(nullable=True)
+
+
+class PendingRegistration(SQLModel, table=True):
+    """A driver registration waiting for its e-mail code (migration 0008_api_security): no
+    account exists until the address is proven, so nobody can pre-claim an address."""
+
+    __tablename__ = "pending_registrations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    email: str = Field(max_length=320, index=True)
+    name: str = Field(max_length=200)
+    password_hash: str
+    expires_at: datetime = _ts(nullable=False)
+    used_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class DevMail(SQLModel, table=True):
+    """Outgoing mail kept locally when no SMTP server is configured (`GET /dev/mailbox`)."""
+
+    __tablename__ = "dev_mailbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    to_address: str = Field(max_length=320)
+    subject: str = Field(max_length=200)
+    body: str
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))

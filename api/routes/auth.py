@@ -29,7 +29,7 @@ from api.mailer import Mailer, get_mailer, send_quietly
 from domain.access import PASSWORD_MAX, normalize_email, password_problem
 from domain.roles import Principal, Role
 from store import throttle
-from store.access_tables import DriverLogin, Operator, PasswordReset
+from store.access_tables import DriverLogin, Operator, PasswordReset, PendingRegistration
 from store.audit import audit
 from store.tables import Driver
 
@@ -56,6 +56,10 @@ class TokenRequest(BaseModel):
     password: str | None = Field(default=None, max_length=PASSWORD_MAX)
     refresh_token: str | None = Field(default=None, max_length=200)
     scope: str = ""
+
+
+class RegistrationConfirm(BaseModel):
+    token: str = Field(max_length=200, description="the code e-mailed by POST /auth/register")
 
 
 class RefreshTokenBody(BaseModel):
@@ -246,43 +250,90 @@ def register(
     mailer: MailerDep,
     background: BackgroundTasks,
 ) -> dict:
-    """Create a driver account; an address already known gets no account (same answer).
-
-    An existing driver without a password (created by an operator) activates their account
-    with a password reset, which proves they own the address.
+    """Ask for a driver account: a code is e-mailed to the address, and the account exists only
+    once `POST /auth/register/confirm` presents it — registering an address does not make it
+    yours, and an address an operator gives a driver or a card is never handed to whoever
+    registered it first. An address that already has an account gets no second one (same
+    answer); a driver created by an operator (no password) may confirm a registration, which
+    proves the address, or activate the account with a password reset.
     """
     problem = password_problem(body.password)
     if problem:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
     email = normalize_email(str(body.email))
     password_hash = security.hash_password(body.password)  # also for known addresses: timing
-    if db.exec(select(Driver).where(func.lower(Driver.email) == email)).first() is not None:
-        if settings.smtp_host:
-            background.add_task(
-                send_quietly,
-                mailer,
-                email,
-                "Your Ampflow account",
-                "Someone tried to register this address again. If it was you, sign in or ask "
-                "for a password reset.",
-            )
+    existing = db.exec(select(Driver).where(func.lower(Driver.email) == email)).first()
+    if existing is not None and db.get(DriverLogin, existing.id) is not None:
+        background.add_task(
+            send_quietly,
+            mailer,
+            email,
+            "Your Ampflow account",
+            "Someone tried to register this address again. If it was you, sign in or ask "
+            "for a password reset.",
+        )
         return ACCEPTED
+    code = security.new_secret("rg_")
+    now = datetime.now(UTC)
+    db.add(
+        PendingRegistration(
+            token_hash=security.secret_hash(code),
+            email=email,
+            name=body.name,
+            password_hash=password_hash,
+            expires_at=now + timedelta(seconds=settings.password_reset_ttl_s),
+            created_at=now,
+        )
+    )
+    minutes = settings.password_reset_ttl_s // 60
+    background.add_task(
+        send_quietly,
+        mailer,
+        email,
+        "Confirm your Ampflow account",
+        f"Use this code within {minutes} minutes to confirm your account:\n\n{code}\n\n"
+        f"POST {settings.api_base_url}/auth/register/confirm "
+        '{"token": "<the code>"}\n\n'
+        "If you did not ask for this, ignore this message: no account is created.",
+    )
+    return ACCEPTED
+
+
+@router.post("/register/confirm", status_code=status.HTTP_204_NO_CONTENT)
+def confirm_registration(body: RegistrationConfirm, db: SessionDep) -> Response:
+    """Create the account of a registration with the e-mailed code (proof of the address)."""
+    now = datetime.now(UTC)
+    pending = db.exec(
+        select(PendingRegistration)
+        .where(PendingRegistration.token_hash == security.secret_hash(body.token))
+        .with_for_update()
+    ).first()
+    if pending is None or pending.used_at is not None or pending.expires_at <= now:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid or expired code")
+    pending.used_at = now
+    db.add(pending)
+    driver = db.exec(
+        select(Driver).where(func.lower(Driver.email) == pending.email).with_for_update()
+    ).first()
+    if driver is not None and db.get(DriverLogin, driver.id) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "already registered: sign in or reset")
     try:
         with db.begin_nested():
-            driver = Driver(name=body.name, email=email)
-            db.add(driver)
-            db.flush()
+            if driver is None:  # the address is proven: the account is theirs
+                driver = Driver(name=pending.name, email=pending.email)
+                db.add(driver)
+                db.flush()
             assert driver.id is not None
-            now = datetime.now(UTC)
-            db.add(
-                DriverLogin(
-                    driver_id=driver.id, password_hash=password_hash, created_at=now, updated_at=now
-                )
+            login = DriverLogin(
+                driver_id=driver.id, password_hash=pending.password_hash, created_at=now
             )
-            audit(db, f"driver:{driver.id}", "driver.register", f"driver:{driver.id}")
-    except IntegrityError:  # registered concurrently: same answer
-        pass
-    return ACCEPTED
+            login.updated_at = now
+            db.add(login)
+            db.flush()
+    except IntegrityError as err:  # confirmed concurrently by the address's owner
+        raise HTTPException(status.HTTP_409_CONFLICT, "already registered") from err
+    audit(db, f"driver:{driver.id}", "driver.register", f"driver:{driver.id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
@@ -329,8 +380,8 @@ def request_password_reset(
         return ACCEPTED
     db.commit()
     driver = db.exec(select(Driver).where(func.lower(Driver.email) == email)).first()
-    if driver is None or driver.id is None or not settings.smtp_host:
-        return ACCEPTED
+    if driver is None or driver.id is None:
+        return ACCEPTED  # without SMTP the mail lands in the dev mailbox
     token = security.new_secret("pr_")
     db.add(
         PasswordReset(

@@ -22,14 +22,41 @@ async def sign_in(
     )
 
 
-async def driver_account(
+async def mailed_code(http: httpx.AsyncClient, email: str, prefix: str = "rg_") -> str:
+    """The newest code mailed to `email`: from the app's recording mailer in tests, else from
+    the dev mailbox (no SMTP)."""
+    app = http._transport.app  # type: ignore[attr-defined]
+    sent = getattr(app.state, "mailer", None)
+    if hasattr(sent, "sent"):
+        bodies = [body for to, _, body in sent.sent if to == email.lower()]
+    else:
+        mails = await http.get("/dev/mailbox", params={"to": email}, headers=ADMIN)
+        bodies = [mail["body"] for mail in mails.json()][::-1]
+    codes = [
+        line.strip() for body in bodies for line in body.splitlines() if line.startswith(prefix)
+    ]
+    assert codes, f"no {prefix} code mailed to {email}"
+    return codes[-1]
+
+
+async def register(
     http: httpx.AsyncClient, email: str, name: str = "Driver", password: str = PASSWORD
-) -> dict:
-    """Register and sign in; returns the token pair plus `driver_id` and `headers`."""
+) -> None:
+    """Register and confirm with the mailed code."""
     registered = await http.post(
         "/auth/register", json={"email": email, "password": password, "name": name}
     )
     assert registered.status_code == 202, registered.text
+    code = await mailed_code(http, email)
+    confirmed = await http.post("/auth/register/confirm", json={"token": code})
+    assert confirmed.status_code == 204, confirmed.text
+
+
+async def driver_account(
+    http: httpx.AsyncClient, email: str, name: str = "Driver", password: str = PASSWORD
+) -> dict:
+    """Register, confirm and sign in; returns the token pair plus `driver_id` and `headers`."""
+    await register(http, email, name, password)
     response = await sign_in(http, email, password)
     assert response.status_code == 200, response.text
     pair = response.json()

@@ -51,7 +51,9 @@ MATRIX = """
 | `POST /auth/password-reset` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /auth/password-reset/confirm` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /auth/register` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /auth/register/confirm` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /auth/token` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /dev/mailbox` | ✓ | – | – | – | – | – |
 | `GET /docs` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /docs/oauth2-redirect` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /drivers` | ✓ | – | ✓ | ✓ | – | – |
