@@ -36,14 +36,18 @@ class FleetConfig:
     stations: int = 10
     version: str = "1.6"  # 1.6 | 2.0.1 | mixed
     sessions: int | None = 1  # per station; None: as many as the duration allows
-    duration_s: float = 60.0
+    duration_s: float | None = 60.0  # None: until cancelled
     arrival_s: float = 5.0
     dwell_s: float = 10.0
     meter_interval_s: int = 1
     max_power_w: float = 22_000.0
     station_prefix: str = "LOAD-"
+    digits: int = 5  # LOAD-00000; 0 for VC-1
+    first_number: int = 0
     password: str = "load-secret"
     id_tag: str = "LOAD-TAG"
+    tag_per_station: bool = False  # each station's driver has its own card: {id_tag}-{number}
+    state_dir: Path | None = None
     connect_rate: float = 200.0
     speed: float = 1.0
     seed: int | None = None
@@ -51,9 +55,18 @@ class FleetConfig:
     strict: bool = True
     progress: bool = True
 
+    def number(self, index: int) -> int:
+        return index + self.first_number
+
+    def station_id(self, index: int) -> str:
+        return f"{self.station_prefix}{self.number(index):0{self.digits}d}"
+
+    def tag(self, index: int) -> str:
+        return f"{self.id_tag}-{self.number(index)}" if self.tag_per_station else self.id_tag
+
     def version_of(self, index: int) -> str:
-        if self.version == "mixed":
-            return "1.6" if index % 2 else "2.0.1"
+        if self.version == "mixed":  # odd station numbers 1.6, even 2.0.1
+            return "1.6" if self.number(index) % 2 else "2.0.1"
         return self.version
 
 
@@ -114,7 +127,7 @@ class Fleet:
 
     def _charger(self, index: int) -> Charger:
         config = self.config
-        station_id = f"{config.station_prefix}{index:05d}"
+        station_id = config.station_id(index)
         version = config.version_of(index)
         interval = str(max(int(config.meter_interval_s), 1))
         key = (
@@ -123,6 +136,7 @@ class Fleet:
             else "MeterValueSampleInterval"
         )
         journal = config.journal_dir / f"{station_id}.jsonl" if config.journal_dir else None
+        state = config.state_dir / f"{station_id}.state.json" if config.state_dir else None
         return Charger(
             ChargerConfig(
                 station_id=station_id,
@@ -133,6 +147,7 @@ class Fleet:
                 speed=config.speed,
                 strict=config.strict,
                 journal_file=journal,
+                state_file=state,
                 journal_keep=0 if journal is None else 100,
                 configuration={key: interval},
                 behaviour=Behaviour(reconnect_min_s=1.0, reconnect_max_s=30.0),
@@ -141,7 +156,7 @@ class Fleet:
             rng=random.Random(self.rng.randrange(2**32)),
         )
 
-    async def _drive(self, charger: Charger, deadline: float) -> None:
+    async def _drive(self, charger: Charger, deadline: float, tag: str) -> None:
         """One EV after another at connector 1 until the sessions or the time run out."""
         config, rng = self.config, charger.rng
         try:
@@ -156,10 +171,13 @@ class Fleet:
             if time.monotonic() > deadline:
                 return
             charger.connectors[1].ev_max_w = ev_power_w(rng, config.max_power_w)
-            tx = await charger.sessions.start_local(config.id_tag, 1)
+            if charger.sessions.active():  # a remote start is using the connector
+                continue
+            tx = await charger.sessions.start_local(tag, 1)
             if tx is None:
                 self.stats.errors["start:refused"] += 1
-                return
+                await charger.clock.sleep(max(config.arrival_s, 1.0))
+                continue
             await charger.clock.sleep(rng.uniform(config.dwell_s / 2, 3 * config.dwell_s / 2))
             await charger.sessions.stop(1, "Local")
             done += 1
@@ -168,24 +186,30 @@ class Fleet:
     async def run(self) -> FleetStats:
         """Run until every driver is done or `duration_s` passes; returns the stats."""
         config = self.config
-        deadline = time.monotonic() + config.duration_s
+        deadline = time.monotonic() + (config.duration_s or float("inf"))
         progress = asyncio.create_task(self._progress()) if config.progress else None
-        drivers = []
-        for index in range(config.stations):
-            charger = self._charger(index)
-            self.chargers.append(charger)
-            await charger.start()
-            drivers.append(asyncio.create_task(self._drive(charger, deadline)))
-            await asyncio.sleep(1 / config.connect_rate)
-        await asyncio.wait(drivers, timeout=max(deadline - time.monotonic(), 0) + 5)
-        for driver in drivers:
-            driver.cancel()
-        await self._drain(min(10.0, max(deadline - time.monotonic(), 0) + 5))
-        self._count()
-        await asyncio.gather(*(c.stop() for c in self.chargers), return_exceptions=True)
-        if progress is not None:
-            progress.cancel()
-            print(file=sys.stderr)
+        drivers: list[asyncio.Task] = []
+        try:
+            for index in range(config.stations):
+                charger = self._charger(index)
+                self.chargers.append(charger)
+                await charger.start()
+                tag = config.tag(index)
+                drivers.append(asyncio.create_task(self._drive(charger, deadline, tag)))
+                await asyncio.sleep(1 / config.connect_rate)
+            left = max(deadline - time.monotonic(), 0) + 5
+            await asyncio.wait(drivers, timeout=None if config.duration_s is None else left)
+            for driver in drivers:
+                driver.cancel()
+            await self._drain(10.0)
+        finally:
+            for driver in drivers:
+                driver.cancel()
+            self._count()
+            await asyncio.gather(*(c.stop() for c in self.chargers), return_exceptions=True)
+            if progress is not None:
+                progress.cancel()
+                print(file=sys.stderr)
         return self.stats
 
     async def _drain(self, timeout_s: float) -> None:
