@@ -100,7 +100,7 @@ def _api(settings: Settings, args: argparse.Namespace) -> None:
 def _dev(settings: Settings, args: argparse.Namespace) -> None:
     from ampflow.dev import run_dev
 
-    run_dev(settings)
+    run_dev(settings, demo=args.demo)
 
 
 def _charger_config(settings: Settings, args: argparse.Namespace):
@@ -229,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == "simulate":
             _simulate_arguments(command)
+        if name == "dev":
+            command.add_argument(
+                "--demo", type=int, default=0, metavar="N", help="add N virtual chargers VC-1…VC-N"
+            )
     return parser
 
 

@@ -2,7 +2,8 @@
 
 Embedded PostgreSQL and the Temporal dev server (with its Web UI) keep their data under
 `AMPFLOW_DATA_DIR`; migrations and demo data are applied; worker, gateway and API run in this
-process. Ctrl-C stops everything.
+process. `--demo N` adds N virtual chargers VC-1 … VC-N with sessions arriving all day
+(chargers/README.md). Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from store.migrate import upgrade
 log = logging.getLogger("ampflow.dev")
 
 
-def run_dev(settings: Settings) -> None:
+def run_dev(settings: Settings, demo: int = 0) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not settings.admin_api_key:
         settings.admin_api_key = dev_admin_key(settings.data_dir)
@@ -31,6 +32,10 @@ def run_dev(settings: Settings) -> None:
     db = Database(database_url, pool_size=2)
     seed_demo(db, settings.demo_station_password)
     db.dispose()
+    if demo:
+        from ampflow.load_setup import register_demo_chargers
+
+        register_demo_chargers(database_url, demo, settings.demo_station_password)
 
     temporal = None
     if not settings.temporal_address:
@@ -41,14 +46,14 @@ def run_dev(settings: Settings) -> None:
             log_file=settings.data_dir / "temporal.log",
         )
     try:
-        asyncio.run(_serve(settings, database_url))
+        asyncio.run(_serve(settings, database_url, demo))
     finally:
         if temporal is not None:
             stop_process(temporal)
         log.info("stopped")
 
 
-async def _serve(settings: Settings, database_url: str) -> None:
+async def _serve(settings: Settings, database_url: str, demo: int = 0) -> None:
     api = api_server(settings, database_url)
     tasks = [
         asyncio.create_task(run_worker(settings, database_url), name="worker"),
@@ -61,6 +66,8 @@ async def _serve(settings: Settings, database_url: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     await asyncio.sleep(1.5)
     _print_banner(settings)
+    if demo:
+        tasks.append(asyncio.create_task(_demo_chargers(settings, demo), name="demo chargers"))
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     for task in done:
@@ -75,6 +82,24 @@ async def _serve(settings: Settings, database_url: str) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+async def _demo_chargers(settings: Settings, count: int) -> None:
+    """VC-1 … VC-N, odd ones OCPP 1.6, even ones 2.0.1, charging through the day."""
+    from chargers.fleet import Fleet, demo_network
+
+    config = demo_network(
+        f"ws://127.0.0.1:{settings.gateway_port}/ocpp",
+        count,
+        settings.demo_station_password,
+        settings.data_dir / "chargers",
+    )
+    print(
+        f"  Demo network   VC-1 … VC-{count} (odd OCPP 1.6, even 2.0.1, cards VC-TAG-n), "
+        f"journals in {config.journal_dir}\n",
+        flush=True,
+    )
+    await Fleet(config).run()
 
 
 def _print_banner(settings: Settings) -> None:

@@ -35,3 +35,30 @@ def register_load_stations(
             "ON CONFLICT (token) DO UPDATE SET driver_id = EXCLUDED.driver_id",
             (id_tag, driver_id),
         )
+
+
+def register_demo_chargers(database_url: str, count: int, password: str) -> None:
+    """Stations VC-1 … VC-N (1 connector, both OCPP versions) and, for each, a driver with its
+    own accepted card VC-TAG-n — idempotent (`ampflow dev --demo N`)."""
+    password_hash = hash_password(password)
+    with psycopg.connect(libpq_url(database_url)) as conn, conn.cursor() as cur:
+        for n in range(1, count + 1):
+            cur.execute(
+                "INSERT INTO stations (id, password_hash, security_profile, ocpp_versions, "
+                "connector_count, registration_status, connected) "
+                "VALUES (%s, %s, 1, 'ocpp1.6,ocpp2.0.1', 1, 'Accepted', false) "
+                "ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash",
+                (f"VC-{n}", password_hash),
+            )
+            cur.execute(
+                "INSERT INTO drivers (name, email) VALUES (%s, %s) "
+                "ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+                (f"Virtual Driver {n}", f"vc-driver-{n}@demo.invalid"),
+            )
+            driver_id = cur.fetchone()[0]
+            cur.execute(
+                "INSERT INTO id_tokens (token, token_type, status, driver_id) "
+                "VALUES (%s, 'ISO14443', 'Accepted', %s) "
+                "ON CONFLICT (token) DO UPDATE SET driver_id = EXCLUDED.driver_id",
+                (f"VC-TAG-{n}", driver_id),
+            )

@@ -239,3 +239,38 @@ class Fleet:
 
 async def run_fleet(config: FleetConfig) -> FleetStats:
     return await Fleet(config).run()
+
+
+def demo_network(
+    url: str,
+    count: int,
+    password: str,
+    data_dir: Path | None,
+    *,
+    arrival_s: float = 180.0,
+    dwell_s: float = 900.0,
+    meter_interval_s: int = 30,
+) -> FleetConfig:
+    """`ampflow dev --demo N`: VC-1 … VC-N (odd 1.6, even 2.0.1), each with its own card
+    VC-TAG-n, EVs arriving all day (mean idle `arrival_s`, charging dwell_s/2 … 3·dwell_s/2),
+    journals and state kept under `data_dir`."""
+    return FleetConfig(
+        url=url,
+        stations=count,
+        version="mixed",
+        sessions=None,
+        duration_s=None,
+        arrival_s=arrival_s,
+        dwell_s=dwell_s,
+        meter_interval_s=meter_interval_s,
+        station_prefix="VC-",
+        digits=0,
+        first_number=1,
+        password=password,
+        id_tag="VC-TAG",
+        tag_per_station=True,
+        journal_dir=data_dir,
+        state_dir=data_dir,
+        connect_rate=20.0,
+        progress=False,
+    )
