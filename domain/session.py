@@ -110,6 +110,7 @@ class MeterUpdate(BaseModel):
     energy_wh: int | None = None
     power_w: float | None = None
     soc_percent: float | None = None
+    received_at: datetime | None = None  # when the gateway got it (proof the charger is online)
 
 
 class StopCommand(BaseModel):
@@ -261,6 +262,9 @@ class SessionMemory(BaseModel):
     late_stop: StopRequest | None = None  # the charger's own stop after a guard closed it
     hold_status: str | None = None  # held | declined | not_required (payment hold at authorize)
     spend_limit: int | None = None  # from a guest's hold: nothing to charge beyond it
+    last_link_at: datetime | None = None  # gateway time of the newest link change applied
+    stop_command_acked: bool = False  # the charger accepted the remote stop
+    stop_command_last_try: datetime | None = None  # when the remote stop was last sent
 
 
 SessionInput.model_rebuild()

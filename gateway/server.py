@@ -60,7 +60,7 @@ class Gateway:
         self.authenticator = StationAuthenticator(
             self.store, admit_unknown=settings.gateway_admit_unknown_stations
         )
-        self.services.events.subscribe(SessionListener(client, self.store))
+        self.services.events.subscribe(SessionListener(self.store, self.bridge.outbox))
         # A rebooted charger gets its local authorization list back at once.
         self.services.events.subscribe(
             LocalListListener(client, self.store, task_queue, settings.local_list_retry_s)
@@ -89,6 +89,7 @@ class Gateway:
         """Listen on ws:// (and wss:// when a certificate is configured)."""
         await self.store.open()
         self.recorder.start()
+        self.bridge.outbox.start()  # and adopt what a dead gateway left undelivered
         self._command_task = asyncio.create_task(self._command_worker.run(), name="commands")
         self._metrics_server = gateway_metrics.start(self.services)
         host = host or self.settings.gateway_host
@@ -212,10 +213,15 @@ class Gateway:
             log.info("%s disconnected (code %s)", station_id, ws.close_code)
             if self.services.connections.get(station_id) is conn:
                 del self.services.connections[station_id]
-                await self.store.set_disconnected(station_id, datetime.now(UTC), self.command_queue)
-                await self.services.events.publish(
-                    events.Disconnected(station_id, datetime.now(UTC), ws.close_code)
+                # Only the gateway that owns the station's route may say it is offline: a
+                # half-open socket's late close must not undo a move to another gateway.
+                owned = await self.store.set_disconnected(
+                    station_id, datetime.now(UTC), self.command_queue
                 )
+                if owned:
+                    await self.services.events.publish(
+                        events.Disconnected(station_id, datetime.now(UTC), ws.close_code)
+                    )
 
 
 def _peer(connection: ServerConnection) -> str:

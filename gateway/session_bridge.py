@@ -1,8 +1,9 @@
-"""Delivery of OCPP-neutral session events to `ChargingSession` workflows.
+"""Delivery of OCPP-neutral session events to `ChargingSession` workflows (ADR-005).
 
-Authorize and transaction start are Temporal updates (the charger waits for the decision);
-meter readings are coalesced signals; the stop is a signal the gateway awaits before answering
-(a failed delivery makes the charger retry, so a stop is never lost).
+Authorize and transaction start are Temporal updates the charger waits for, within a deadline,
+else answered from the fallback decision; meter readings are coalesced signals; starts, stops,
+status and link changes are stored in the station outbox before the charger is answered and
+delivered from there, so none is lost to a crash or an outage.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from temporalio.client import (
@@ -41,11 +43,12 @@ from domain.session import (
     SessionView,
     StartRequest,
     StartResult,
-    StopCommand,
     StopRequest,
 )
 from gateway import metrics
 from gateway.fallback import FallbackDecisions
+from gateway.outbox import StationOutbox
+from gateway.session_delivery import SessionDelivery
 from gateway.station_store import StationStore
 from workflows import contract
 
@@ -76,8 +79,8 @@ class SessionBridge:
         self.settings = settings
         self.task_queue = task_queue
         self.fallback = FallbackDecisions(store)
-        # (station, id token) -> session number, for an Authorize followed by a start.
-        self._authorized: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
+        self.delivery = SessionDelivery(client, store, self._start_operation)
+        self.outbox = StationOutbox(client, store, self.delivery)
         # (station, message id) -> session number, so a retransmitted frame hits the same session.
         self._by_message: OrderedDict[tuple[str, str, str], tuple[int, float]] = OrderedDict()
         self._meter_last_sent: dict[str, float] = {}
@@ -107,8 +110,13 @@ class SessionBridge:
             ),
             lambda: self.fallback.decide(station_id, id_token),
         )
-        if result.status == AuthorizationStatus.ACCEPTED:
-            self._remember(self._authorized, (station_id, id_token), (number, time.monotonic()))
+        if result.status == AuthorizationStatus.ACCEPTED:  # the Start with this idTag joins it
+            await self.store.remember_authorization(
+                station_id,
+                id_token,
+                contract.session_workflow_id(station_id, number),
+                self.settings.authorization_timeout_s * 0.9,
+            )
         return result
 
     async def start(self, station_id: str, request: StartRequest, message_id: str) -> StartResult:
@@ -117,9 +125,11 @@ class SessionBridge:
             f"{request.connector_id}|{request.id_token}|{request.meter_start_wh}|"
             f"{request.timestamp.isoformat()}"
         )
-        number = self._recent(station_id, message_id, fingerprint)  # a retransmitted frame
+        number = await self._recent(station_id, message_id, fingerprint)  # a retransmission
+        retransmitted = number is not None
         if number is None:
-            number = self._take_authorized(station_id, request.id_token)
+            joined = await self.store.take_authorization(station_id, request.id_token)
+            number = int(joined.rsplit("-", 1)[1]) if joined else None
         if number is None:  # a session started from the app/API waiting for this charger?
             remote = await self.store.remote_started_session(
                 station_id, request.id_token, request.connector_id
@@ -130,28 +140,26 @@ class SessionBridge:
         self._remember(
             self._by_message, (station_id, message_id, fingerprint), (number, time.monotonic())
         )
-        return await self.start_session(station_id, str(number), request, message_id)
-
-    async def start_session(
-        self, station_id: str, transaction_id: str, request: StartRequest, message_id: str
-    ) -> StartResult:
-        """Send the start update to `session-{station}-{transaction_id}`, creating it if needed.
-
-        Answered within the deadline; past it from the fallback decision, while the start keeps
-        being delivered (retried while Temporal is unreachable). A session the fallback let start
-        but the workflow refuses is stopped remotely.
-        """
-        return await self._within_deadline(
-            "StartTransaction",
-            station_id,
-            self._deliver_start(station_id, transaction_id, request, message_id),
-            lambda: self._fallback_start(station_id, transaction_id, request),
-            late=lambda result, told: self._stop_if_refused(station_id, result, told),
+        try:
+            return await self._start_durably(
+                "StartTransaction", station_id, str(number), request, message_id, fingerprint
+            )
+        except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError):
+            if retransmitted:  # the same frame again, for a session that has ended since
+                return await self._fallback_start(station_id, str(number), request)
+        # The session it would join closed (or is closing) meanwhile: ids are never reused.
+        number = await self.store.next_session_number()
+        self._remember(
+            self._by_message, (station_id, message_id, fingerprint), (number, time.monotonic())
+        )
+        return await self._start_durably(
+            "StartTransaction", station_id, str(number), request, message_id, fingerprint
         )
 
     def meter(self, station_id: str, transaction_id: str, update: MeterUpdate) -> None:
         """Forward a live reading; at most one signal per session per interval (coalesced)."""
         workflow_id = contract.session_workflow_id(station_id, transaction_id)
+        update = update.model_copy(update={"received_at": datetime.now(UTC)})
         now = time.monotonic()
         interval = self.settings.meter_signal_interval_s
         last = self._meter_last_sent.get(workflow_id, 0.0)
@@ -162,22 +170,17 @@ class SessionBridge:
         delay = max(0.0, last + interval - now)
         self._spawn(self._send_meter_later(workflow_id, delay))
 
-    async def stop(self, station_id: str, transaction_id: str, request: StopRequest) -> bool:
-        """Deliver the stop; False when no such session exists (an unknown transaction)."""
+    async def stop(self, station_id: str, transaction_id: str, request: StopRequest) -> None:
+        """Store the stop in the outbox (with the last pending reading); it is delivered from
+        there. Returns once it is durable: the charger may be answered."""
         workflow_id = contract.session_workflow_id(station_id, transaction_id)
         pending = self._meter_pending.pop(workflow_id, None)
-        handle = self.client.get_workflow_handle(workflow_id)
-        try:
-            if pending is not None:
-                await handle.signal(contract.SIGNAL_METER, pending)
-            await handle.signal(contract.SIGNAL_STOP, request)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return False
-            raise
-        finally:
-            self._meter_last_sent.pop(workflow_id, None)
-        return True
+        self._meter_last_sent.pop(workflow_id, None)
+        payload = {
+            "stop": request.model_dump(mode="json"),
+            "meter": pending.model_dump(mode="json") if pending else None,
+        }
+        await self.outbox.put(station_id, workflow_id, "stop", payload)
 
     # ---- OCPP 2.0.1: the charger names the transaction ----------------------------------
     #
@@ -221,18 +224,8 @@ class SessionBridge:
         retransmitted after the Ended cannot open a second, billable session.
         """
         try:
-            result = await self._within_deadline(
-                "TransactionEvent",
-                station_id,
-                self._deliver_start(
-                    station_id,
-                    key,
-                    request,
-                    message_id,
-                    reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                ),
-                lambda: self._fallback_start(station_id, key, request),
-                late=lambda result, told: self._stop_if_refused(station_id, result, told),
+            result = await self._start_durably(
+                "TransactionEvent", station_id, key, request, message_id
             )
         except WorkflowAlreadyStartedError:
             return None
@@ -378,7 +371,8 @@ class SessionBridge:
         return True
 
     async def close(self) -> None:
-        """Flush pending meter signals."""
+        """Stop delivering (the outbox keeps what is not delivered) and flush meter signals."""
+        await self.outbox.close()
         for task in list(self._background):
             task.cancel()
         for workflow_id, update in list(self._meter_pending.items()):
@@ -393,13 +387,9 @@ class SessionBridge:
         station_id: str,
         primary: Awaitable[T],
         fallback: Callable[[], Awaitable[T]],
-        late: Callable[[T, T], Awaitable[None]] | None = None,
     ) -> T:
-        """The primary answer if it comes within the deadline, else the fallback's.
-
-        The primary keeps running past the deadline (the workflow records the real decision);
-        `late(primary, fallback)` runs when it finally completes.
-        """
+        """The primary answer if it comes within the deadline, else the fallback's. The primary
+        keeps running past the deadline: the workflow records the real decision."""
         task = asyncio.ensure_future(primary)
         deadline = self.settings.charger_answer_deadline_s
         try:
@@ -415,50 +405,53 @@ class SessionBridge:
         metrics.decision(action, "fallback")
         log.warning("%s %s answered from the fallback decision (%s)", station_id, action, reason)
         if not task.done():
-            self._spawn(self._after_fallback(action, station_id, task, answer, late))
+            self._spawn(_log_late_failure(f"{station_id} {action}", task))
         return answer
 
-    async def _after_fallback(
-        self, action: str, station_id: str, task: asyncio.Future, told, late: Callable | None
-    ) -> None:
-        try:
-            result = await task
-        except Exception as err:
-            log.warning("%s %s: the late primary decision failed: %s", station_id, action, err)
-            return
-        if late is not None:
-            await late(result, told)
-
-    async def _deliver_start(
+    async def _start_durably(
         self,
+        action: str,
         station_id: str,
-        transaction_id: str,
+        key: str,
         request: StartRequest,
         message_id: str,
-        reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        fingerprint: str = "",
     ) -> StartResult:
-        """The start update, retried while Temporal is unreachable (its update id makes a
-        repeat harmless)."""
-        delay = 0.2
-        while True:
-            try:
-                return await self.client.execute_update_with_start_workflow(
-                    contract.UPDATE_START,
-                    request,
-                    start_workflow_operation=self._start_operation(
-                        station_id, transaction_id, reuse_policy=reuse_policy
-                    ),
-                    id=f"start-{message_id}",
-                    result_type=StartResult,
-                )
-            except RPCError as err:
-                if err.status not in _TRANSIENT:
-                    raise
-                log.warning(
-                    "start of %s/%s not delivered (%s); retrying", station_id, transaction_id, err
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _START_RETRY_MAX_S)
+        """Store the start in the outbox, then deliver it within the deadline; past it, answer
+        from the fallback decision and leave the delivery to the outbox (the answer given goes
+        with it: a session the workflow then refuses is stopped remotely)."""
+        session_id = contract.session_workflow_id(station_id, key)
+        reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE  # a closed session's id never restarts
+        payload = {
+            "transaction_id": key,
+            "request": request.model_dump(mode="json"),
+            "reuse": reuse.name,
+            "fingerprint": fingerprint,
+        }
+        row_id = await self.outbox.put(
+            station_id, session_id, "start", payload, message_id, inline=True
+        )
+        task = asyncio.ensure_future(
+            self.delivery.start_update(station_id, key, request, message_id, reuse)
+        )
+        deadline = self.settings.charger_answer_deadline_s
+        try:
+            result = await asyncio.wait_for(asyncio.shield(task), deadline)
+        except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError):
+            await self.outbox.delivered(row_id, station_id)
+            raise
+        except (TimeoutError, RPCError) as err:
+            task.cancel()
+            answer = await self._fallback_start(station_id, key, request)
+            told = answer.authorization.model_dump(mode="json") if answer.authorization else None
+            await self.outbox.note(row_id, {"told": told})
+            self.outbox.release(row_id, station_id)
+            metrics.decision(action, "fallback")
+            log.warning("%s %s answered from the fallback decision (%s)", station_id, action, err)
+            return answer
+        metrics.decision(action, "primary")
+        await self.outbox.delivered(row_id, station_id)
+        return result
 
     async def _fallback_start(
         self, station_id: str, transaction_id: str, request: StartRequest
@@ -467,22 +460,6 @@ class SessionBridge:
             await self.fallback.decide(station_id, request.id_token) if request.id_token else None
         )
         return StartResult(transaction_id=transaction_id, authorization=authorization)
-
-    async def _stop_if_refused(
-        self, station_id: str, result: StartResult, told: StartResult
-    ) -> None:
-        """The fallback let the charger start, the workflow refused: stop it remotely."""
-        accepted = AuthorizationStatus.ACCEPTED
-        if told.authorization is None or told.authorization.status != accepted:
-            return
-        if result.authorization is not None and result.authorization.status == accepted:
-            return
-        workflow_id = contract.session_workflow_id(station_id, told.transaction_id)
-        log.warning("%s started on the fallback decision, refused by the session", workflow_id)
-        await self.client.get_workflow_handle(workflow_id).signal(
-            contract.SIGNAL_REQUEST_STOP,
-            StopCommand(requested_by="gateway-fallback", reason="DeAuthorized"),
-        )
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -521,7 +498,7 @@ class SessionBridge:
 
     async def _number_for_message(self, station_id: str, message_id: str, fingerprint: str) -> int:
         """The session number for this frame: the same for a retransmission of it, else new."""
-        number = self._recent(station_id, message_id, fingerprint)
+        number = await self._recent(station_id, message_id, fingerprint)
         if number is None:
             number = await self.store.next_session_number()
             self._remember(
@@ -529,23 +506,17 @@ class SessionBridge:
             )
         return number
 
-    def _recent(self, station_id: str, message_id: str, fingerprint: str) -> int | None:
+    async def _recent(self, station_id: str, message_id: str, fingerprint: str) -> int | None:
         """A frame seen lately with the same id *and content* (chargers reuse message ids after
-        a reboot, so the id alone would join a stale session)."""
+        a reboot, so the id alone would join a stale session): this gateway's memory, else a
+        start stored in the outbox by any gateway (the charger may have moved)."""
         entry = self._by_message.get((station_id, message_id, fingerprint))
-        if entry is None or time.monotonic() - entry[1] > _RETRANSMISSION_WINDOW_S:
-            return None
-        return entry[0]
-
-    def _take_authorized(self, station_id: str, id_token: str) -> int | None:
-        entry = self._authorized.pop((station_id, id_token), None)
-        if entry is None:
-            return None
-        number, at = entry
-        # Only join a pre-authorized session while its workflow still waits for the start.
-        if time.monotonic() - at > self.settings.authorization_timeout_s * 0.9:
-            return None
-        return number
+        if entry is not None and time.monotonic() - entry[1] <= _RETRANSMISSION_WINDOW_S:
+            return entry[0]
+        key = await self.store.recent_start(
+            station_id, message_id, fingerprint, _RETRANSMISSION_WINDOW_S
+        )
+        return int(key) if key and key.isdigit() else None
 
     @staticmethod
     def _remember(table: OrderedDict, key, value, limit: int = 50_000) -> None:
@@ -564,7 +535,9 @@ class SessionBridge:
         await self._signal_meter(workflow_id, update)
 
     async def _signal_meter(self, workflow_id: str, update: MeterUpdate) -> None:
-        for attempt in range(5):
+        """Retried until delivered (a newer reading pending for the session supersedes it)."""
+        delay = 0.2
+        while True:
             try:
                 await self.client.get_workflow_handle(workflow_id).signal(
                     contract.SIGNAL_METER, update
@@ -573,8 +546,11 @@ class SessionBridge:
             except RPCError as err:
                 if err.status == RPCStatusCode.NOT_FOUND:
                     return  # the session already ended; the samples are in the store
+                if workflow_id in self._meter_pending:
+                    return  # a newer reading will be sent
                 log.warning("meter signal to %s failed (%s), retrying", workflow_id, err)
-                await asyncio.sleep(0.2 * 2**attempt)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -587,3 +563,10 @@ def _key_of(station_id: str, session_id: str) -> str:
     prefix = contract.session_workflow_id(station_id, "")
     assert session_id.startswith(prefix), (session_id, station_id)
     return session_id[len(prefix) :]
+
+
+async def _log_late_failure(what: str, task: asyncio.Future) -> None:
+    try:
+        await task
+    except Exception as err:
+        log.warning("%s: the late primary decision failed: %s", what, err)

@@ -1,7 +1,9 @@
 """Forwards station events that matter to running sessions: connector status and the link.
 
 Status changes feed idle detection; disconnects start a session's offline guard, reconnects stop
-it. The sessions of a station are looked up in the store (both OCPP versions alike).
+it. The sessions of a station are looked up in the store (both OCPP versions alike); each update
+is stored in the station outbox before the charger's message is answered, and delivered from
+there in order (ADR-005) — never dropped.
 """
 
 from __future__ import annotations
@@ -10,21 +12,18 @@ import asyncio
 import logging
 from collections import deque
 
-from temporalio.client import Client
-from temporalio.service import RPCError
-
 from domain.session import ConnectorStatusUpdate, LinkUpdate
 from gateway import events
+from gateway.outbox import StationOutbox
 from gateway.station_store import StationStore
-from workflows import contract
 
 log = logging.getLogger(__name__)
 
 
 class SessionListener:
-    def __init__(self, client: Client, store: StationStore) -> None:
-        self.client = client
+    def __init__(self, store: StationStore, outbox: StationOutbox) -> None:
         self.store = store
+        self.outbox = outbox
         self._links: deque[events.StationEvent] = deque()
         self._drainer: asyncio.Task | None = None
 
@@ -40,16 +39,20 @@ class SessionListener:
     async def _drain_links(self) -> None:
         while self._links:
             event = self._links.popleft()
-            online = isinstance(event, events.Connected)
-            try:
-                sessions = await self.store.active_sessions(event.station_id)
-            except Exception as err:  # the store is closing (gateway stop) or down
-                log.info("no link update for %s: %s", event.station_id, err)
-                continue
-            for session_id, _ in sessions:
-                await self._signal(
-                    session_id, contract.SIGNAL_LINK, LinkUpdate(timestamp=event.at, online=online)
-                )
+            update = LinkUpdate(timestamp=event.at, online=isinstance(event, events.Connected))
+            attempt = 0
+            while True:
+                try:
+                    sessions = await self.store.active_sessions(event.station_id)
+                    for session_id, _ in sessions:
+                        await self.outbox.put(event.station_id, session_id, "link", update)
+                    break
+                except Exception as err:  # the store is down: keep the event, try again
+                    if self.store.pool.closed:
+                        return  # the gateway is stopping
+                    log.warning("link update for %s not stored (%s)", event.station_id, err)
+                    await asyncio.sleep(min(0.2 * 2**attempt, 10))
+                    attempt += 1
 
     async def _status(self, event: events.ConnectorStatusChanged) -> None:
         update = ConnectorStatusUpdate(
@@ -58,10 +61,4 @@ class SessionListener:
         connector = event.evse_id if event.evse_id is not None else event.connector_id
         for session_id, session_connector in await self.store.active_sessions(event.station_id):
             if session_connector == connector:
-                await self._signal(session_id, contract.SIGNAL_CONNECTOR_STATUS, update)
-
-    async def _signal(self, session_id: str, name: str, payload) -> None:
-        try:
-            await self.client.get_workflow_handle(session_id).signal(name, payload)
-        except RPCError as err:
-            log.info("could not signal %s to %s: %s", name, session_id, err)
+                await self.outbox.put(event.station_id, session_id, "status", update)

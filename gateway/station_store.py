@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import orjson
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from store.db import libpq_url
+
+_S = TypeVar("_S", str, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +116,18 @@ class StationStore:
                 (at, task_queue, version, station_id),
             )
 
-    async def set_disconnected(self, station_id: str, at: datetime, task_queue: str) -> None:
-        """Clear the route, unless another gateway has taken the station over meanwhile."""
+    async def set_disconnected(self, station_id: str, at: datetime, task_queue: str) -> bool:
+        """Clear the route, unless another gateway has taken the station over meanwhile.
+
+        True when this gateway still owned the route: only then is the station offline.
+        """
         async with self.pool.connection() as conn:
-            await conn.execute(
+            cur = await conn.execute(
                 "UPDATE stations SET connected = false, last_seen_at = %s, gateway_queue = NULL "
                 "WHERE id = %s AND gateway_queue = %s",
                 (at, station_id, task_queue),
             )
+            return cur.rowcount > 0
 
     async def touch(self, station_id: str, at: datetime) -> None:
         async with self.pool.connection() as conn:
@@ -198,6 +205,44 @@ class StationStore:
         assert row is not None
         return row[0]
 
+    async def remember_authorization(
+        self, station_id: str, id_token: str, session_id: str, valid_s: float
+    ) -> None:
+        """A 1.6 Authorize accepted into `session_id`: the Start with this idTag joins it."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO charger_authorizations (station_id, id_token, session_id, expires_at) "
+                "VALUES (%s, %s, %s, now() + make_interval(secs => %s)) "
+                "ON CONFLICT (station_id, id_token) DO UPDATE SET "
+                "session_id = EXCLUDED.session_id, expires_at = EXCLUDED.expires_at",
+                (station_id, _text(id_token)[:64], session_id, valid_s),
+            )
+
+    async def take_authorization(self, station_id: str, id_token: str) -> str | None:
+        """The session a recent Authorize of this idTag opened here (taken once), if any."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "DELETE FROM charger_authorizations WHERE station_id = %s AND id_token = %s "
+                "RETURNING session_id, expires_at > now()",
+                (station_id, _text(id_token)[:64]),
+            )
+            row = await cur.fetchone()
+        return row[0] if row and row[1] else None
+
+    async def recent_start(
+        self, station_id: str, message_id: str, fingerprint: str, window_s: float
+    ) -> str | None:
+        """The session key of a start with this message id and content stored lately."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT payload->>'transaction_id' FROM station_outbox WHERE station_id = %s "
+                "AND message_id = %s AND kind = 'start' AND payload->>'fingerprint' = %s "
+                "AND created_at > now() - make_interval(secs => %s) ORDER BY id DESC LIMIT 1",
+                (station_id, _text(message_id)[:64], _text(fingerprint), window_s),
+            )
+            row = await cur.fetchone()
+        return row[0] if row else None
+
     async def record_event(self, station_id: str, kind: str, detail: dict) -> None:
         """Something an operator should see (refused handshake, unknown transaction, ...)."""
         async with self.pool.connection() as conn:
@@ -214,6 +259,6 @@ class StationStore:
             return await cur.fetchall()
 
 
-def _text(value: str | None) -> str | None:
+def _text(value: _S) -> _S:
     """What a charger sent, storable as PostgreSQL text (which cannot hold NUL)."""
     return value.replace("\x00", "") if value else value

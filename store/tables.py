@@ -157,6 +157,36 @@ class ChargerTransaction(SQLModel, table=True):
     created_at: datetime | None = _ts(nullable=True, server_default=text("now()"))
 
 
+class StationOutboxRow(SQLModel, table=True):
+    """What a charger reported for a session workflow, stored before it was answered (ADR-005)."""
+
+    __tablename__ = "station_outbox"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    station_id: str = Field(max_length=48)
+    session_id: str = Field(max_length=120)
+    kind: str = Field(max_length=16)  # start | stop | status | link
+    message_id: str | None = Field(default=None, max_length=64)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime | None = _ts(nullable=True, server_default=text("now()"))
+    delivered_at: datetime | None = _ts(nullable=True)
+    lease_owner: str | None = Field(default=None, max_length=160)
+    lease_until: datetime | None = _ts(nullable=True)
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class ChargerAuthorization(SQLModel, table=True):
+    """A 1.6 Authorize's session, joined by the Start with the same idTag (ADR-005)."""
+
+    __tablename__ = "charger_authorizations"
+
+    station_id: str = Field(primary_key=True, max_length=48)
+    id_token: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(max_length=120)
+    expires_at: datetime = _ts(nullable=False)
+
+
 class MeterSample(SQLModel, table=True):
     """One raw sampled value as sent by the charger; duplicates are dropped on insert."""
 

@@ -49,6 +49,12 @@ IDLE_STATUSES = frozenset({"SuspendedEV", "SuspendedEVSE", "Finishing", "Idle", 
 EV_IDLE_STATUSES = IDLE_STATUSES - {"SuspendedEVSE"}  # only these can cost the driver idle fees
 _FINAL = (SessionState.COMPLETED, SessionState.EXPIRED, SessionState.REJECTED)
 
+# Patch ids (docs/adr/ADR-006-workflow-versioning.md): one per change, never reused.
+_ORDERED_LINKS = "session-ordered-links"  # link changes by gateway time; readings prove online
+_STOP_RETRIES = "session-remote-stop-retries"  # re-send an unacknowledged remote stop
+_CLEAN_CANCEL = "session-clean-cancel"  # a cancelled session stops, settles and says why
+_GUEST_RELEASE = "session-release-guest"  # a guest's payment is released if never charged
+
 
 @workflow.defn(name=contract.CHARGING_SESSION)
 class ChargingSession:
@@ -67,6 +73,7 @@ class ChargingSession:
         )
         self._lock = asyncio.Lock()  # authorize/start handlers run one at a time
         self._wake = False  # a signal changed something the main loop must look at
+        self._closing = False  # deciding to end without a start: new updates are refused
 
     @property
     def view(self) -> SessionView:
@@ -104,7 +111,7 @@ class ChargingSession:
     @authorize.validator
     def _validate_authorize(self, request: AuthorizeRequest) -> None:
         # A validator raises to reject; a rejected update writes nothing to history.
-        if self.m.stop_request is not None or self.view.state in _FINAL:
+        if self.m.stop_request is not None or self.view.state in _FINAL or self._closing:
             raise ValueError("session already ended")
         if self.m.start_request is not None and self.view.state != SessionState.PENDING:
             raise ValueError("session already authorized")
@@ -167,6 +174,8 @@ class ChargingSession:
     def _validate_start(self, request: StartRequest) -> None:
         if self.view.state in _FINAL:
             raise ValueError(f"session is {self.view.state}")
+        if self._closing and self.m.start_request is None:
+            raise ValueError("session is closing (never started)")
 
     # ---- signals (the gateway has already answered the charger) ----------------------------
 
@@ -177,6 +186,8 @@ class ChargingSession:
             self.view.power_w = update.power_w
         if update.energy_wh is not None:
             self.view.last_energy_wh = update.energy_wh
+        if update.received_at is not None and self.m.offline_since is not None:
+            self._reading_proves_online(update.received_at)
         self._refresh_live_cost(update.timestamp)
         limit = self.params.spend_limit or self.m.spend_limit
         # Stop with a margin (90 %): energy keeps flowing until the charger acts on the stop.
@@ -215,15 +226,57 @@ class ChargingSession:
 
     @workflow.signal(name=contract.SIGNAL_LINK)
     def link(self, update: LinkUpdate) -> None:
-        """The station went offline or came back (offline guard)."""
+        """The station went offline or came back (offline guard). Applied in the order the
+        gateways saw them: an older change arriving late (a half-open socket on another gateway
+        closing after the charger moved) is ignored."""
+        if workflow.patched(_ORDERED_LINKS):
+            if self.m.last_link_at is not None and update.timestamp <= self.m.last_link_at:
+                return
+            self.m.last_link_at = update.timestamp
         self.view.online = update.online
         self.m.offline_since = None if update.online else (self.m.offline_since or workflow.now())
+        self._wake = True
+
+    def _reading_proves_online(self, received_at: datetime) -> None:
+        """A reading the gateway got after the last link change means the charger is online."""
+        if not workflow.patched(_ORDERED_LINKS):
+            return
+        if self.m.last_link_at is not None and received_at <= self.m.last_link_at:
+            return
+        self.m.last_link_at = received_at
+        self.view.online = True
+        self.m.offline_since = None
         self._wake = True
 
     # ---- the session -----------------------------------------------------------------------
 
     @workflow.run
     async def run(self, params: SessionInput) -> SessionView:
+        try:
+            return await self._run(params)
+        except asyncio.CancelledError:
+            if not params.decision_only and workflow.patched(_CLEAN_CANCEL):
+                await self._end_cancelled()
+            raise
+
+    async def _end_cancelled(self) -> None:
+        """Cancelled (Temporal UI or CLI): stop the charger, settle or release, record why."""
+        reason = "cancelled in Temporal"
+        if self.view.state in _FINAL:
+            return
+        if self.m.start_request is None:  # never started: nothing to bill
+            await self._release_hold(reason)
+            await self._record(SessionState.EXPIRED, review_reason=reason)
+            self._finish(SessionState.EXPIRED, reason)
+            return
+        if self.m.stop_request is None:
+            if self.view.state == SessionState.CHARGING:
+                await self._send_remote_stop(StopCommand(requested_by="cancel", reason="Remote"))
+            self.view.flags.append(reason)
+            self._close_without_stop("Cancelled")
+        await self._settle()
+
+    async def _run(self, params: SessionInput) -> SessionView:
         if params.decision_only:  # answers one Authorize, then ends (no session, no money)
             await self._wait(lambda: self.m.authorization is not None, 60)
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -267,19 +320,25 @@ class ChargingSession:
             )
             if sent.outcome != "ok" or sent.status != "Accepted":
                 reason = f"remote start not accepted: {sent.status or sent.outcome}"
+                await self._release_guest(reason)
                 await self._record(SessionState.EXPIRED, review_reason=reason)
                 return self._finish(SessionState.EXPIRED, reason)
         started = await self._wait(
             lambda: self.m.start_request is not None or self._refused_before_start(),
             self.params.authorization_timeout_s,
         )
+        # Ending without a start: refuse updates from now on (a start arriving now gets a new
+        # session from the gateway), but let one already accepted finish and count.
+        self._closing = self.m.start_request is None
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self.m.start_request is not None:
+            self._closing = False
             return None
         if started and self._refused_before_start():
             return self._finish(SessionState.REJECTED, "credential refused")
         reason = "the EV never started charging" if remote else "authorized but never started"
         await self._release_hold(reason)
+        await self._release_guest(reason)
         if remote is not None:
             await self._record(SessionState.EXPIRED, review_reason=reason)
         return self._finish(SessionState.EXPIRED, reason)
@@ -292,6 +351,8 @@ class ChargingSession:
             deadlines.append(
                 self.m.stop_command_sent_at + timedelta(seconds=self.params.remote_stop_grace_s)
             )
+            if self._stop_retry_due_at() is not None:
+                deadlines.append(self._stop_retry_due_at())  # type: ignore[arg-type]
         if self.m.offline_since is not None:
             deadlines.append(self.m.offline_since + timedelta(seconds=self.params.offline_close_s))
         if self.params.cost_update_interval_s and self.view.state == SessionState.CHARGING:
@@ -317,6 +378,8 @@ class ChargingSession:
             self.m.stop_command = StopCommand(requested_by="guard", reason="MaxDurationExceeded")
         if self.m.stop_command is not None and self.m.stop_command_sent_at is None:
             await self._send_remote_stop(self.m.stop_command)
+        elif (retry_at := self._stop_retry_due_at()) is not None and now >= retry_at:
+            await self._send_remote_stop(self.m.stop_command, again=True)  # type: ignore[arg-type]
         elif self.m.stop_command_sent_at is not None and now >= self.m.stop_command_sent_at + (
             timedelta(seconds=self.params.remote_stop_grace_s)
         ):
@@ -331,16 +394,36 @@ class ChargingSession:
                 await self._push_cost()
         return False
 
-    async def _send_remote_stop(self, command: StopCommand) -> None:
-        self.m.stop_command_sent_at = workflow.now()
+    async def _send_remote_stop(self, command: StopCommand, again: bool = False) -> None:
+        """Ask the charger to stop. Not acknowledged (offline, a gateway restarting, no answer)?
+        Sent again within the grace period, through whichever gateway holds the station then."""
+        now = workflow.now()
+        if not again:
+            self.m.stop_command_sent_at = now
+        self.m.stop_command_last_try = now
         sent = await steps.command(
             self.params.station_id,
             "remote_stop",
             {"transaction_id": self._station_transaction_id()},
             command.requested_by,
         )
-        if sent.outcome != "ok" or sent.status not in ("Accepted", None):
+        if sent.outcome == "ok" and sent.status in ("Accepted", None):
+            self.m.stop_command_acked = True
+        elif not again and not workflow.patched(_STOP_RETRIES):
+            # (now retried; a stop that never comes is flagged when the grace period ends)
             self.view.flags.append(f"remote stop not accepted: {sent.status or sent.outcome}")
+
+    def _stop_retry_due_at(self) -> datetime | None:
+        """When an unacknowledged remote stop is sent again (None: not to be re-sent)."""
+        sent_at, last = self.m.stop_command_sent_at, self.m.stop_command_last_try
+        if sent_at is None or self.m.stop_command_acked or self.m.stop_command is None:
+            return None
+        if not workflow.patched(_STOP_RETRIES):
+            return None
+        interval = timedelta(seconds=max(1, min(15, self.params.remote_stop_grace_s // 4)))
+        due = (last or sent_at) + interval
+        grace_ends = sent_at + timedelta(seconds=self.params.remote_stop_grace_s)
+        return due if due < grace_ends else None
 
     async def _push_cost(self) -> None:
         """Tell a 2.0.1 charger the running cost (CostUpdated; 1.6 has no such message)."""
@@ -472,6 +555,15 @@ class ChargingSession:
 
     async def _release_hold(self, reason: str) -> None:
         if self.m.hold_status == "held":
+            await steps.release_hold(self.params.session_id, reason)
+            self.m.hold_status = "released"
+
+    async def _release_guest(self, reason: str) -> None:
+        """A guest paid by link for a session that never started: release that payment."""
+        remote = self.params.remote_start
+        if remote is None or remote.requested_by != "guest" or self.m.hold_status == "released":
+            return
+        if workflow.patched(_GUEST_RELEASE):
             await steps.release_hold(self.params.session_id, reason)
             self.m.hold_status = "released"
 

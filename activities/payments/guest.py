@@ -155,6 +155,24 @@ def release_stale_guest_payments(db: Session, stripe: StripeProvider, older_than
     return len(stale)
 
 
+def release_guest_of_session(db: Session, stripe: StripeProvider, session_id: str) -> bool:
+    """Cancel the guest payment a session was started for but never adopted as its hold (the
+    remote start was refused, or the EV never started charging). True if there was one."""
+    guest = db.exec(
+        select(GuestPaymentRecord)
+        .where(GuestPaymentRecord.session_id == session_id)
+        .with_for_update()
+    ).first()
+    if guest is None or guest.status not in ("created", "held"):
+        return False
+    intent = stripe.intent(guest.payment_intent_id)
+    if intent["status"] not in ("canceled", "succeeded"):
+        stripe.cancel(guest.payment_intent_id, f"guest:{guest.token}:release")
+    guest.status = "released"
+    db.add(guest)
+    return True
+
+
 def session_for_token(db: Session, token: str) -> str | None:
     guest = db.get(GuestPaymentRecord, token)
     return guest.session_id if guest else None
@@ -165,6 +183,7 @@ __all__ = [
     "create_guest_payment",
     "guest_status",
     "hold_for_guest",
+    "release_guest_of_session",
     "release_stale_guest_payments",
     "session_for_token",
 ]

@@ -147,6 +147,13 @@ class Payments:
         """Release a session's hold without charging (zombie or rejected sessions)."""
         with self.db.session() as db:
             hold = records.find(db, request.session_id, records.HOLD)
+            if hold is None and self.stripe is not None:  # a guest's payment not yet adopted
+                from activities.payments.guest import release_guest_of_session
+
+                if release_guest_of_session(db, self.stripe, request.session_id):
+                    return PaymentOutcome(
+                        payment_id=0, status="released", provider=self.stripe.name, amount=0
+                    )
             if hold is None or hold.status != "held":
                 return PaymentOutcome(
                     payment_id=hold.id or 0 if hold else 0,

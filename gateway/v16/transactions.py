@@ -6,16 +6,12 @@ translates. transactionId is the session number, so the workflow id is derived, 
 
 from __future__ import annotations
 
-import logging
-
 from domain.session import Authorization, StartRequest, StopRequest
 from gateway import events
 from gateway.connection import StationConnection
 from gateway.meter_values import live_update, sample_rows
 from gateway.timestamps import parse
 from workflows import contract
-
-log = logging.getLogger(__name__)
 
 
 def id_tag_info(authorization: Authorization) -> dict:
@@ -91,15 +87,9 @@ async def stop_transaction(conn: StationConnection, payload: dict, unique_id: st
         reason=payload.get("reason", "Local"),
         id_token=payload.get("idTag"),
     )
-    delivered = await conn.services.bridge.stop(conn.station_id, tx, request)
-    if delivered:
-        await conn.services.events.publish(
-            events.SessionEvent(conn.station_id, request.timestamp, session_id, "stopped")
-        )
-    if not delivered:
-        # Acknowledge anyway: a NACK makes real chargers retry forever. Flag it for operators.
-        log.warning("%s stopped unknown transaction %s", conn.station_id, tx)
-        await conn.services.store.record_event(
-            conn.station_id, "UnknownTransactionStopped", {"transactionId": tx, **payload}
-        )
+    # Stored before it is answered (ADR-005): delivered from the outbox, never lost.
+    await conn.services.bridge.stop(conn.station_id, tx, request)
+    await conn.services.events.publish(
+        events.SessionEvent(conn.station_id, request.timestamp, session_id, "stopped")
+    )
     return {}

@@ -256,15 +256,13 @@ async def _ended(
     if event.key is None:
         log.warning("%s ended unknown transaction %s", conn.station_id, event.transaction_id)
         await _record_once(conn, "UnknownTransactionStopped", event)
-    elif await bridge.stop(conn.station_id, event.key, request):
-        await conn.services.events.publish(
-            events.SessionEvent(conn.station_id, event.timestamp, event.session_id, "stopped")
-        )
-    elif await bridge.session_exists(conn.station_id, event.key):
-        log.info("%s: Ended for already finished %s", conn.station_id, event.session_id)
-    else:
-        log.warning("%s ended unknown transaction %s", conn.station_id, event.transaction_id)
-        await _record_once(conn, "UnknownTransactionStopped", event)
+        return answer
+    # Stored before it is answered (ADR-005): delivered from the outbox, never lost.
+    await bridge.stop(conn.station_id, event.key, request)
+    assert event.session_id is not None
+    await conn.services.events.publish(
+        events.SessionEvent(conn.station_id, event.timestamp, event.session_id, "stopped")
+    )
     return answer
 
 

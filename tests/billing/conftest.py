@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import stripe
 from sqlmodel import select
 
 from activities.payments.service import Payments
 from ampflow.settings import Settings
+from api.main import create_app
 from store.billing_tables import DriverAccount
 from store.db import Database
 from store.tables import Driver
+from tests.conftest import ADMIN_KEY
 from tests.fakes.fake_stripe import FakeStripe
+from workers.session_worker import build_worker
 
 STRIPE_KEY = "sk_test_ampflow_billing"
 WEBHOOK_SECRET = "whsec_ampflow_test"
@@ -87,11 +91,6 @@ def account(db: Database, driver_id: int) -> DriverAccount | None:
 @pytest.fixture
 async def billing_api(stripe_settings: Settings, database_url: str, seeded: Database):
     """The API app with Stripe pointed at the fake (no Temporal needed by billing routes)."""
-    import httpx
-
-    from api.main import create_app
-    from tests.conftest import ADMIN_KEY
-
     app = create_app(stripe_settings, database_url, temporal=object())  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -177,3 +176,29 @@ def rate_stored(db: Database, session_id: str, idle=None) -> int:
             s, row, TimelineRateRequest(session_id=session_id, idle=idle or [])
         )
         return rated.rating.total
+
+
+@pytest.fixture
+async def stripe_worker(temporal_client, seeded, stripe_settings):
+    """A session worker whose payments go to the fake Stripe."""
+    worker = build_worker(
+        temporal_client,
+        seeded,
+        stripe_settings.task_queue,
+        settings=stripe_settings,
+    )
+    async with worker:
+        yield worker
+
+
+@pytest.fixture
+async def stripe_api(stripe_settings, database_url, temporal_client, seeded):
+    """The API (with Temporal) whose payments go to the fake Stripe."""
+    app = create_app(stripe_settings, database_url, temporal=temporal_client)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api",
+            headers={"X-API-Key": ADMIN_KEY},
+        ) as client:
+            yield client

@@ -5,7 +5,6 @@ payment (payment link → webhook → remote start → capture) capped by its ho
 from __future__ import annotations
 
 import httpx
-import pytest
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
@@ -15,33 +14,9 @@ from store.billing_tables import GuestPaymentRecord
 from store.tables import Payment
 from tests.billing.conftest import WEBHOOK_SECRET, demo_driver_id, save_card
 from tests.chargers import charger16
-from tests.conftest import ADMIN_KEY, DEMO_PASSWORD
+from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
 from workers.session_worker import build_worker
-
-
-@pytest.fixture
-async def stripe_worker(temporal_client, seeded, stripe_settings):
-    worker = build_worker(
-        temporal_client,
-        seeded,
-        stripe_settings.task_queue,
-        settings=stripe_settings,
-    )
-    async with worker:
-        yield worker
-
-
-@pytest.fixture
-async def stripe_api(stripe_settings, database_url, temporal_client, seeded):
-    app = create_app(stripe_settings, database_url, temporal=temporal_client)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://api",
-            headers={"X-API-Key": ADMIN_KEY},
-        ) as client:
-            yield client
 
 
 def charge_rows(db, session_id: str) -> list[Payment]:

@@ -1,4 +1,9 @@
-"""charger_transactions: a 2.0.1 charger's transactionId -> our session number (ADR-005)
+"""The charger path (ADR-005): charger_transactions, station_outbox, charger_authorizations
+
+- charger_transactions: a 2.0.1 charger's transactionId -> our session, per station;
+- station_outbox: what a charger reported for a session workflow, stored before it is answered
+  and delivered in order by the gateways;
+- charger_authorizations: a 1.6 Authorize's session, joined by the Start with the same idTag.
 
 Revision ID: 0008_charger_path
 Revises: 0007
@@ -11,6 +16,7 @@ sessions keep receiving their events after the upgrade.
 """
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql  # noqa: F401  (JSONB)
 from alembic import op
 
 revision = "0008_charger_path"
@@ -48,6 +54,41 @@ def upgrade() -> None:
         "ON CONFLICT DO NOTHING"
     )
 
+    op.create_table(
+        "station_outbox",
+        sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=True),
+        sa.Column("station_id", sa.String(48), nullable=False),
+        sa.Column("session_id", sa.String(120), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("message_id", sa.String(64), nullable=True),
+        sa.Column("payload", sa.dialects.postgresql.JSONB(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()")),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_owner", sa.String(160), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text(), nullable=True),
+    )
+    op.create_index(
+        "ix_station_outbox_pending",
+        "station_outbox",
+        ["station_id", "id"],
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    )
+    op.create_index("ix_station_outbox_message", "station_outbox", ["station_id", "message_id"])
+    op.create_table(
+        "charger_authorizations",
+        sa.Column("station_id", sa.String(48), nullable=False),
+        sa.Column("id_token", sa.String(64), nullable=False),
+        sa.Column("session_id", sa.String(120), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("station_id", "id_token"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("charger_authorizations")
+    op.drop_index("ix_station_outbox_message", table_name="station_outbox")
+    op.drop_index("ix_station_outbox_pending", table_name="station_outbox")
+    op.drop_table("station_outbox")
     op.drop_table("charger_transactions")

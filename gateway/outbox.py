@@ -1,0 +1,264 @@
+"""The station outbox: what a charger reported, stored before it is answered, then delivered to
+its session workflow in order (ADR-005 §3).
+
+`put` writes a row (start, stop, status or link) in PostgreSQL; a charger is answered only after
+it returns. Each gateway drains rows in id order per station: the rows of its own stations at
+once, and — in a periodic sweep — any station's rows left undelivered (a gateway that died or
+lost Temporal). A station's head rows are leased while a gateway delivers them, so two gateways
+never deliver one station out of order. Delivery failures are retried with back-off; nothing is
+dropped. A row whose session no longer exists is recorded as a station event and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from gateway.station_store import StationStore
+
+log = logging.getLogger(__name__)
+
+_LEASE_S = 15  # a dead gateway's rows wait at most this long for another gateway
+_SWEEP_INTERVAL_S = 2.0
+_STALE_AFTER_S = 5  # a row this old with no live lease is adopted by any gateway
+_BATCH = 100
+_RETRY_MAX_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    station_id: str
+    session_id: str
+    kind: str
+    message_id: str | None
+    payload: dict[str, Any]
+
+
+# Delivers one row to Temporal; raises to retry later (transient), returns to close the row.
+Deliverer = Callable[[OutboxRow], Awaitable[None]]
+
+
+class Undeliverable(Exception):
+    """The row can never be delivered (its session is gone): close it and tell operators."""
+
+
+class StationOutbox:
+    """Durable, ordered delivery of station reports to session workflows."""
+
+    def __init__(self, client: Client, store: StationStore, deliver: Deliverer) -> None:
+        self.client = client
+        self.store = store
+        self.deliver = deliver
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._draining: dict[str, asyncio.Task] = {}
+        self._again: set[str] = set()
+        self._inline: set[int] = set()  # rows being delivered by the caller that wrote them
+        self._sweeper: asyncio.Task | None = None
+
+    # ---- writing -------------------------------------------------------------------------
+
+    async def put(
+        self,
+        station_id: str,
+        session_id: str,
+        kind: str,
+        payload: BaseModel | dict,
+        message_id: str | None = None,
+        *,
+        inline: bool = False,
+    ) -> int:
+        """Store a report (committed when this returns); `inline`: the caller delivers it."""
+        data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+        async with self.store.pool.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO station_outbox (station_id, session_id, kind, message_id, payload, "
+                "lease_owner, lease_until) VALUES (%s, %s, %s, %s, %s, %s, "
+                "CASE WHEN %s THEN now() + make_interval(secs => %s) END) RETURNING id",
+                (
+                    station_id,
+                    session_id,
+                    kind,
+                    message_id.replace("\x00", "")[:64] if message_id else None,
+                    _jsonb(data),
+                    self.owner if inline else None,
+                    inline,
+                    _LEASE_S * 2,
+                ),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        if inline:
+            self._inline.add(row[0])
+        else:
+            self.kick(station_id)
+        return row[0]
+
+    async def delivered(self, row_id: int, station_id: str) -> None:
+        """The caller delivered its inline row: close it and let the rest of the station go."""
+        self._inline.discard(row_id)
+        await self._close(row_id, None)
+        self.kick(station_id)
+
+    async def note(self, row_id: int, facts: dict) -> None:
+        """Add facts to a stored row (e.g. the fallback answer a start was given)."""
+        async with self.store.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE station_outbox SET payload = payload || %s::jsonb WHERE id = %s",
+                (_jsonb(facts), row_id),
+            )
+
+    def release(self, row_id: int, station_id: str) -> None:
+        """The caller gave up delivering its inline row: the drain takes it over."""
+        self._inline.discard(row_id)
+        self.kick(station_id)
+
+    # ---- draining ------------------------------------------------------------------------
+
+    def kick(self, station_id: str) -> None:
+        """Drain this station's rows now (in this process, one drain per station)."""
+        task = self._draining.get(station_id)
+        if task is not None and not task.done():
+            self._again.add(station_id)
+            return
+        self._draining[station_id] = asyncio.create_task(
+            self._drain(station_id), name=f"outbox-{station_id}"
+        )
+
+    def start(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="outbox-sweep")
+
+    async def close(self) -> None:
+        """Stop delivering and hand this gateway's leases back (the rows stay for others)."""
+        tasks = [t for t in [self._sweeper, *self._draining.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._draining.clear()
+        self._sweeper = None
+        try:
+            async with self.store.pool.connection() as conn:
+                await conn.execute(
+                    "UPDATE station_outbox SET lease_owner = NULL, lease_until = NULL "
+                    "WHERE lease_owner = %s AND delivered_at IS NULL",
+                    (self.owner,),
+                )
+        except Exception as err:  # the store is down: the leases lapse by themselves
+            log.info("outbox leases not handed back: %s", err)
+
+    async def _drain(self, station_id: str) -> None:
+        delay = 0.2
+        try:
+            while True:
+                self._again.discard(station_id)
+                rows = await self._claim(station_id)
+                if not rows:
+                    if station_id in self._again:
+                        continue
+                    return
+                for row in rows:
+                    if row.id in self._inline:
+                        return  # its writer is delivering it; it kicks us when done
+                    try:
+                        await self.deliver(row)
+                    except Undeliverable as err:
+                        log.warning("outbox %s %s: %s", row.kind, row.session_id, err)
+                        await self._close(row.id, str(err))
+                        continue
+                    except Exception as err:  # Temporal unreachable, the worker down, ...
+                        log.warning(
+                            "outbox %s to %s not delivered (%s); retrying in %.1fs",
+                            row.kind,
+                            row.session_id,
+                            err,
+                            delay,
+                        )
+                        await self._failed(row.id, str(err))
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, _RETRY_MAX_S)
+                        break  # keep the order: retry from this row
+                    await self._close(row.id, None)
+                    delay = 0.2
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the store is down: the sweep picks the station up again
+            log.exception("outbox drain of %s stopped", station_id)
+        finally:
+            if self._draining.get(station_id) is asyncio.current_task():
+                del self._draining[station_id]
+
+    async def _claim(self, station_id: str) -> list[OutboxRow]:
+        """Lease the station's first pending rows, unless another gateway holds its head."""
+        async with self.store.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT id, session_id, kind, message_id, payload, lease_owner, "
+                "lease_until > now() AS leased FROM station_outbox "
+                "WHERE station_id = %s AND delivered_at IS NULL ORDER BY id LIMIT %s FOR UPDATE",
+                (station_id, _BATCH),
+            )
+            found = await cur.fetchall()
+            if not found:
+                return []
+            head_owner, head_leased = found[0][5], found[0][6]
+            if head_leased and head_owner != self.owner:
+                return []  # another gateway delivers this station now
+            ids = [r[0] for r in found if r[0] not in self._inline]
+            await conn.execute(
+                "UPDATE station_outbox SET lease_owner = %s, "
+                "lease_until = now() + make_interval(secs => %s) WHERE id = ANY(%s)",
+                (self.owner, _LEASE_S, ids),
+            )
+        return [OutboxRow(r[0], station_id, r[1], r[2], r[3], r[4]) for r in found]
+
+    async def _close(self, row_id: int, error: str | None) -> None:
+        async with self.store.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE station_outbox SET delivered_at = now(), lease_owner = NULL, "
+                "last_error = COALESCE(%s, last_error) WHERE id = %s",
+                (error, row_id),
+            )
+
+    async def _failed(self, row_id: int, error: str) -> None:
+        async with self.store.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE station_outbox SET attempts = attempts + 1, last_error = %s WHERE id = %s",
+                (error[:500], row_id),
+            )
+
+    async def _sweep(self) -> None:
+        """Adopt stations whose rows wait with no live lease (their gateway died or gave up)."""
+        while True:
+            await asyncio.sleep(_SWEEP_INTERVAL_S)
+            try:
+                stations = await self.store.fetch_dicts(
+                    "SELECT DISTINCT station_id FROM station_outbox WHERE delivered_at IS NULL "
+                    "AND created_at < now() - make_interval(secs => %s) "
+                    "AND (lease_until IS NULL OR lease_until < now() OR lease_owner = %s)",
+                    (_STALE_AFTER_S, self.owner),
+                )
+                for row in stations:
+                    self.kick(row["station_id"])
+                async with self.store.pool.connection() as conn:
+                    await conn.execute(
+                        "DELETE FROM station_outbox WHERE delivered_at < now() - interval '1 day'"
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("outbox sweep failed: %s", err)
+
+
+def _jsonb(data: dict) -> str:
+    """JSON that PostgreSQL's jsonb accepts: it cannot hold U+0000, which chargers may send."""
+    return orjson.dumps(data).decode().replace("\\u0000", "\\ufffd")

@@ -1,0 +1,150 @@
+"""How a station outbox row reaches its `ChargingSession` (ADR-005 §3).
+
+`start` rows are the start update (update-with-start); `stop`, `status` and `link` rows are
+signals. A start the gateway answered from the fallback decision carries that answer (`told`): if
+the workflow refuses the session, the charger is stopped remotely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.session import (
+    AuthorizationStatus,
+    ConnectorStatusUpdate,
+    LinkUpdate,
+    MeterUpdate,
+    StartRequest,
+    StartResult,
+    StopCommand,
+    StopRequest,
+)
+from gateway.outbox import OutboxRow, Undeliverable
+from gateway.station_store import StationStore
+from workflows import contract
+
+log = logging.getLogger(__name__)
+
+START_DELIVERY_TIMEOUT_S = 10.0  # one attempt; the outbox retries with back-off
+
+
+class SessionDelivery:
+    """Delivers outbox rows; raises to have a row retried, `Undeliverable` to close it."""
+
+    def __init__(self, client: Client, store: StationStore, start_operation) -> None:
+        self.client = client
+        self.store = store
+        self._start_operation = start_operation  # SessionBridge._start_operation
+
+    async def __call__(self, row: OutboxRow) -> None:
+        try:
+            if row.kind == "start":
+                await self._start(row)
+            elif row.kind == "stop":
+                await self._stop(row)
+            elif row.kind == "status":
+                await self._signal(row, contract.SIGNAL_CONNECTOR_STATUS, ConnectorStatusUpdate)
+            elif row.kind == "link":
+                await self._signal(row, contract.SIGNAL_LINK, LinkUpdate)
+            else:
+                raise Undeliverable(f"unknown outbox kind {row.kind!r}")
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                await self._gone(row)
+                raise Undeliverable(f"no running session {row.session_id}") from err
+            raise
+
+    async def start_update(
+        self,
+        station_id: str,
+        transaction_id: str,
+        request: StartRequest,
+        message_id: str,
+        reuse_policy: WorkflowIDReusePolicy,
+    ) -> StartResult:
+        """The start update (update-with-start); its id makes a repeat harmless."""
+        operation: WithStartWorkflowOperation = self._start_operation(
+            station_id, transaction_id, reuse_policy=reuse_policy
+        )
+        return await self.client.execute_update_with_start_workflow(
+            contract.UPDATE_START,
+            request,
+            start_workflow_operation=operation,
+            id=f"start-{message_id}",
+            result_type=StartResult,
+        )
+
+    async def stop_if_refused(self, session_id: str, result: StartResult, told: dict | None):
+        """The fallback let the charger start, the workflow refused: stop it remotely."""
+        accepted = AuthorizationStatus.ACCEPTED
+        if not told or told.get("status") != accepted:
+            return
+        if result.authorization is not None and result.authorization.status == accepted:
+            return
+        log.warning("%s started on the fallback decision, refused by the session", session_id)
+        await self.client.get_workflow_handle(session_id).signal(
+            contract.SIGNAL_REQUEST_STOP,
+            StopCommand(requested_by="gateway-fallback", reason="DeAuthorized"),
+        )
+
+    async def _start(self, row: OutboxRow) -> None:
+        payload = row.payload
+        request = StartRequest.model_validate(payload["request"])
+        try:
+            result = await asyncio.wait_for(
+                self.start_update(
+                    row.station_id,
+                    payload["transaction_id"],
+                    request,
+                    row.message_id or f"outbox-{row.id}",
+                    WorkflowIDReusePolicy[payload.get("reuse", "REJECT_DUPLICATE")],
+                ),
+                START_DELIVERY_TIMEOUT_S,
+            )
+        except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError) as err:
+            await self.store.record_event(
+                row.station_id,
+                "StartNotApplied",
+                {"session_id": row.session_id, "reason": str(err), "told": payload.get("told")},
+            )
+            raise Undeliverable(f"start of {row.session_id} not applied: {err}") from err
+        await self.stop_if_refused(row.session_id, result, payload.get("told"))
+
+    async def _stop(self, row: OutboxRow) -> None:
+        handle = self.client.get_workflow_handle(row.session_id)
+        if row.payload.get("meter"):
+            await handle.signal(
+                contract.SIGNAL_METER, MeterUpdate.model_validate(row.payload["meter"])
+            )
+        await handle.signal(contract.SIGNAL_STOP, StopRequest.model_validate(row.payload["stop"]))
+
+    async def _signal(self, row: OutboxRow, name: str, model) -> None:
+        await self.client.get_workflow_handle(row.session_id).signal(
+            name, model.model_validate(row.payload)
+        )
+
+    async def _gone(self, row: OutboxRow) -> None:
+        """A stop for a session that never existed is an operator's business."""
+        if row.kind != "stop":
+            return
+        try:
+            await self.client.get_workflow_handle(row.session_id).describe()
+            return  # it exists and has finished: a repeated stop
+        except RPCError:
+            pass
+        log.warning("%s stopped unknown transaction (%s)", row.station_id, row.session_id)
+        await self.store.record_event(
+            row.station_id,
+            "UnknownTransactionStopped",
+            {"session_id": row.session_id, **row.payload.get("stop", {})},
+        )
