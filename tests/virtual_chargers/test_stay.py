@@ -26,7 +26,7 @@ async def test_stay_answers_remote_operations_until_stopped(
         state_file=tmp_path / "DEMO-1.state.json",
     )
     said: list[str] = []
-    running = asyncio.create_task(stay(config, announce=said.append))
+    running = asyncio.create_task(stay(config, announce=said.append, handle_signals=False))
     await eventually(lambda: said)
     assert "boot: Accepted" in said[0]
 
