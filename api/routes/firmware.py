@@ -20,7 +20,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
-from api.inputs import PositiveId, RowId
+from api.inputs import PositiveId, RowId, UtcDateTime
 from api.routes.maintenance import JobStarted, start_station_job
 from api.routes.uploads import file_response, read_upload, safe_file_name, store_file
 from domain.maintenance import (
@@ -64,20 +64,39 @@ class FirmwarePublic(BaseModel):
     download_url: str  # what chargers are given
 
 
+_WEEK = 7 * 86_400.0
+
+
+class BoundedPolicy(FirmwareUpdatePolicy):
+    """The update policy with every duration, count and date bounded (API input)."""
+
+    busy_timeout_s: float = Field(default=4 * 3600.0, gt=0, le=_WEEK)
+    busy_poll_s: float = Field(default=60.0, gt=0, le=86_400)
+    retrieve_at: UtcDateTime | None = None
+    install_at: UtcDateTime | None = None
+    station_retries: int | None = Field(default=None, ge=0, le=100)
+    station_retry_interval_s: int | None = Field(default=None, ge=0, le=86_400)
+    send_retry_delay_s: float = Field(default=30.0, ge=0, le=86_400)
+    install_timeout_s: float = Field(default=2 * 3600.0, gt=0, le=_WEEK)
+    boot_timeout_s: float = Field(default=900.0, gt=0, le=_WEEK)
+
+
 class FirmwareUpdateCreate(BaseModel):
     """Update one station: an image from the repository (or any location and version)."""
 
     firmware_id: PositiveId | None = None
-    location: str | None = Field(default=None, description="instead of firmware_id")
-    version: str | None = Field(default=None, description="expected version, with location")
-    policy: FirmwareUpdatePolicy = Field(default_factory=FirmwareUpdatePolicy)
+    location: str | None = Field(default=None, max_length=512, description="instead of firmware_id")
+    version: str | None = Field(
+        default=None, max_length=64, description="expected version, with location"
+    )
+    policy: BoundedPolicy = Field(default_factory=BoundedPolicy)
 
 
 class RolloutCreate(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9._\-]{1,80}$")
     firmware_id: PositiveId
     targets: RolloutTargets
-    policy: FirmwareUpdatePolicy = Field(default_factory=FirmwareUpdatePolicy)
+    policy: BoundedPolicy = Field(default_factory=BoundedPolicy)
     canary_size: int = Field(default=1, ge=1, le=100_000)
     growth_factor: float = Field(default=2.0, ge=1.0, le=100.0)
     max_wave_size: int = Field(default=50, ge=1, le=100_000)
@@ -127,11 +146,13 @@ async def upload_firmware(
     version: str | None = Query(None, max_length=64),
     vendor: str | None = Query(None, max_length=64),
     model: str | None = Query(None, max_length=64),
-    sha256: str | None = Query(None, description="expected checksum, verified"),
-    file_name: str | None = Query(None),
-    signature: str | None = Query(None, description="2.0.1: base64 signature"),
-    signing_certificate: str | None = Query(None, description="2.0.1: PEM certificate"),
-    notes: str | None = Query(None),
+    sha256: str | None = Query(None, max_length=64, description="expected checksum, verified"),
+    file_name: str | None = Query(None, max_length=200),
+    signature: str | None = Query(None, max_length=4096, description="2.0.1: base64 signature"),
+    signing_certificate: str | None = Query(
+        None, max_length=8192, description="2.0.1: PEM certificate"
+    ),
+    notes: str | None = Query(None, max_length=2000),
 ) -> FirmwarePublic:
     """Add an image: the raw body, or multipart/form-data with `file` and the same fields."""
     upload = await read_upload(request, settings.firmware_max_bytes)

@@ -29,6 +29,7 @@ PUBLIC_BY_DESIGN = {
     "/auth/token": "driver login",
     "/auth/operators/token": "operator login",
     "/auth/register": "driver self-registration",
+    "/auth/register/confirm": "completes a registration with the mailed code",
     "/auth/logout": "ends the caller's own login session",
     "/auth/password-reset": "password reset request",
     "/auth/password-reset/confirm": "password reset with the mailed token",
