@@ -120,6 +120,9 @@ _MIN_AMOUNT = {
 }
 _CURRENCY_SYMBOL = {"usd": "$", "eur": "€", "gbp": "£"}
 _MAX_AMOUNT = 99_999_999
+# Run as its own process (`python -m tests.fakes.fake_stripe`), the fake is driven over HTTP
+# under this prefix: fault rules in, records out (see `FakeStripe._control`).
+CONTROL_PREFIX = "/_fake/"
 
 _PI_PRE_CONFIRM = ("requires_payment_method", "requires_confirmation", "requires_action")
 _PI_CANCELABLE = (
@@ -420,6 +423,7 @@ class _FailRule:
     remaining: int
     after_processing: bool
     method: str | None
+    delay_s: float = 0.0  # hold the answer this long first (a slow or timed-out provider)
 
 
 @dataclass
@@ -601,7 +605,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        response = self.server.fake._handle(method, self.path, self.headers, body)
+        if self.path.startswith(CONTROL_PREFIX):
+            response = self.server.fake._control(method, self.path, body)
+        else:
+            response = self.server.fake._handle(method, self.path, self.headers, body)
         if response is None:  # injected connection drop
             self.close_connection = True
             return
@@ -702,17 +709,25 @@ class FakeStripe:
         after_processing: bool = False,
         *,
         method: str | None = None,
+        delay_s: float = 0.0,
     ) -> None:
         """Make the next ``count`` requests whose path starts with ``path_prefix`` fail.
 
         ``status`` >= 500 answers with an ``api_error`` body, 429 with ``rate_limit``; 0 drops
         the connection without answering.  With ``after_processing=True`` the request is
         fully applied (and stored for idempotent replay) and only the response is lost.
+        ``delay_s`` holds the failing answer that long first (with ``status=0``: a request that
+        times out on the client's side).
         """
         with self._lock:
             self._fail_rules.append(
                 _FailRule(
-                    path_prefix, status, count, after_processing, method.upper() if method else None
+                    path_prefix,
+                    status,
+                    count,
+                    after_processing,
+                    method.upper() if method else None,
+                    delay_s,
                 )
             )
 
@@ -890,10 +905,60 @@ class FakeStripe:
             self._emit("payment_intent.canceled", pi)
             return _public(pi)
 
+    # ------------------------------------------------------------------ control over HTTP
+
+    def _control(self, method: str, raw_path: str, body: bytes) -> tuple[int, dict, bytes]:
+        """`POST /_fake/fail` (the arguments of `fail_next` as JSON), `GET /_fake/records`
+        (payment intents, charges, refunds and the request log), `GET /_fake/events/<id>` (the
+        webhook payload of an event), `GET /_fake/events?type=...` (events of a type)."""
+        split = urlsplit(raw_path)
+        path = split.path[len(CONTROL_PREFIX) :].rstrip("/")
+        result: Any
+        if method == "POST" and path == "fail":
+            self.fail_next(**json.loads(body or b"{}"))
+            result = {"ok": True}
+        elif method == "GET" and path == "records":
+            result = {
+                "payment_intents": self.payment_intents,
+                "charges": self.charges,
+                "refunds": self.refunds,
+                "requests": [
+                    {k: e[k] for k in ("method", "path", "idempotency_key", "status", "replayed")}
+                    for e in self.request_log
+                ],
+                "internal_errors": self.internal_errors,
+            }
+        elif method == "GET" and path.startswith("events/"):
+            try:
+                payload = self.event_payload(path.removeprefix("events/"))
+            except KeyError:
+                return 404, {}, b"{}"
+            return 200, {"Content-Type": "application/json"}, payload
+        elif method == "GET" and path == "events":
+            kind = dict(parse_qsl(split.query)).get("type", "*")
+            result = self.events_of_type(kind)
+        else:
+            return 404, {}, b"{}"
+        return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
+
     # ------------------------------------------------------------------ request handling
 
     def _handle(
         self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        delay: list[float] = []
+        response = self._handle_locked(method, raw_path, headers, body, delay)
+        if delay:
+            time.sleep(delay[0])  # outside the lock: other requests go on meanwhile
+        return response
+
+    def _handle_locked(
+        self,
+        method: str,
+        raw_path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        delay: list[float],
     ) -> tuple[int, dict[str, str], bytes] | None:
         split = urlsplit(raw_path)
         path = split.path.rstrip("/") or "/"
@@ -911,6 +976,8 @@ class FakeStripe:
             }
             self._log.append(entry)
             rule = self._take_fail_rule(method, path)
+            if rule is not None and rule.delay_s:
+                delay.append(rule.delay_s)
             if rule is not None and not rule.after_processing:
                 entry["status"] = rule.status
                 return self._injected(rule, request_id)
@@ -2783,3 +2850,19 @@ class FakeStripe:
 
     def _event_retrieve(self, params: Json, event_id: str) -> Json:
         return _public(self._get("events", event_id))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the fake as its own process on 127.0.0.1 until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A local fake of Stripe's HTTP API")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    fake = FakeStripe(args.port)
+    print(fake.start(), flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -572,3 +572,40 @@ def test_reset_clears_state(fake: FakeStripe, client: stripe.StripeClient) -> No
     fake.reset()
     assert (fake.payment_intents, fake.events, fake.requests) == ({}, [], [])
     assert client.v1.customers.create().id.startswith("cus_")  # failure rule was cleared
+
+
+def test_a_slow_answer_times_out_on_the_client_after_the_work_is_done(
+    fake: FakeStripe,
+) -> None:
+    impatient = stripe.StripeClient(
+        KEY,
+        base_addresses={"api": fake.url},
+        max_network_retries=0,
+        http_client=stripe.RequestsClient(timeout=0.2),
+    )
+    fake.fail_next("/v1/customers", status=0, after_processing=True, delay_s=1.0)
+    with pytest.raises(stripe.APIConnectionError):
+        impatient.v1.customers.create(params={"email": "slow@example.com"})
+    assert [c["email"] for c in fake.customers.values()] == ["slow@example.com"]
+
+
+def test_faults_and_records_over_http(fake: FakeStripe, client: stripe.StripeClient) -> None:
+    rule = {"path_prefix": "/v1/payment_intents", "status": 500, "method": "POST"}
+    request = urllib.request.Request(
+        f"{fake.url}/_fake/fail", data=json.dumps(rule).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request) as answer:
+        assert json.load(answer) == {"ok": True}
+    with pytest.raises(stripe.APIError):
+        _hold(client)
+    pi = _hold(client, amount=1234)
+    with urllib.request.urlopen(f"{fake.url}/_fake/records") as answer:
+        records = json.load(answer)
+    assert records["payment_intents"][pi.id]["amount"] == 1234
+    assert [r["status"] for r in records["requests"] if r["path"] == "/v1/payment_intents"] == [
+        500,
+        200,
+    ]
+    event = fake.events_of_type("payment_intent.amount_capturable_updated")[-1]
+    with urllib.request.urlopen(f"{fake.url}/_fake/events/{event['id']}") as answer:
+        assert answer.read() == fake.event_payload(event["id"])
