@@ -145,10 +145,9 @@ class Rpc:
         try:
             message = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            self.journal.write("bad_frame", frame=str(raw)[:200])
-            return
+            message = None
         if not isinstance(message, list) or len(message) < 3 or not isinstance(message[1], str):
-            self.journal.write("bad_frame", frame=str(raw)[:200])
+            await self._bad_frame(raw, "-1", _rpc_error(self.version), "not an OCPP-J message")
             return
         kind, unique_id = message[0], message[1]
         if kind == CALL and len(message) == 4:
@@ -161,11 +160,18 @@ class Rpc:
             if kind == CALLRESULT:
                 entry[1].set_result((CALLRESULT, message[2]))
             else:
-                entry[1].set_result(
-                    (CALLERROR, (message[2], message[3] if len(message) > 3 else ""))
-                )
+                description = message[3] if len(message) > 3 else ""
+                entry[1].set_result((CALLERROR, (message[2], description)))
+        elif kind == CALL:
+            await self._bad_frame(raw, unique_id, _formation(self.version), "CALL has 4 elements")
         else:
-            self.journal.write("bad_frame", frame=str(raw)[:200])
+            code = "NotSupported" if self.version == schemas.V16 else "MessageTypeNotSupported"
+            await self._bad_frame(raw, unique_id, code, f"message type {kind!r}")
+
+    async def _bad_frame(self, raw: str | bytes, unique_id: str, code: str, why: str) -> None:
+        """Answer a frame that is not a usable OCPP-J message (id "-1" when unreadable)."""
+        self.journal.write("bad_frame", frame=str(raw)[:200], code=code)
+        await self._send(orjson.dumps([CALLERROR, unique_id, code, why, {}]))
 
     async def _on_call(self, unique_id: str, action: Any, payload: Any) -> None:
         self.journal.write("command", id=unique_id, action=action, payload=payload)
@@ -219,6 +225,10 @@ class Rpc:
             await self.ws.send(frame.decode())
         except ConnectionClosed:
             pass
+
+
+def _rpc_error(version: str) -> str:
+    return "FormationViolation" if version == schemas.V16 else "RpcFrameworkError"
 
 
 def _formation(version: str) -> str:

@@ -102,7 +102,7 @@ class Sessions:
         self.charger.journal.write("unplug", connector=connector_id)
         if connector.transaction is not None:
             await self.stop(connector_id, "EVDisconnected")
-        await self.charger.status(connector, self._idle_status(connector))
+        await self.charger.status(connector, self.idle_status(connector))
 
     async def start_local(
         self, id_tag: str, connector: int = 1, token_type: str = "ISO14443"
@@ -227,7 +227,7 @@ class Sessions:
         if connector.plugged and charger.config.behaviour.auto_plug and reason != "EVDisconnected":
             connector.plugged = False  # the driver leaves
         await charger.status(
-            connector, "Finishing" if connector.plugged else self._idle_status(connector)
+            connector, "Finishing" if connector.plugged else self.idle_status(connector)
         )
         return tx
 
@@ -321,7 +321,7 @@ class Sessions:
             await self._follow_power(connector)
             charger.outbox.put(charger.protocol.tx_meter(tx, sample))
 
-    def _idle_status(self, connector: Connector) -> str:
+    def idle_status(self, connector: Connector) -> str:
         if connector.inoperative or 0 in self.charger.state.inoperative:
             return "Unavailable"
         if connector.reservation is not None:

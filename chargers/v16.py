@@ -278,7 +278,7 @@ class Protocol16:
                 await c.send("StatusNotification", self._status(0, status))
             for target in targets:
                 if target.transaction is None:
-                    await c.status(target, c.sessions._idle_status(target))
+                    await c.status(target, c.sessions.idle_status(target))
 
         return {"status": "Scheduled" if busy else "Accepted"}, report()
 
@@ -373,13 +373,13 @@ class Protocol16:
         if connector.reservation and connector.reservation["id"] == reservation_id:
             connector.reservation = None
             if connector.transaction is None:
-                await self.c.status(connector, self.c.sessions._idle_status(connector))
+                await self.c.status(connector, self.c.sessions.idle_status(connector))
 
     def cancel_reservation(self, p: dict) -> Answer:
         for connector in self.c.connectors.values():
             if connector.reservation and connector.reservation["id"] == p["reservationId"]:
                 connector.reservation = None
-                idle = self.c.sessions._idle_status(connector)
+                idle = self.c.sessions.idle_status(connector)
                 follow = self.c.status(connector, idle) if connector.transaction is None else None
                 return {"status": "Accepted"}, follow
         return {"status": "Rejected"}, None

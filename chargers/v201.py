@@ -334,7 +334,7 @@ class Protocol201(ReportsMixin):
         async def report() -> None:
             for target in targets:
                 if target.transaction is None:
-                    await c.status(target, c.sessions._idle_status(target))
+                    await c.status(target, c.sessions.idle_status(target))
 
         return {"status": "Scheduled" if busy else "Accepted"}, report()
 
@@ -385,13 +385,13 @@ class Protocol201(ReportsMixin):
                 {"reservationId": reservation_id, "reservationUpdateStatus": "Expired"},
             )
             if connector.transaction is None:
-                await self.c.status(connector, self.c.sessions._idle_status(connector))
+                await self.c.status(connector, self.c.sessions.idle_status(connector))
 
     def cancel_reservation(self, p: dict) -> Answer:
         for connector in self.c.connectors.values():
             if connector.reservation and connector.reservation["id"] == p["reservationId"]:
                 connector.reservation = None
-                idle = self.c.sessions._idle_status(connector)
+                idle = self.c.sessions.idle_status(connector)
                 follow = self.c.status(connector, idle) if connector.transaction is None else None
                 return {"status": "Accepted"}, follow
         return _REJECTED, None

@@ -11,7 +11,7 @@ from ampflow.seed import DEMO_STATION, DEMO_TAG
 from chargers import Charger, ChargerConfig
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually
-from tests.virtual_chargers.conftest import command
+from tests.virtual_chargers.fixtures import command
 
 VERSIONS = ["1.6", "2.0.1"]
 

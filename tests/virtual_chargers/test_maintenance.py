@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.virtual_chargers.conftest import finished_job, register
+from tests.virtual_chargers.fixtures import finished_job, register
 
 FAST_FIRMWARE = {
     "install_timeout_s": 20,

@@ -8,7 +8,7 @@ import pytest
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from tests.helpers import eventually
-from tests.virtual_chargers.conftest import register
+from tests.virtual_chargers.fixtures import register
 
 FAST_16 = {"MeterValueSampleInterval": "1"}
 FAST_201 = {"SampledDataCtrlr/TxUpdatedInterval": "1"}

@@ -10,7 +10,7 @@ from chargers import ChargerConfig, read
 from chargers.stay import stay
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually
-from tests.virtual_chargers.conftest import command
+from tests.virtual_chargers.fixtures import command
 
 
 async def test_stay_answers_remote_operations_until_stopped(
