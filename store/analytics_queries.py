@@ -244,6 +244,25 @@ def _clamp(value: str, low: str = "%(start)s") -> str:
     return f"LEAST(GREATEST({value}, {low}), %(until)s)"
 
 
+# The gateway logs a frame with its action only once orjson has parsed it; of what orjson
+# accepts, jsonb refuses only the escape \u0000. Frames showing that or anything else unusual
+# (NaN, Infinity, surrogate escapes) are checked before they are cast; the rest are cast at
+# once (checking every frame would parse it twice).
+_PLAIN_JSON = (
+    "("
+    + " + ".join(
+        f"strpos(m.payload, '{odd}')" for odd in ("\\u0000", "NaN", "Infinity", "\\ud", "\\uD")
+    )
+    + ") = 0"
+)
+# Only these frames can change a transaction's charging timeline (most periodic Updated events
+# carry meter values alone): skip the rest unparsed.
+_MATTERS = (
+    "(strpos(m.payload, '\"chargingState\"') > 0 OR strpos(m.payload, '\"Ended\"') > 0 "
+    "OR strpos(m.payload, '\"evse\"') > 0)"
+)
+
+
 def _field(json: str, pattern: str, cast: str) -> str:
     """A JSON text field cast when it looks right, else NULL (a malformed frame never fails)."""
     return (
@@ -255,40 +274,41 @@ def _field(json: str, pattern: str, cast: str) -> str:
 # The chargingState timeline of every 2.0.1 transaction of the scope's stations, from the
 # TransactionEvent frames in the message log: a chargingState holds from its event's timestamp
 # (the charger's clock, as the session's idle tracking uses it) until the transaction's next
-# chargingState, its Ended event, or the start of the next transaction on its EVSE. The EVSE is
-# the first one the transaction names.
+# chargingState, its Ended event, or the start of the next transaction on its EVSE (the one the
+# transaction names; 2.0.1 names it once, in its first event).
 _TX_CHARGING = f"""
     v201 AS (  -- charging needs an occupied connector: stations with a 2.0.1 Occupied span
         SELECT DISTINCT station_id FROM spans WHERE status = 'Occupied' AND NOT isempty(span)
-    ), frames AS (
-        SELECT m.station_id, m.id,
-               CASE WHEN pg_input_is_valid(m.payload, 'jsonb') THEN m.payload::jsonb -> 3 END AS p
-        FROM ocpp_messages m JOIN v201 USING (station_id)
-        WHERE m.direction = 'in' AND m.message_type = 2 AND m.action = 'TransactionEvent'
-          AND m.at >= %(lookback)s
-    ), tx_events AS (
+    ), tx_events AS MATERIALIZED (
         SELECT station_id, id, p -> 'transactionInfo' ->> 'transactionId' AS tx,
                p ->> 'eventType' AS event_type,
                p -> 'transactionInfo' ->> 'chargingState' AS state,
                {_field("p -> 'evse' ->> 'id'", "^[0-9]{1,9}$", "int")} AS evse,
                {_field("p ->> 'timestamp'", "^[0-9]{4}-[0-9]{2}-[0-9]{2}T", "timestamptz")}
                    AS ts
-        FROM frames
-    ), tx_timeline AS (
-        SELECT station_id, tx, id, ts, min(ts) OVER (PARTITION BY station_id, tx) AS first_ts,
-               CASE WHEN event_type = 'Ended' THEN 'Ended' ELSE state END AS state,
-               first_value(evse) OVER (
-                   PARTITION BY station_id, tx ORDER BY evse IS NULL, ts, id
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS evse
-        FROM tx_events WHERE tx IS NOT NULL AND ts IS NOT NULL
+        FROM (
+            SELECT m.station_id, m.id,
+                   CASE WHEN {_PLAIN_JSON} OR pg_input_is_valid(m.payload, 'jsonb')
+                        THEN m.payload::jsonb -> 3 END AS p
+            FROM ocpp_messages m JOIN v201 USING (station_id)
+            WHERE m.direction = 'in' AND m.message_type = 2 AND m.action = 'TransactionEvent'
+              AND m.at >= %(lookback)s AND {_MATTERS}
+            OFFSET 0) frames  -- a fence: each frame is parsed once
+    ), tx_info AS (  -- per transaction: its first event and the EVSE it names
+        SELECT station_id, tx, min(ts) AS first_ts, min(evse) AS evse
+        FROM tx_events WHERE tx IS NOT NULL AND ts IS NOT NULL GROUP BY 1, 2
     ), tx_cut AS (  -- a transaction ends, at the latest, when the next one on its EVSE starts
-        SELECT station_id, tx, LEAD(first_ts, 1, 'infinity') OVER (
+        SELECT station_id, tx, evse, LEAD(first_ts, 1, 'infinity') OVER (
                    PARTITION BY station_id, evse ORDER BY first_ts, tx) AS cut
-        FROM (SELECT DISTINCT station_id, tx, evse, first_ts FROM tx_timeline) t
+        FROM tx_info WHERE evse IS NOT NULL
     ), tx_spans AS (
-        SELECT station_id, evse, state, ts AS since, LEAST(LEAD(ts, 1, 'infinity') OVER (
-                   PARTITION BY station_id, tx ORDER BY ts, id), cut) AS till
-        FROM tx_timeline JOIN tx_cut USING (station_id, tx) WHERE state IS NOT NULL
+        SELECT e.station_id, c.evse, e.state, e.ts AS since, LEAST(LEAD(e.ts, 1, 'infinity') OVER (
+                   PARTITION BY e.station_id, e.tx ORDER BY e.ts, e.id), c.cut) AS till
+        FROM (SELECT station_id, tx, id, ts,
+                     CASE WHEN event_type = 'Ended' THEN 'Ended' ELSE state END AS state
+              FROM tx_events
+              WHERE ts IS NOT NULL AND (state IS NOT NULL OR event_type = 'Ended')) e
+        JOIN tx_cut c USING (station_id, tx)
     ), tx_charging AS (
         SELECT station_id, evse AS connector_id,
                range_agg(tstzrange({_clamp("since")}, {_clamp("GREATEST(till, since)")})) AS mr
