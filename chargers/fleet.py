@@ -205,7 +205,7 @@ class Fleet:
         finally:
             for driver in drivers:
                 driver.cancel()
-            self._count()
+            self._count(final=True)
             await asyncio.gather(*(c.stop() for c in self.chargers), return_exceptions=True)
             if progress is not None:
                 progress.cancel()
@@ -218,9 +218,16 @@ class Fleet:
         while time.monotonic() < end and any(len(c.outbox) and c.online for c in self.chargers):
             await asyncio.sleep(0.1)
 
-    def _count(self) -> None:
+    def _count(self, final: bool = False) -> None:
         self.stats.connected = sum(1 for c in self.chargers if c.connections)
         self.stats.booted = sum(1 for c in self.chargers if c.accepted_boots)
+        if final:
+            for charger in self.chargers:
+                if not charger.connections:
+                    reason = f"HTTP {charger.refused}" if charger.refused else "unreachable"
+                    self.stats.errors[f"connect:{reason}"] += 1
+                elif not charger.accepted_boots:
+                    self.stats.errors[f"boot:{charger.boot_status}"] += 1
 
     async def _progress(self) -> None:
         while True:

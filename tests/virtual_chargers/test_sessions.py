@@ -8,7 +8,7 @@ import pytest
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from tests.helpers import eventually
-from tests.virtual_chargers.fixtures import register
+from tests.virtual_chargers.fixtures import command, register
 
 FAST_16 = {"MeterValueSampleInterval": "1"}
 FAST_201 = {"SampledDataCtrlr/TxUpdatedInterval": "1"}
@@ -97,3 +97,26 @@ async def test_stop_requested_right_after_the_start_reaches_the_charger(
     except AssertionError:
         pytest.xfail(f"{STOP_WHILE_PENDING}; state when asked: {state}")
     assert charger.journal.find("tx_stop")[0]["reason"] == "Remote"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_remote_start_authorizes_first_when_configured(
+    seeded, worker, live_api, make_charger, version
+):
+    key = "AuthCtrlr/AuthorizeRemoteStart" if version == "2.0.1" else "AuthorizeRemoteTxRequests"
+    charger = await make_charger(version=version, configuration={key: "true"})
+    refused = await command(
+        live_api, DEMO_STATION, "remote_start", id_token="NOT-A-CARD", connector_id=1
+    )
+    assert refused["status"] == "Accepted"  # the charger asks the CSMS about the card next
+    await eventually(lambda: charger.journal.find("authorize", idTag="NOT-A-CARD"))
+    assert charger.journal.find("authorize", idTag="NOT-A-CARD")[0]["status"] != "Accepted"
+    assert not charger.journal.find("tx_start")
+
+    accepted = await command(
+        live_api, DEMO_STATION, "remote_start", id_token=DEMO_TAG, connector_id=1
+    )
+    assert accepted["status"] == "Accepted"
+    await eventually(lambda: charger.journal.find("tx_start"))
+    kinds = [e["ev"] for e in charger.journal.events if e["ev"] in ("authorize", "tx_start")]
+    assert kinds[-2:] == ["authorize", "tx_start"]
