@@ -75,4 +75,5 @@ async def test_generated_requests_find_no_server_error(
         generated = re.search(r"(\d+) generated", output)
         assert generated, output[-2000:]
         total += int(generated.group(1))
+    print(f"schemathesis: {total} generated requests, no server error")
     assert total >= 300, total
