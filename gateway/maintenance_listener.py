@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.service import RPCError, RPCStatusCode
 
 from ampflow.settings import Settings
 from domain.maintenance import (
@@ -62,11 +61,6 @@ WHERE s.id = ANY(%s) AND s.connected
 """
 _OPEN_ALERT = (
     "SELECT id FROM maintenance_alerts WHERE station_id = %s AND resolved_at IS NULL LIMIT 1"
-)
-_FORGET_JOB = (
-    "UPDATE maintenance_jobs SET state = 'failed', finished_at = now(), "
-    "reason = 'the workflow ended without recording it' "
-    "WHERE workflow_id = %s AND state = 'running'"
 )
 
 
@@ -145,15 +139,21 @@ class MaintenanceListener:
     # ---- delivery --------------------------------------------------------------------------
 
     async def _drain(self) -> None:
+        delay = 0.2
         while self._queue:
-            event = self._queue.popleft()
+            event = self._queue[0]
             if self.services.store.pool.closed:
                 self._queue.clear()  # the gateway is stopping
                 return
             try:
                 await self._deliver(event)
-            except Exception:
-                log.exception("maintenance: could not deliver %s", type(event).__name__)
+            except Exception as err:  # the store is down: keep the event, in order, and retry
+                log.warning("maintenance: %s not delivered yet (%s)", type(event).__name__, err)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self._queue.popleft()
+            delay = 0.2
 
     async def _deliver(self, event: events.StationEvent) -> None:
         if isinstance(event, DeviceModelReport):
@@ -179,14 +179,10 @@ class MaintenanceListener:
         return bool(await self.services.store.fetch_dicts(_OPEN_ALERT, (station_id,)))
 
     async def _signal(self, workflow_id: str, signal: StationSignal) -> None:
-        try:
-            await self.client.get_workflow_handle(workflow_id).signal(SIGNAL_STATION_EVENT, signal)
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
-            log.warning("maintenance job %s is gone; marking it failed", workflow_id)
-            async with self.services.store.pool.connection() as conn:
-                await conn.execute(_FORGET_JOB, (workflow_id,))
+        """Through the station outbox: delivered in order, retried, never dropped (ADR-005)."""
+        await self.services.bridge.outbox.put(
+            signal.station_id, workflow_id, "station_event", signal
+        )
 
     async def start_healing(self, signal: StationSignal, trigger: HealingTrigger) -> None:
         """Signal-with-start `healing-{station}`: starts it, or tells the running one."""

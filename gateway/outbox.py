@@ -1,7 +1,8 @@
 """The station outbox: what a charger reported, stored before it is answered, then delivered to
 its session workflow in order (ADR-005 §3).
 
-`put` writes a row (start, stop, status or link) in PostgreSQL; a charger is answered only after
+`put` writes a row (start, stop, status, link, or a station event for a maintenance job) in
+PostgreSQL; a charger is answered only after
 it returns. Each gateway drains rows in id order per station: the rows of its own stations at
 once, and — in a periodic sweep — any station's rows left undelivered (a gateway that died or
 lost Temporal). A station's head rows are leased while a gateway delivers them, so two gateways

@@ -1,7 +1,7 @@
-"""How a station outbox row reaches its `ChargingSession` (ADR-005 §3).
+"""How a station outbox row reaches its workflow (ADR-005 §3).
 
-`start` rows are the start update (update-with-start); `stop`, `status` and `link` rows are
-signals. A start the gateway answered from the fallback decision carries that answer (`told`): if
+`start` rows are the session's start update (update-with-start); `stop`, `status` and `link` rows
+are signals to the session; `station_event` rows are signals to a maintenance job. A start the gateway answered from the fallback decision carries that answer (`told`): if
 the workflow refuses the session, the charger is stopped remotely.
 """
 
@@ -19,6 +19,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.maintenance import SIGNAL_STATION_EVENT, StationSignal
 from domain.session import (
     AuthorizationStatus,
     ConnectorStatusUpdate,
@@ -36,6 +37,11 @@ from workflows import contract
 log = logging.getLogger(__name__)
 
 START_DELIVERY_TIMEOUT_S = 10.0  # one attempt; the outbox retries with back-off
+_FORGET_JOB = (
+    "UPDATE maintenance_jobs SET state = 'failed', finished_at = now(), "
+    "reason = 'the workflow ended without recording it' "
+    "WHERE workflow_id = %s AND state = 'running'"
+)
 
 
 class SessionDelivery:
@@ -56,6 +62,8 @@ class SessionDelivery:
                 await self._signal(row, contract.SIGNAL_CONNECTOR_STATUS, ConnectorStatusUpdate)
             elif row.kind == "link":
                 await self._signal(row, contract.SIGNAL_LINK, LinkUpdate)
+            elif row.kind == "station_event":  # to a maintenance job (firmware, diagnostics, ...)
+                await self._signal(row, SIGNAL_STATION_EVENT, StationSignal)
             else:
                 raise Undeliverable(f"unknown outbox kind {row.kind!r}")
         except RPCError as err:
@@ -134,7 +142,13 @@ class SessionDelivery:
         )
 
     async def _gone(self, row: OutboxRow) -> None:
-        """A stop for a session that never existed is an operator's business."""
+        """A stop for a session that never existed is an operator's business; a maintenance job
+        whose workflow is gone is marked failed."""
+        if row.kind == "station_event":
+            log.warning("maintenance job %s is gone; marking it failed", row.session_id)
+            async with self.store.pool.connection() as conn:
+                await conn.execute(_FORGET_JOB, (row.session_id,))
+            return
         if row.kind != "stop":
             return
         try:

@@ -165,7 +165,7 @@ class StationOutboxRow(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
     station_id: str = Field(max_length=48)
     session_id: str = Field(max_length=120)
-    kind: str = Field(max_length=16)  # start | stop | status | link
+    kind: str = Field(max_length=16)  # start | stop | status | link | station_event
     message_id: str | None = Field(default=None, max_length=64)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     created_at: datetime | None = _ts(nullable=True, server_default=text("now()"))

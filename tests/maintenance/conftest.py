@@ -57,12 +57,14 @@ def fast_healing(gateway: Gateway) -> HealingPolicy:
 
 
 async def finished_job(api: httpx.AsyncClient, workflow_id: str, timeout: float = 30) -> dict:
-    """Poll the job until it is no longer running; returns its detail."""
+    """Poll the job until it is no longer running, neither its row nor its workflow (the row is
+    written just before the workflow ends); returns its detail."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         response = await api.get(f"/maintenance/jobs/{workflow_id}")
-        if response.status_code == 200 and response.json()["state"] != "running":
-            return response.json()
+        body = response.json() if response.status_code == 200 else {}
+        if body.get("state", "running") != "running" and body.get("temporal_status") != "Running":
+            return body
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{workflow_id} still running: {response.text}")
         await asyncio.sleep(0.2)
