@@ -20,10 +20,13 @@ class RoleProcess:
     env: dict[str, str]
     log_path: Path
     port: int | None = None  # a port that accepts connections once the role is ready
+    ready_text: str | None = None  # or: a line the role logs once it is ready (the worker)
     process: subprocess.Popen | None = field(default=None, repr=False)
+    _log_offset: int = field(default=0, repr=False)
 
     def start(self) -> None:
         env = {**os.environ, **self.env}
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ampflow.cli", self.role],
@@ -34,12 +37,18 @@ class RoleProcess:
             )
 
     async def ready(self, timeout_s: float = 60.0) -> None:
-        """Wait until the role's port accepts connections (or the process dies)."""
-        assert self.process is not None and self.port is not None
+        """Wait until the role's port accepts connections, or it logged `ready_text` (or the
+        process dies)."""
+        assert self.process is not None and (self.port is not None or self.ready_text)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.role} exited with {self.process.returncode}")
+            if self.port is None:
+                if self._logged(self.ready_text or ""):
+                    return
+                await asyncio.sleep(0.2)
+                continue
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
                 writer.close()
@@ -47,6 +56,11 @@ class RoleProcess:
             except OSError:
                 await asyncio.sleep(0.1)
         raise TimeoutError(f"{self.role} not ready on port {self.port} in {timeout_s}s")
+
+    def _logged(self, text: str) -> bool:
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset)
+            return text.encode() in log.read()
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no flush, exactly what a crash leaves behind."""

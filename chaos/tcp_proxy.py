@@ -65,9 +65,10 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._links.update((writer, up_writer))
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
+        with contextlib.suppress(asyncio.CancelledError):  # the loop closing at the end of a run
+            await asyncio.gather(
+                self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            )
         for w in (writer, up_writer):
             self._links.discard(w)
             w.transport.abort()
