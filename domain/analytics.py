@@ -15,9 +15,9 @@ Definitions (the queries are in `store/analytics_queries.py`):
 - Charging = status Charging (OCPP 1.6), or, in OCPP 2.0.1, a transaction whose chargingState
   (TransactionEvent) is Charging while the connector is occupied: the same chargingState the
   session's idle fee reads. 2.0.1 chargingStates are read from the TransactionEvent frames in
-  the message log (`ocpp_messages`; from `TX_LOOKBACK` before the period, for transactions
-  already running); a transaction ends at its Ended event, or when the next one on its EVSE
-  starts.
+  the message log (`ocpp_messages`; for transactions already running, from `TX_LOOKBACK` or
+  `TX_LOOKBACK_FREE` before the period); a transaction ends at its Ended event, or when the
+  next one on its EVSE starts.
   Occupied = a vehicle is at the connector (Preparing, Charging, SuspendedEV, SuspendedEVSE,
   Finishing, and 2.0.1 Occupied).
 - Available = the station is online (link history; no history = online) and the connector is
@@ -65,8 +65,10 @@ ABNORMAL_STOP_REASONS = (
     "Other",
 )
 # How far before a period the message log is read for 2.0.1 transactions already running at its
-# start (sessions are stopped after `AMPFLOW_MAX_SESSION_S`, 72 h by default).
+# start: on a connector occupied then (sessions are stopped after `AMPFLOW_MAX_SESSION_S`, 72 h
+# by default), and on a free one (a transaction started at authorization, before the plug-in).
 TX_LOOKBACK = timedelta(days=7)
+TX_LOOKBACK_FREE = timedelta(hours=1)
 # How far a connector's first status may be dated before it reached us (latency, clocks that
 # report whole seconds) and still count from its own timestamp.
 CLOCK_TOLERANCE = timedelta(minutes=5)

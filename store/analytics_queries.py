@@ -23,6 +23,7 @@ from domain.analytics import (
     NOT_COUNTED_STATES,
     OCCUPIED_STATUSES,
     TX_LOOKBACK,
+    TX_LOOKBACK_FREE,
     Bucket,
     ConnectorTime,
     FailureRow,
@@ -277,8 +278,11 @@ def _field(json: str, pattern: str, cast: str) -> str:
 # chargingState, its Ended event, or the start of the next transaction on its EVSE (the one the
 # transaction names; 2.0.1 names it once, in its first event).
 _TX_CHARGING = f"""
-    v201 AS (  -- charging needs an occupied connector: stations with a 2.0.1 Occupied span
-        SELECT DISTINCT station_id FROM spans WHERE status = 'Occupied' AND NOT isempty(span)
+    v201 AS (  -- charging needs an occupied connector: stations with a 2.0.1 Occupied span,
+               -- read back far only when a connector is occupied as the period starts
+        SELECT station_id, %(start)s - CASE WHEN bool_or(span @> %(start)s::timestamptz)
+                                            THEN %(lookback)s ELSE %(lookback_free)s END AS since
+        FROM spans WHERE status = 'Occupied' AND NOT isempty(span) GROUP BY station_id
     ), tx_events AS MATERIALIZED (
         SELECT station_id, id, p -> 'transactionInfo' ->> 'transactionId' AS tx,
                p ->> 'eventType' AS event_type,
@@ -292,7 +296,7 @@ _TX_CHARGING = f"""
                         THEN m.payload::jsonb -> 3 END AS p
             FROM ocpp_messages m JOIN v201 USING (station_id)
             WHERE m.direction = 'in' AND m.message_type = 2 AND m.action = 'TransactionEvent'
-              AND m.at >= %(lookback)s AND {_MATTERS}
+              AND m.at >= v201.since AND {_MATTERS}
             OFFSET 0) frames  -- a fence: each frame is parsed once
     ), tx_info AS (  -- per transaction: its first event and the EVSE it names
         SELECT station_id, tx, min(ts) AS first_ts, min(evse) AS evse
@@ -411,7 +415,8 @@ def connector_time(conn: Connection, scope: Scope) -> list[ConnectorTime]:
         scope,
         charging=list(CHARGING_STATUSES),
         occupied=list(OCCUPIED_STATUSES),
-        lookback=scope.start - TX_LOOKBACK,
+        lookback=TX_LOOKBACK,
+        lookback_free=TX_LOOKBACK_FREE,
         tolerance=CLOCK_TOLERANCE,
     )
     return [ConnectorTime(**row) for row in _rows(conn, sql, params)]
