@@ -81,7 +81,7 @@ async def run(args: argparse.Namespace) -> dict:
         connect_s = time.monotonic() - started
         for i, charger in enumerate(chargers):
             if i % 5 == 0:
-                await charger.sessions.start_local("BENCH-TAG", 1)
+                await charger.sessions.start_local(args.id_tag, 1)
         await asyncio.sleep(5)
         cpu0, sent0, t0 = _cpu_s(), sent, time.monotonic()
         await asyncio.sleep(args.seconds)
@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--url", help="a real gateway (stations must be registered)")
     parser.add_argument("--password", default="load-secret")
     parser.add_argument("--prefix", default="BENCH-")
+    parser.add_argument("--id-tag", default="LOAD-TAG", help="the card charging chargers use")
     parser.add_argument("--stub-port", type=int, default=9877)
     parser.add_argument("--mixed", action="store_true", help="every other charger OCPP 2.0.1")
     parser.add_argument("--no-validation", action="store_true", help="skip outgoing checks")

@@ -95,7 +95,12 @@ async def test_stop_requested_right_after_the_start_reaches_the_charger(
     try:
         await eventually(lambda: charger.journal.find("tx_stop"), timeout=30)
     except AssertionError:
-        pytest.xfail(f"{STOP_WHILE_PENDING}; state when asked: {state}")
+        after = (await live_api.get(f"/sessions/{session_id}")).json()
+        commands = [e["action"] for e in charger.journal.find("command")]
+        pytest.xfail(
+            f"{STOP_WHILE_PENDING}; state when asked: {state}, 30 s later: {after['state']} "
+            f"({after.get('stop_reason') or after.get('reason')}); charger got {commands}"
+        )
     assert charger.journal.find("tx_stop")[0]["reason"] == "Remote"
 
 
