@@ -134,7 +134,7 @@ def scope_of(
     until = instant("to", end, zone) if end is not None else now.astimezone(UTC)
     if start is not None:
         since = instant("from", start, zone)
-    elif until - EARLIEST > DEFAULT_PERIOD:
+    elif until - EARLIEST >= DEFAULT_PERIOD:
         since = until - DEFAULT_PERIOD
     else:
         raise _unprocessable(f"from: 30 days before `to` is before {EARLIEST:%Y}")
