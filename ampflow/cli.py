@@ -206,6 +206,12 @@ def _load(settings: Settings, args: argparse.Namespace) -> None:
     print(asyncio.run(run_fleet(config)).table())
 
 
+def _chaos(settings: Settings, args: argparse.Namespace) -> None:
+    from chaos.cli import run
+
+    sys.exit(run(args))
+
+
 COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], None], str]] = {
     "dev": (_dev, "run everything locally: PostgreSQL, Temporal + UI, worker, gateway, API"),
     "migrate": (_migrate, "apply database migrations"),
@@ -214,6 +220,7 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], None], str]] 
     "gateway": (_gateway, "run the OCPP WebSocket gateway"),
     "api": (_api, "run the HTTP API"),
     "simulate": (_simulate, "run a simulated charger (OCPP 1.6J or 2.0.1) through a session"),
+    "chaos": (_chaos, "run the chaos suite: SIGKILLs and cut links under load, then check money"),
 }
 
 
@@ -229,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == "simulate":
             _simulate_arguments(command)
+        if name == "chaos":
+            from chaos.cli import add_arguments
+
+            add_arguments(command)
         if name == "dev":
             command.add_argument(
                 "--demo", type=int, default=0, metavar="N", help="add N virtual chargers VC-1…VC-N"

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import random
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
@@ -74,8 +77,9 @@ def schedule(seed: int, seconds: float, mean_gap_s: float = 6.0) -> list[Fault]:
 class Nemesis:
     """Applies a schedule to a cluster; counts what it did per kind."""
 
-    def __init__(self, cluster: Cluster, faults: list[Fault]) -> None:
+    def __init__(self, cluster: Cluster, faults: list[Fault], log_path: Path | None = None) -> None:
         self.cluster = cluster
+        self.log_path = log_path  # every fault applied, one JSON line each (nemesis.jsonl)
         self.faults = faults
         self.counts: collections.Counter[str] = collections.Counter()
         self.history: list[dict] = []  # (wall time, fault) of every fault applied
@@ -91,7 +95,10 @@ class Nemesis:
                 log.warning("fault %s failed: %r", fault, err)
                 continue
             self.counts[fault.kind] += 1
-            self.history.append({"t": time.time(), **fault.__dict__})
+            self.history.append({"t": _stamp(), **fault.__dict__})
+            if self.log_path is not None:
+                with self.log_path.open("a") as out:
+                    out.write(json.dumps(self.history[-1]) + "\n")
 
     async def heal(self) -> None:
         """End every link fault now (processes come back through the supervisor)."""
@@ -139,3 +146,7 @@ class Nemesis:
         async with httpx.AsyncClient(base_url=self.cluster.stripe_url, timeout=5) as fake:
             with contextlib.suppress(httpx.HTTPError):
                 (await fake.post("/_fake/fail", json=rule)).raise_for_status()
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

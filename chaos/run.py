@@ -103,7 +103,8 @@ async def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -
             StationClient(plan, charger, cluster, notes, options.seed)
             for plan, charger in zip(plans, chargers, strict=True)
         ]
-        nemesis = Nemesis(cluster, schedule(options.seed, options.minutes * 60, options.mean_gap_s))
+        faults = schedule(options.seed, options.minutes * 60, options.mean_gap_s)
+        nemesis = Nemesis(cluster, faults, options.run_dir / "nemesis.jsonl")
         await _drive(options, clients, nemesis, say)
         report.faults = dict(nemesis.counts)
         say("faults stopped; settling")

@@ -1,0 +1,40 @@
+"""`ampflow chaos --minutes N --seed S`: one bounded chaos run, printed as it goes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+
+def add_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--minutes", type=float, default=5.0, help="how long faults are injected")
+    command.add_argument("--seed", type=int, help="random seed (printed; same seed, same faults)")
+    command.add_argument("--copies", type=int, default=1, help="stations per kind (12 kinds)")
+    command.add_argument("--fault-gap", type=float, default=6.0, help="mean seconds between faults")
+    command.add_argument("--settle", type=float, default=240.0, help="most seconds to settle")
+    command.add_argument("--dir", help="run directory (logs, journals; default: a temp dir)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run, print the report; the exit status is 1 when an invariant was violated."""
+    from chaos.run import ChaosOptions, run_chaos
+
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    run_dir = Path(args.dir or tempfile.mkdtemp(prefix=f"ampflow-chaos-{seed}-"))
+    options = ChaosOptions(
+        minutes=args.minutes,
+        seed=seed,
+        run_dir=run_dir,
+        copies=args.copies,
+        settle_s=args.settle,
+        mean_gap_s=args.fault_gap,
+    )
+    report = asyncio.run(run_chaos(options, say=lambda line: print(line, flush=True)))
+    print(report.text(), flush=True)
+    failed = bool(report.verdict.violations) or report.settled_in_s is None
+    print(f"replay with: ampflow chaos --minutes {args.minutes} --seed {seed}", file=sys.stderr)
+    return 1 if failed else 0
