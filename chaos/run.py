@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +112,9 @@ async def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -
         say("faults stopped; settling")
         report.settled_in_s = await _settle(cluster, chargers, options.settle_s, say)
         evidence = await _evidence(cluster, plans, drivers, options.run_dir)
+        (options.run_dir / "evidence.json").write_text(  # the checker can be run again offline
+            json.dumps({"drivers": drivers, **dataclasses.asdict(evidence)})
+        )
         for charger in chargers:
             await charger.stop()
         chargers = []
