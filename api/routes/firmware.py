@@ -22,7 +22,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
 from api.inputs import PositiveId, RowId, UtcDateTime
 from api.routes.maintenance import JobStarted, start_station_job
-from api.routes.uploads import file_response, read_upload, safe_file_name, store_file
+from api.routes.uploads import file_response, safe_file_name
+from api.streamed_files import spool_upload, store_spooled
 from domain.maintenance import (
     FIRMWARE_ROLLOUT,
     FIRMWARE_UPDATE,
@@ -155,7 +156,7 @@ async def upload_firmware(
     notes: str | None = Query(None, max_length=2000),
 ) -> FirmwarePublic:
     """Add an image: the raw body, or multipart/form-data with `file` and the same fields."""
-    upload = await read_upload(request, settings.firmware_max_bytes)
+    upload = await spool_upload(request, settings.firmware_max_bytes)  # streamed to a spool
     given = {
         "version": version,
         "vendor": vendor,
@@ -168,7 +169,7 @@ async def upload_firmware(
     fields = {k: v or upload.fields.get(k) or None for k, v in given.items()}
     if not fields["version"]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "version is required")
-    if not upload.content:
+    if not upload.size:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the image is empty")
     duplicate = db.exec(
         select(FirmwareImage.id).where(
@@ -179,7 +180,8 @@ async def upload_firmware(
     ).first()
     if duplicate is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"already stored as image {duplicate}")
-    stored = store_file(db, "firmware", upload.content)
+    stored = store_spooled(db, "firmware", upload)
+    upload.file.close()
     expected = fields.pop("sha256")
     if expected and expected.lower() != stored.sha256:
         raise HTTPException(

@@ -2,17 +2,15 @@
 
 No API key (chargers have none): the unguessable token in the path is the credential, valid
 once and until it expires; only its sha256 is stored. Chargers upload by HTTP PUT (raw body)
-or POST (multipart/form-data, the first file part; or a raw body). Bodies over the slot's
-limit are refused with 413. The stored file is announced to the `Diagnostics` workflow.
+or POST (multipart/form-data, the first file part; or a raw body). The body is streamed to
+storage (`api.streamed_files`); bodies over the slot's limit are refused with 413. The stored
+file is announced to the `Diagnostics` workflow.
 
-Also the shared helpers for reading uploaded bodies and streaming stored files.
+Also the shared helpers for streaming stored files back.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-import hashlib
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,9 +24,10 @@ from temporalio.service import RPCError
 
 from activities.maintenance_activities import token_hash
 from api.deps import SessionDep, TemporalDep
+from api.streamed_files import spool_upload, store_spooled
 from domain.maintenance import SIGNAL_UPLOAD_RECEIVED, UploadedFile
 from store.db import Database
-from store.maintenance_tables import DiagnosticsUpload, StoredFile
+from store.maintenance_tables import DiagnosticsUpload
 
 log = logging.getLogger(__name__)
 
@@ -44,66 +43,7 @@ class UploadReceipt(BaseModel):
     sha256: str
 
 
-class Upload(BaseModel):
-    """An uploaded body: the file, its name if the client gave one, and any form fields."""
-
-    content: bytes
-    file_name: str | None = None
-    fields: dict[str, str] = {}
-
-
 # ---- shared helpers ----------------------------------------------------------------------
-
-
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The request body, refused with 413 as soon as it exceeds `max_bytes`."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"limit is {max_bytes} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"limit is {max_bytes} bytes")
-    return bytes(body)
-
-
-def parse_multipart(content_type: str, body: bytes) -> Upload:
-    """The first file part of a multipart/form-data body (and its text fields)."""
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "malformed multipart body")
-    upload: Upload | None = None
-    fields: dict[str, str] = {}
-    for part in message.iter_parts():
-        content = part.get_payload(decode=True) or b""
-        file_name = part.get_filename()
-        name = part.get_param("name", header="content-disposition")
-        if file_name is not None or (name == "file" and upload is None):
-            if upload is None:
-                upload = Upload(content=content, file_name=file_name)
-        elif isinstance(name, str):
-            fields[name] = content.decode("utf-8", "replace")
-    if upload is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no file part in the multipart body")
-    upload.fields = fields
-    return upload
-
-
-async def read_upload(request: Request, max_bytes: int) -> Upload:
-    """A raw body (PUT or POST) or the file part of a multipart/form-data POST."""
-    body = await read_body(request, max_bytes)
-    content_type = request.headers.get("content-type", "")
-    if content_type.lower().startswith("multipart/"):
-        return parse_multipart(content_type, body)
-    disposition = request.headers.get("content-disposition")
-    file_name = None
-    if disposition:
-        header = f"Content-Disposition: {disposition}\r\n\r\n".encode()
-        parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header)
-        file_name = parsed.get_filename()
-    return Upload(content=body, file_name=file_name)
 
 
 def safe_file_name(name: str | None, default: str) -> str:
@@ -111,16 +51,6 @@ def safe_file_name(name: str | None, default: str) -> str:
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c for c in name if c.isprintable() and c not in '"')
     return name[:200] or default
-
-
-def store_file(db, kind: str, content: bytes) -> StoredFile:
-    """Store content; returns the row (with its id, size and sha256)."""
-    stored = StoredFile(
-        kind=kind, size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content
-    )
-    db.add(stored)
-    db.flush()
-    return stored
 
 
 def file_response(
@@ -163,14 +93,15 @@ async def _receive(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown upload URL")
     if slot.state != "open" or slot.expires_at <= datetime.now(UTC):
         raise HTTPException(status.HTTP_410_GONE, "this upload URL was used or has expired")
-    upload = await read_upload(request, slot.max_bytes)
+    upload = await spool_upload(request, slot.max_bytes)  # streamed, never all in memory
     # One upload per URL, even when two arrive at once.
     slot = db.exec(
         select(DiagnosticsUpload).where(DiagnosticsUpload.id == slot.id).with_for_update()
     ).one()
     if slot.state != "open":
         raise HTTPException(status.HTTP_410_GONE, "this upload URL was used or has expired")
-    stored = store_file(db, "diagnostics", upload.content)
+    stored = store_spooled(db, "diagnostics", upload)
+    upload.file.close()
     slot.state = "received"
     slot.file_id = stored.id
     slot.file_name = safe_file_name(
