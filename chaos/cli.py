@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import random
 import sys
 import tempfile
@@ -17,6 +18,9 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--fault-gap", type=float, default=6.0, help="mean seconds between faults")
     command.add_argument("--settle", type=float, default=240.0, help="most seconds to settle")
     command.add_argument("--dir", help="run directory (logs, journals; default: a temp dir)")
+    command.add_argument(
+        "--code", help="run gateways, workers and the API from this source tree (mutation checks)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
         copies=args.copies,
         settle_s=args.settle,
         mean_gap_s=args.fault_gap,
+        code_dir=Path(args.code).resolve() if args.code else None,
     )
+    for noisy in ("stripe", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     report = asyncio.run(run_chaos(options, say=lambda line: print(line, flush=True)))
     print(report.text(), flush=True)
     failed = bool(report.verdict.violations) or report.settled_in_s is None

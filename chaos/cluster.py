@@ -40,6 +40,7 @@ class Cluster:
     """Every process of one chaos run and the links between them."""
 
     run_dir: Path
+    code_dir: Path | None = None  # run the roles from another source tree (mutation checks)
     task_queue: str = "ampflow-sessions"
     pg: ChaosPostgres = field(init=False)
     temporal_port: int = field(default_factory=free_port)
@@ -162,6 +163,8 @@ class Cluster:
 
     def _make_roles(self) -> None:
         base = self._env()
+        if self.code_dir is not None:
+            base["PYTHONPATH"] = str(self.code_dir)
         for n in (1, 2):
             name = f"gateway-{n}"
             port = free_port()
@@ -171,7 +174,9 @@ class Cluster:
                 "AMPFLOW_GATEWAY_TLS_PORT": str(free_port()),
                 "AMPFLOW_TEMPORAL_ADDRESS": self.temporal_links[name].address,
             }
-            self.roles[name] = RoleProcess("gateway", env, self._log(name), port=port)
+            self.roles[name] = RoleProcess(
+                "gateway", env, self._log(name), port=port, cwd=self.code_dir
+            )
         for n in (1, 2):
             name = f"worker-{n}"
             env = {
@@ -180,7 +185,11 @@ class Cluster:
                 "AMPFLOW_DATABASE_URL": self.pg.url(self.db_links[name].port),
             }
             self.roles[name] = RoleProcess(
-                "worker", env, self._log(name), ready_text="worker polling task queue"
+                "worker",
+                env,
+                self._log(name),
+                ready_text="worker polling task queue",
+                cwd=self.code_dir,
             )
         port = free_port()
         env = {
@@ -188,7 +197,7 @@ class Cluster:
             "AMPFLOW_API_PORT": str(port),
             "AMPFLOW_PUBLIC_URL": f"http://127.0.0.1:{port}",
         }
-        self.roles["api"] = RoleProcess("api", env, self._log("api"), port=port)
+        self.roles["api"] = RoleProcess("api", env, self._log("api"), port=port, cwd=self.code_dir)
 
     def _log(self, name: str) -> Path:
         return self.run_dir / f"{name}.log"

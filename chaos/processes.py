@@ -21,6 +21,7 @@ class RoleProcess:
     log_path: Path
     port: int | None = None  # a port that accepts connections once the role is ready
     ready_text: str | None = None  # or: a line the role logs once it is ready (the worker)
+    cwd: Path | None = None  # run from this source tree (with PYTHONPATH set to it in `env`)
     process: subprocess.Popen | None = field(default=None, repr=False)
     _log_offset: int = field(default=0, repr=False)
 
@@ -34,6 +35,7 @@ class RoleProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                cwd=self.cwd,
             )
 
     async def ready(self, timeout_s: float = 60.0) -> None:

@@ -38,6 +38,7 @@ class ChaosOptions:
     settle_s: float = 240.0
     mean_gap_s: float = 6.0  # mean time between faults
     progress_s: float = 15.0
+    code_dir: Path | None = None  # the roles' source tree (default: this one)
 
 
 @dataclass
@@ -72,7 +73,7 @@ class ChaosReport:
 
 async def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -> ChaosReport:
     report = ChaosReport(options.seed, options.run_dir)
-    cluster = Cluster(options.run_dir)
+    cluster = Cluster(options.run_dir, options.code_dir)
     say(f"chaos run, seed {options.seed}, {options.minutes} min, in {options.run_dir}")
     chargers = []
     try:
