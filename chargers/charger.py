@@ -251,6 +251,7 @@ class Charger:
                     ping_interval=None,  # the CSMS pings; chargers answer
                     compression=None,
                     max_size=2**22,
+                    **({"ssl": self.config.ssl_context} if self.config.ssl_context else {}),
                 )
             except (OSError, InvalidHandshake, TimeoutError) as err:
                 self.refused = err.response.status_code if isinstance(err, InvalidStatus) else None

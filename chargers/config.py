@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class ChargerConfig:
     state_file: Path | None = None  # configuration/device model etc., kept across reboots
     journal_file: Path | None = None  # the JSON-lines log (in memory only when None)
     journal_keep: int = 10_000  # events kept in memory
+    ssl_context: ssl.SSLContext | None = None  # wss://: trusted CAs and a client certificate
     behaviour: Behaviour = field(default_factory=Behaviour)
 
     @property

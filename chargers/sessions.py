@@ -165,7 +165,9 @@ class Sessions:
             offline=tx.started_offline,
         )
         answer = charger.outbox.put(charger.protocol.tx_started(tx, trigger))
-        if charger.online:
+        if not charger.online:  # the CSMS judges the card when the start is replayed
+            answer.add_done_callback(lambda done: self._replayed_start(tx, done.result()))
+        else:
             with contextlib.suppress(TimeoutError):
                 result = await asyncio.wait_for(
                     asyncio.shield(answer), charger.config.message_timeout_s * 2
@@ -183,6 +185,17 @@ class Sessions:
             )
             connector.meter_task = charger.spawn(self._meter_loop(connector, tx))
         return tx
+
+    def _replayed_start(self, tx: Transaction, result: dict | None) -> None:
+        """An offline start's answer, after the replay: stop if the card was refused."""
+        status = self.charger.protocol.start_status(result) if result else None
+        if status in (None, "Accepted"):
+            return
+        tx.authorized = False
+        self.charger.journal.write("tx_refused", local=tx.local_id, status=status)
+        connector = self.connector(tx.connector)
+        if connector.transaction is tx and self.charger.settings.flag("stop_on_invalid"):
+            self.charger.spawn(self.stop(tx.connector, "DeAuthorized", trigger="Deauthorized"))
 
     async def stop(
         self,

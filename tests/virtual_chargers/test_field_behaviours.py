@@ -202,3 +202,18 @@ async def test_vendor_quirks_still_bill_what_was_metered(
     tx = await charge(charger)
     assert_billed_as_metered(await session_of(live_api, charger, tx), tx)
     assert not charger.journal.find("given_up")
+
+
+async def test_start_offline_with_a_refused_card_stops_after_the_replay(
+    seeded, worker, make_charger
+):
+    charger = await make_charger(
+        behaviour=behaviour(), configuration={"AllowOfflineTxForUnknownId": "true"}
+    )
+    await charger.go_offline()
+    tx = await charger.sessions.start_local("NOT-A-CARD")
+    assert tx is not None and tx.started_offline  # unknown cards may charge offline
+    charger.go_online()
+    await eventually(lambda: charger.journal.find("tx_stop"), timeout=30)
+    assert charger.journal.find("tx_refused")[0]["status"] != "Accepted"
+    assert charger.journal.find("tx_stop")[0]["reason"] == "DeAuthorized"
