@@ -401,10 +401,48 @@ class Charger:
 
     # ---- reboots ---------------------------------------------------------------------------
 
-    async def reboot(self, reason: str, *, hard: bool) -> None:
+    async def fault(
+        self, connector_id: int, error_code: str = "OtherError", clears_on: set[str] | None = None
+    ) -> None:
+        """The connector fails (Faulted, a running transaction stops). It recovers on
+        `recover`, or by itself on what `clears_on` names: "probe" (a triggered
+        StatusNotification), "soft" or "hard" (a reset of that kind)."""
+        connector = self.connectors[connector_id]
+        if connector.transaction is not None:
+            await self.sessions.stop(connector_id, "Other")
+        connector.fault = {"error_code": error_code, "clears_on": sorted(clears_on or ())}
+        self.journal.write("fault", connector=connector_id, errorCode=error_code)
+        await self.status(connector, "Faulted")
+
+    async def recover(self, connector_id: int, *, report: bool = True) -> None:
+        """The fault is gone: the connector is back to its idle status."""
+        connector = self.connectors[connector_id]
+        if connector.fault is None:
+            return
+        connector.fault = None
+        connector.status = self.sessions.idle_status(connector)
+        self.journal.write("recovered", connector=connector_id)
+        if report:
+            await self.status(connector)
+
+    def clears(self, event: str) -> list[int]:
+        """Recover the connectors whose fault clears on `event` (without reporting)."""
+        cleared = [
+            c.id for c in self.connectors.values() if c.fault and event in c.fault["clears_on"]
+        ]
+        for connector_id in cleared:
+            connector = self.connectors[connector_id]
+            connector.fault = None
+            connector.status = self.sessions.idle_status(connector)
+            self.journal.write("recovered", connector=connector_id, by=event)
+        return cleared
+
+    async def reboot(self, reason: str, *, hard: bool, kind: str | None = None) -> None:
         """Close the connection and boot again with `reason` (2.0.1 BootReason). A soft reboot
-        stops transactions first; a hard one cuts them (their stop is sent after the boot)."""
+        stops transactions first; a hard one cuts them (their stop is sent after the boot).
+        `kind` (soft / hard, default from `hard`) is what a fault may clear on."""
         self.journal.write("reboot", reason=reason, hard=hard)
+        self.clears(kind or ("hard" if hard else "soft"))
         await self.sessions.stop_all(self.protocol.reset_reason(hard), graceful=not hard)
         self._reboot = reason
         for connector in self.connectors.values():

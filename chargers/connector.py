@@ -98,6 +98,7 @@ class Connector:
     transaction: Transaction | None = None
     reservation: dict | None = None  # {"id", "expiry", "id_tag"}
     waiting: dict | None = None  # a remote start waiting for the EV to be plugged in
+    fault: dict | None = None  # {"error_code", "clears_on"} while Faulted
     meter_task: object | None = None
 
     @property

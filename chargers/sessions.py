@@ -335,6 +335,8 @@ class Sessions:
             charger.outbox.put(charger.protocol.tx_meter(tx, sample))
 
     def idle_status(self, connector: Connector) -> str:
+        if connector.fault is not None:
+            return "Faulted"
         if connector.inoperative or 0 in self.charger.state.inoperative:
             return "Unavailable"
         if connector.reservation is not None:

@@ -91,7 +91,10 @@ class Protocol16:
         return connector.status
 
     def status_payload(self, connector: Connector, status: str) -> dict:
-        return self._status(connector.id, status)
+        payload = self._status(connector.id, status)
+        if status == "Faulted" and connector.fault is not None:
+            payload["errorCode"] = connector.fault["error_code"]
+        return payload
 
     def _status(self, connector_id: int, status: str) -> dict:
         return {
@@ -473,10 +476,12 @@ class Protocol16:
         if message == "Heartbeat":
             return c.send("Heartbeat", {})
         if message == "StatusNotification":
+            c.clears("probe")
 
             async def statuses() -> None:
                 for connector in targets:
-                    await c.send("StatusNotification", self._status(connector.id, connector.status))
+                    payload = self.status_payload(connector, connector.status)
+                    await c.send("StatusNotification", payload)
 
             return statuses()
         if message == "MeterValues":

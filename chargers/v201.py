@@ -296,14 +296,15 @@ class Protocol201(ReportsMixin):
             return {"status": "Accepted"}, c.sessions.stop(
                 evse_id, "ImmediateReset", trigger="ResetCommand"
             )
+        kind = "hard" if p["type"] == "Immediate" else "soft"
         if p["type"] == "OnIdle" and c.sessions.active():
             return {"status": "Scheduled"}, self._reset_when_idle()
-        return {"status": "Accepted"}, c.reboot("RemoteReset", hard=False)
+        return {"status": "Accepted"}, c.reboot("RemoteReset", hard=False, kind=kind)
 
     async def _reset_when_idle(self) -> None:
         while self.c.sessions.active():
             await asyncio.sleep(self.c.clock.real_seconds(1))
-        await self.c.reboot("RemoteReset", hard=False)
+        await self.c.reboot("RemoteReset", hard=False, kind="soft")
 
     def unlock_connector(self, p: dict) -> Answer:
         connector = self.c.connectors.get(p["evseId"])
@@ -561,6 +562,7 @@ class Protocol201(ReportsMixin):
         if message == "Heartbeat":
             return c.send("Heartbeat", {})
         if message == "StatusNotification":
+            c.clears("probe")
 
             async def statuses() -> None:
                 for connector in targets:

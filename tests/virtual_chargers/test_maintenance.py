@@ -4,11 +4,15 @@ the CSMS's URLs are real HTTP on 127.0.0.1, the charger downloads and uploads ov
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from temporalio.service import RPCError
 
+from domain.maintenance import HealingPolicy, healing_workflow_id
+from tests.helpers import eventually
 from tests.virtual_chargers.fixtures import finished_job, register
 
 FAST_FIRMWARE = {
@@ -168,3 +172,43 @@ async def test_failed_upload_fails_the_diagnostics_job(seeded, worker, live_api,
     job = await finished_job(live_api, response.json()["workflow_id"])
     assert job["state"] == "failed"
     assert job["reason"] == "station reported UploadFailed"
+
+
+@pytest.mark.parametrize(
+    "version, clears_on, done",
+    [
+        ("1.6", "probe", ["probe"]),
+        ("1.6", "soft", ["probe", "soft_reset"]),
+        ("2.0.1", "hard", ["probe", "soft_reset", "hard_reset"]),
+    ],
+)
+async def test_self_healing_heals_a_faulted_charger(
+    seeded, worker, gateway, live_api, make_charger, temporal_client, version, clears_on, done
+):
+    station_id = f"HEAL-{version}-{clears_on}".replace(".", "")
+    await _terminate(temporal_client, healing_workflow_id(station_id))
+    gateway.maintenance.policy = HealingPolicy(
+        settle_s=1.5, poll_s=0.3, charging_wait_s=0.3, max_charging_waits=2, silent_after_s=900
+    )
+    await register(live_api, station_id, PASSWORD)
+    charger = await make_charger(station_id, password=PASSWORD, version=version)
+    await charger.fault(1, "GroundFailure", clears_on={clears_on})
+
+    workflow_id = healing_workflow_id(station_id)
+
+    async def started():
+        response = await live_api.get(f"/maintenance/jobs/{workflow_id}")
+        return response.status_code == 200
+
+    await eventually(started, timeout=30)
+    job = await finished_job(live_api, workflow_id)
+    assert job["state"] == "succeeded", job
+    assert [s["step"] for s in job["progress"]["steps"]] == done
+    assert charger.connectors[1].fault is None
+    assert charger.journal.find("recovered")[0].get("by") == clears_on
+    await _terminate(temporal_client, workflow_id)
+
+
+async def _terminate(client, workflow_id: str) -> None:
+    with contextlib.suppress(RPCError):
+        await client.get_workflow_handle(workflow_id).terminate("test cleanup")
