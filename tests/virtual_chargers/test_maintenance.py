@@ -212,3 +212,38 @@ async def test_self_healing_heals_a_faulted_charger(
 async def _terminate(client, workflow_id: str) -> None:
     with contextlib.suppress(RPCError):
         await client.get_workflow_handle(workflow_id).terminate("test cleanup")
+
+
+async def test_rollout_over_a_mixed_fleet_with_a_failing_download(
+    seeded, worker, live_api, make_charger
+):
+    names = ["RO-1", "RO-2", "RO-3", "RO-4"]
+    chargers = {}
+    for n, name in enumerate(names, start=1):
+        await register(live_api, name, PASSWORD)
+        version = "1.6" if n % 2 else "2.0.1"
+        chargers[name] = await make_charger(name, password=PASSWORD, version=version)
+    chargers["RO-3"].config.behaviour.download_fails = True
+    firmware = await upload_image(live_api, "2.0")
+    body = {
+        "name": "vc-spring",
+        "firmware_id": firmware["id"],
+        "targets": {"station_ids": names},
+        "policy": FAST_FIRMWARE,
+        "max_concurrency": 2,
+        "failure_threshold": 1.0,
+    }
+    response = await live_api.post("/rollouts", json=body)
+    assert response.status_code == 202, response.text
+
+    async def finished():
+        current = (await live_api.get("/rollouts/vc-spring")).json()
+        return current if current["state"] == "completed" and not current["running"] else None
+
+    result = await eventually(finished, timeout=120, interval=0.3)
+    assert sorted(result["succeeded"]) == ["RO-1", "RO-2", "RO-4"]
+    assert list(result["failed"]) == ["RO-3"]
+    for name in ("RO-1", "RO-2", "RO-4"):
+        assert chargers[name].state.firmware_version == "2.0"
+    assert chargers["RO-3"].state.firmware_version == "1.0"
+    assert chargers["RO-3"].journal.find("firmware_status")[-1]["status"] == "DownloadFailed"
