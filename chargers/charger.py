@@ -36,7 +36,7 @@ from chargers.rpc import CallError, CallTimeout, Observer, Rpc
 from chargers.sessions import Sessions
 from chargers.smart import Profile, ProfileStore
 from chargers.state import PersistentState
-from chargers.variables import Settings
+from chargers.variables import Configuration
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Charger:
         identity = {"NumberOfConnectors": str(config.connectors)}
         if config.v201:
             identity = {"SecurityCtrlr/Identity": config.station_id}
-        self.settings = Settings(config.v201, self.state.configuration, identity)
+        self.settings = Configuration(config.v201, self.state.configuration, identity)
         self.profiles = ProfileStore(config.max_power_w, config.voltage_v, config.phases)
         now = self.clock.now()
         for entry in self.state.profiles:

@@ -116,7 +116,7 @@ def valid(variable: Variable, value: str) -> bool:
     return len(value) <= 500
 
 
-class Settings:
+class Configuration:
     """A charger's configuration: defaults overlaid with the persisted values."""
 
     def __init__(self, v201: bool, values: dict[str, str], identity: dict[str, str]) -> None:

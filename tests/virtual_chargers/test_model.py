@@ -115,3 +115,15 @@ def test_schema_errors_carry_the_versions_error_codes(version):
     with pytest.raises(schemas.SchemaError) as extra:
         schemas.validate(version, "Heartbeat", {"x": 1})
     assert extra.value.code == ("FormationViolation" if version == "1.6" else "FormatViolation")
+
+
+async def test_a_faster_clock_only_on_request():
+    from chargers.clock import Clock
+
+    real, fast = Clock(), Clock(speed=3600)
+    start_real, start_fast = real.now(), fast.now()
+    await fast.sleep(3600)  # an hour of simulated time
+    assert (fast.now() - start_fast).total_seconds() >= 3600
+    assert (real.now() - start_real).total_seconds() < 3600
+    skewed = Clock(skew_s=-600)
+    assert (Clock().now() - skewed.now()).total_seconds() > 500
