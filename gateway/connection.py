@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from gateway import metrics, protocol
 from gateway.protocol import CALL, CALLERROR, CALLRESULT, Frame, OcppError
 from gateway.schemas import validate
+from gateway.value_limits import check_payload
 
 if TYPE_CHECKING:
     from gateway.services import GatewayServices
@@ -131,6 +132,7 @@ class StationConnection:
     async def _dispatch(self, frame: Frame) -> str:
         assert frame.action is not None
         validate(self.version, frame.action, frame.payload)
+        check_payload(frame.payload)  # numbers we can store and reason about
         if self.registration_status != "Accepted" and frame.action not in _ALLOWED_WHILE_PENDING:
             raise OcppError("SecurityError", "station is not accepted yet (registration Pending)")
         handler = self.routes.get(frame.action)

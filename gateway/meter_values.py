@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import math
+
 from domain.session import MeterUpdate
 from gateway.protocol import OcppError
 from gateway.recorder import SampleRow
 from gateway.timestamps import parse
+from gateway.value_limits import MAX_EXACT
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 SOC = "SoC"
 
 
-def _number(value: object) -> float:
+def _number(value: object, multiplier: int = 0) -> float:
+    """A sampled value as a finite number we can store (1.6 sends strings: "NaN" is no reading)."""
+    if not -12 <= multiplier <= 12:
+        raise OcppError("PropertyConstraintViolation", f"multiplier {multiplier} is out of range")
     try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as err:
+        number = float(value) * (10**multiplier)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError) as err:
         raise OcppError(
             "PropertyConstraintViolation", f"sampled value {value!r} is not a number"
         ) from err
+    if not math.isfinite(number) or abs(number) > MAX_EXACT:
+        raise OcppError("PropertyConstraintViolation", f"sampled value {value!r} is out of range")
+    return number
 
 
 def sample_rows(
@@ -48,7 +57,7 @@ def sample_rows(
                 signed, value = sampled["value"], 0.0
             else:
                 signed = sampled.get("signedMeterValue", {}).get("signedMeterData")
-                value = _number(sampled["value"]) * (10**multiplier)
+                value = _number(sampled["value"], multiplier)
             rows.append(
                 SampleRow(
                     session_id=session_id,

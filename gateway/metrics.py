@@ -6,6 +6,8 @@
 - `ampflow_gateway_call_seconds{action}`: time to handle a station's CALL;
 - `ampflow_gateway_decisions_total{action, path}`: Authorize and transaction-start answers by
   how they were decided: `primary` (the session workflow) or `fallback` (ADR-005);
+- `ampflow_gateway_clamped_values_total{field}`: station values replaced by the gateway (a
+  timestamp that cannot be real is taken as the time received);
 - `ampflow_gateway_handshakes_rejected_total{status}`: refused WebSocket handshakes by HTTP
   status (404 unknown station or path, 401 wrong password, 400 no usable subprotocol, ...).
 The helpers are cheap (a dict lookup and a counter increment) and never raise.
@@ -39,6 +41,11 @@ DECISIONS = Counter(
     "Authorize/start answers by how they were decided (primary: the session workflow within "
     "the deadline; fallback: the store, past it)",
     ["action", "path"],
+)
+CLAMPED = Counter(
+    "ampflow_gateway_clamped_values",
+    "Values from stations replaced because they could not be real (e.g. timestamps)",
+    ["field"],
 )
 HANDSHAKES_REJECTED = Counter(
     "ampflow_gateway_handshakes_rejected", "Refused WebSocket handshakes", ["status"]
@@ -99,3 +106,8 @@ def stop(server) -> None:
 def decision(action: str, path: str) -> None:
     """Count an Authorize/start answer decided on `path` (`primary` or `fallback`)."""
     DECISIONS.labels(action, path).inc()
+
+
+def clamped(field: str) -> None:
+    """Count a station value the gateway had to replace."""
+    CLAMPED.labels(field).inc()

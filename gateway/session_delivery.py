@@ -1,8 +1,9 @@
 """How a station outbox row reaches its workflow (ADR-005 §3).
 
 `start` rows are the session's start update (update-with-start); `stop`, `status` and `link` rows
-are signals to the session; `station_event` rows are signals to a maintenance job. A start the gateway answered from the fallback decision carries that answer (`told`): if
-the workflow refuses the session, the charger is stopped remotely.
+are signals to the session; `station_event` rows are signals to a maintenance job. A start the
+gateway answered from the fallback decision carries that answer (`told`): if the workflow refuses
+the session, the charger is stopped remotely.
 """
 
 from __future__ import annotations

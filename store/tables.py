@@ -133,9 +133,9 @@ class ChargingSession(SQLModel, table=True):
     tariff: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     started_at: datetime | None = _ts(nullable=True)
     stopped_at: datetime | None = _ts(nullable=True)
-    meter_start_wh: int | None = None
-    meter_stop_wh: int | None = None
-    energy_wh: int | None = None
+    meter_start_wh: int | None = Field(default=None, sa_column=Column(BigInteger))
+    meter_stop_wh: int | None = Field(default=None, sa_column=Column(BigInteger))
+    energy_wh: int | None = Field(default=None, sa_column=Column(BigInteger))
     duration_s: int | None = None
     stop_reason: str | None = None
     review_reason: str | None = None

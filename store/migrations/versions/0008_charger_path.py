@@ -3,7 +3,8 @@
 - charger_transactions: a 2.0.1 charger's transactionId -> our session, per station;
 - station_outbox: what a charger reported for a session workflow, stored before it is answered
   and delivered in order by the gateways;
-- charger_authorizations: a 1.6 Authorize's session, joined by the Start with the same idTag.
+- charger_authorizations: a 1.6 Authorize's session, joined by the Start with the same idTag;
+- sessions' meter columns widened to 64 bits (registers pass 2^31 Wh).
 
 Revision ID: 0008_charger_path
 Revises: 0007
@@ -76,6 +77,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("delivered_at IS NULL"),
     )
     op.create_index("ix_station_outbox_message", "station_outbox", ["station_id", "message_id"])
+    # Meter registers of busy DC chargers pass 2^31 Wh over their life (ADR-005, edge limits).
+    for column in ("meter_start_wh", "meter_stop_wh", "energy_wh"):
+        op.alter_column("sessions", column, type_=sa.BigInteger())
     op.create_table(
         "charger_authorizations",
         sa.Column("station_id", sa.String(48), nullable=False),
@@ -88,6 +92,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("charger_authorizations")
+    for column in ("meter_start_wh", "meter_stop_wh", "energy_wh"):
+        op.alter_column("sessions", column, type_=sa.Integer())
     op.drop_index("ix_station_outbox_message", table_name="station_outbox")
     op.drop_index("ix_station_outbox_pending", table_name="station_outbox")
     op.drop_table("station_outbox")
