@@ -293,11 +293,19 @@ class Sessions:
         connector.meter.feed(self.charger.clock.now(), power, changes)
 
     async def limits_changed(self) -> None:
-        """Charging profiles changed: re-read the power (Charging <-> SuspendedEVSE)."""
+        """Charging profiles changed: re-read the power (Charging <-> SuspendedEVSE); a 2.0.1
+        station reports a changed rate at once (TransactionEvent ChargingRateChanged)."""
         for connector in self.charger.connectors.values():
-            if connector.transaction is not None:
-                self._feed(connector, connector.transaction)
-                await self._follow_power(connector)
+            tx = connector.transaction
+            if tx is None:
+                continue
+            before = connector.meter.power_w
+            self._feed(connector, tx)
+            await self._follow_power(connector)
+            if self.charger.v201 and connector.meter.power_w != before:
+                rate = self.charger.protocol.tx_meter(tx, self.sample(connector))
+                rate.payload["triggerReason"] = "ChargingRateChanged"
+                self.charger.outbox.put(rate)
 
     async def _follow_power(self, connector: Connector) -> None:
         wanted = "Charging" if connector.meter.power_w > 0 else "SuspendedEVSE"

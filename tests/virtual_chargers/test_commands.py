@@ -218,6 +218,17 @@ async def test_delivered_power_follows_the_charging_profile(
     record = await command(live_api, DEMO_STATION, "raw", action=action, payload=payload)
     assert record["status"] == "Accepted", record
     assert charger.connectors[1].meter.power_w == 7_000
+    if version == "2.0.1":  # the new rate is reported at once
+
+        def rate_changed():
+            events = charger.journal.find("call", action="TransactionEvent")
+            return [e for e in events if e["payload"]["triggerReason"] == "ChargingRateChanged"]
+
+        event = (await eventually(rate_changed))[0]["payload"]
+        values = event["meterValue"][0]["sampledValue"]
+        assert {"Power.Active.Import": 7000.0}.items() <= {
+            v["measurand"]: v["value"] for v in values
+        }.items()
 
     composite = {"duration": 600, "chargingRateUnit": "W"}
     composite |= {"evseId": 1} if version == "2.0.1" else {"connectorId": 1}
