@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
+from domain.access import redact_secrets
 from domain.commands import CommandRecord, StationRoute
 from store.db import Database
 from store.tables import Station, StationCommandLog
@@ -33,6 +34,9 @@ class CommandActivities:
         """Store the command and its outcome (once per workflow)."""
         with self.db.session() as db:
             values = record.model_dump(exclude={"finished_at"})
+            # Station passwords never reach the log (AuthorizationKey, BasicAuthPassword).
+            values["params"] = redact_secrets(values.get("params"))
+            values["response"] = redact_secrets(values.get("response"))
             db.exec(  # type: ignore[call-overload]
                 insert(StationCommandLog)
                 .values(**values)

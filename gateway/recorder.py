@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from psycopg_pool import AsyncConnectionPool
+
+from domain.access import redact_secrets
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +118,8 @@ class Recorder:
         """Queue one frame for the message log (returns at once)."""
         if not self.log_frames:
             return
+        if _SECRET_HINT.search(raw):  # a station password in a configuration frame
+            raw = _redacted(raw)
         row = (station_id, direction, message_type, _pg(unique_id), _pg(action), _pg(raw), at)
         self._frames.append(row)
         if len(self._frames) >= self.max_batch:
@@ -210,3 +216,14 @@ def _unique(samples: list[tuple]) -> list[tuple]:
 def _pg(value: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL: keep it visible, escaped."""
     return value.replace("\x00", "\\u0000") if value and "\x00" in value else value
+
+
+_SECRET_HINT = re.compile(r"authorizationkey|basicauthpassword", re.IGNORECASE)
+
+
+def _redacted(raw: str) -> str:
+    """The frame with station passwords replaced (the message log is read by operators)."""
+    try:
+        return orjson.dumps(redact_secrets(orjson.loads(raw))).decode()
+    except orjson.JSONDecodeError:
+        return "[withheld: not JSON, and it names a station password]"

@@ -25,7 +25,11 @@ def libpq_url(url: str) -> str:
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """A pooled engine for the given PostgreSQL URL."""
     return create_engine(
-        sqlalchemy_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=20,
+        pool_pre_ping=True,
+        hide_parameters=True,  # error logs never carry the values (tokens, e-mail, passwords)
     )
 
 

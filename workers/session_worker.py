@@ -167,6 +167,6 @@ def install_worker_metrics(settings: Settings) -> None:
         return
     from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-    address = f"0.0.0.0:{settings.worker_metrics_port}"
+    address = f"127.0.0.1:{settings.worker_metrics_port}"
     telemetry = TelemetryConfig(metrics=PrometheusConfig(bind_address=address))
     Runtime.set_default(Runtime(telemetry=telemetry), error_if_already_set=False)
