@@ -114,7 +114,9 @@ async def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -
         report.settled_in_s = await _settle(cluster, chargers, options.settle_s, say)
         evidence = await _evidence(cluster, plans, drivers, options.run_dir)
         (options.run_dir / "evidence.json").write_text(  # the checker can be run again offline
-            json.dumps({"drivers": drivers, **dataclasses.asdict(evidence)})
+            json.dumps(
+                {"copies": options.copies, "drivers": drivers, **dataclasses.asdict(evidence)}
+            )
         )
         for charger in chargers:
             await charger.stop()
