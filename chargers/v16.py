@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chargers import maintenance
 from chargers.clock import iso, parse_iso
 from chargers.connector import Connector, Transaction
 from chargers.outbox import Outgoing
 from chargers.rpc import Answer, OcppFault
-from chargers.smart import PURPOSES, Profile
+from chargers.v16_maintenance import Maintenance16
+from chargers.v16_smart import SmartCharging16
 
 if TYPE_CHECKING:
     from chargers.charger import Charger
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 _FAILED = {"failed": "UploadFailed"}
 
 
-class Protocol16:
+class Protocol16(SmartCharging16, Maintenance16):
     version = "1.6"
 
     def __init__(self, charger: Charger) -> None:
@@ -386,184 +386,3 @@ class Protocol16:
                 follow = self.c.status(connector, idle) if connector.transaction is None else None
                 return {"status": "Accepted"}, follow
         return {"status": "Rejected"}, None
-
-    def set_charging_profile(self, p: dict) -> Answer:
-        c = self.c
-        connector_id, raw = p["connectorId"], p["csChargingProfiles"]
-        purpose = PURPOSES[raw["chargingProfilePurpose"]]
-        if connector_id != 0 and connector_id not in c.connectors:
-            return {"status": "Rejected"}, None
-        if raw["stackLevel"] > c.settings.int_value("ChargeProfileMaxStackLevel"):
-            return {"status": "Rejected"}, None
-        if purpose == "max" and connector_id != 0:
-            return {"status": "Rejected"}, None
-        if purpose == "tx":
-            connector = c.connectors.get(connector_id)
-            tx = connector.transaction if connector else None
-            if tx is None or tx.transaction_id is None:
-                return {"status": "Rejected"}, None
-            if "transactionId" in raw and raw["transactionId"] != tx.transaction_id:
-                return {"status": "Rejected"}, None
-            raw = {**raw, "transactionId": tx.transaction_id}
-        c.profiles.install(Profile.parse(connector_id, raw, c.clock.now()))
-        c.save_state()
-        c.journal.write("profile_set", connector=connector_id, profile=raw)
-        return {"status": "Accepted"}, c.sessions.limits_changed()
-
-    def clear_charging_profile(self, p: dict) -> Answer:
-        c = self.c
-        purpose = p.get("chargingProfilePurpose")
-        removed = c.profiles.clear(
-            p.get("id"),
-            p.get("connectorId"),
-            PURPOSES.get(purpose) if purpose else None,
-            p.get("stackLevel"),
-        )
-        if not removed:
-            return {"status": "Unknown"}, None
-        c.save_state()
-        c.journal.write("profile_cleared", criteria=p)
-        return {"status": "Accepted"}, c.sessions.limits_changed()
-
-    def get_composite_schedule(self, p: dict) -> Answer:
-        c = self.c
-        connector_id = p["connectorId"]
-        if connector_id != 0 and connector_id not in c.connectors:
-            return {"status": "Rejected"}, None
-        unit = p.get("chargingRateUnit", "W")
-        tx = c.connectors[connector_id].transaction if connector_id else None
-        start = c.clock.now()
-        periods = c.profiles.composite(
-            connector_id or 1,
-            start,
-            p["duration"],
-            unit,
-            str(tx.transaction_id) if tx else None,
-            tx.started_at if tx else None,
-        )
-        schedule = {
-            "duration": p["duration"],
-            "chargingRateUnit": unit,
-            "chargingSchedulePeriod": periods,
-        }
-        answer = {
-            "status": "Accepted",
-            "connectorId": connector_id,
-            "scheduleStart": iso(start),
-            "chargingSchedule": schedule,
-        }
-        return answer, None
-
-    def trigger_message(self, p: dict) -> Answer:
-        follow = self._trigger(p["requestedMessage"], p.get("connectorId"))
-        if follow is None:
-            return {"status": "NotImplemented"}, None
-        return {"status": "Accepted"}, follow
-
-    def extended_trigger(self, p: dict) -> Answer:
-        follow = self._trigger(p["requestedMessage"], p.get("connectorId"))
-        if follow is None:
-            return {"status": "NotImplemented"}, None
-        return {"status": "Accepted"}, follow
-
-    def _trigger(self, message: str, connector_id: int | None):
-        c = self.c
-        if connector_id not in (None, 0) and connector_id not in c.connectors:
-            return None
-        targets = [c.connectors[connector_id]] if connector_id else list(c.connectors.values())
-        if message == "BootNotification":
-            return c.send("BootNotification", self.boot_payload("Triggered"))
-        if message == "Heartbeat":
-            return c.send("Heartbeat", {})
-        if message == "StatusNotification":
-            c.clears("probe")
-
-            async def statuses() -> None:
-                for connector in targets:
-                    payload = self.status_payload(connector, connector.status)
-                    await c.send("StatusNotification", payload)
-
-            return statuses()
-        if message == "MeterValues":
-
-            async def meters() -> None:
-                for connector in targets:
-                    sample = c.sessions.sample(connector)
-                    payload = {
-                        "connectorId": connector.id,
-                        "meterValue": [
-                            {
-                                "timestamp": iso(sample["at"]),
-                                "sampledValue": self._sampled(sample, "Trigger"),
-                            }
-                        ],
-                    }
-                    tx = connector.transaction
-                    if tx is not None and tx.transaction_id is not None:
-                        payload["transactionId"] = tx.transaction_id
-                    await c.send("MeterValues", payload)
-
-            return meters()
-        if message == "DiagnosticsStatusNotification":
-            return c.send("DiagnosticsStatusNotification", {"status": self.diagnostics_state})
-        if message == "FirmwareStatusNotification":
-            status = self.firmware_state if self.firmware_state != "Installed" else "Idle"
-            return c.send("FirmwareStatusNotification", {"status": status})
-        if message == "LogStatusNotification":
-            return c.send("LogStatusNotification", {"status": "Idle"})
-        return None
-
-    def get_diagnostics(self, p: dict) -> Answer:
-        c = self.c
-        name = f"{c.station_id}-diagnostics-{c.clock.now().strftime('%Y%m%dT%H%M%S')}.log"
-        follow = maintenance.upload_log(
-            c,
-            p["location"],
-            name,
-            oldest=p.get("startTime"),
-            latest=p.get("stopTime"),
-            retries=p.get("retries", 0),
-            retry_interval_s=p.get("retryInterval", 30),
-        )
-        return {"fileName": name}, follow
-
-    def get_log(self, p: dict) -> Answer:
-        c = self.c
-        log = p["log"]
-        name = f"{c.station_id}-{p['logType']}-{c.clock.now().strftime('%Y%m%dT%H%M%S')}.log"
-        follow = maintenance.upload_log(
-            c,
-            log["remoteLocation"],
-            name,
-            request_id=p["requestId"],
-            oldest=log.get("oldestTimestamp"),
-            latest=log.get("latestTimestamp"),
-            retries=p.get("retries", 0),
-            retry_interval_s=p.get("retryInterval", 30),
-        )
-        return {"status": "Accepted", "filename": name}, follow
-
-    def update_firmware(self, p: dict) -> Answer:
-        follow = maintenance.update_firmware(
-            self.c,
-            p["location"],
-            p["retrieveDate"],
-            retries=p.get("retries", 0),
-            retry_interval_s=p.get("retryInterval", 30),
-        )
-        return {}, follow
-
-    def signed_update_firmware(self, p: dict) -> Answer:
-        firmware = p["firmware"]
-        follow = maintenance.update_firmware(
-            self.c,
-            firmware["location"],
-            firmware["retrieveDateTime"],
-            request_id=p["requestId"],
-            retries=p.get("retries", 0),
-            retry_interval_s=p.get("retryInterval", 30),
-            signature=firmware["signature"],
-            certificate=firmware["signingCertificate"],
-            install_at=firmware.get("installDateTime"),
-        )
-        return {"status": "Accepted"}, follow

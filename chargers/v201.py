@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from chargers import maintenance
 from chargers.clock import iso, parse_iso
 from chargers.connector import Connector, Transaction, status_201
 from chargers.outbox import Outgoing
 from chargers.rpc import Answer, OcppFault
-from chargers.smart import PURPOSES, Profile
+from chargers.v201_maintenance import Maintenance201
 from chargers.v201_reports import ReportsMixin
+from chargers.v201_smart import SmartCharging201
 
 if TYPE_CHECKING:
     from chargers.charger import Charger
@@ -35,7 +35,7 @@ _REASONS_201 = {
 _REJECTED = {"status": "Rejected"}
 
 
-class Protocol201(ReportsMixin):
+class Protocol201(ReportsMixin, SmartCharging201, Maintenance201):
     version = "2.0.1"
 
     def __init__(self, charger: Charger) -> None:
@@ -439,204 +439,3 @@ class Protocol201(ReportsMixin):
         if p.get("data") is not None:
             answer["data"] = p["data"]
         return answer, None
-
-    # ---- handlers: smart charging ---------------------------------------------------------
-
-    def set_charging_profile(self, p: dict) -> Answer:
-        c = self.c
-        evse_id, raw = p["evseId"], p["chargingProfile"]
-        purpose = PURPOSES[raw["chargingProfilePurpose"]]
-        stack_max = c.settings.int_value("SmartChargingCtrlr/ProfileStackLevel")
-        if (
-            (evse_id != 0 and evse_id not in c.connectors)
-            or purpose == "external"  # K01.FR.22: set by the station's own controls only
-            or (purpose == "max" and evse_id != 0)
-            or raw["stackLevel"] > stack_max
-        ):
-            return _REJECTED, None
-        if purpose == "tx":
-            tx = c.connectors[evse_id].transaction if evse_id else None
-            if tx is None or raw.get("transactionId") != tx.transaction_id:
-                return _REJECTED, None
-        c.profiles.install(Profile.parse(evse_id, raw, c.clock.now()))
-        c.save_state()
-        c.journal.write("profile_set", connector=evse_id, profile=raw)
-        return {"status": "Accepted"}, c.sessions.limits_changed()
-
-    def clear_charging_profile(self, p: dict) -> Answer:
-        c = self.c
-        criteria = p.get("chargingProfileCriteria") or {}
-        purpose = criteria.get("chargingProfilePurpose")
-        removed = c.profiles.clear(
-            p.get("chargingProfileId"),
-            criteria.get("evseId"),
-            PURPOSES.get(purpose) if purpose else None,
-            criteria.get("stackLevel"),
-        )
-        if not removed:
-            return {"status": "Unknown"}, None
-        c.save_state()
-        c.journal.write("profile_cleared", criteria=p)
-        return {"status": "Accepted"}, c.sessions.limits_changed()
-
-    def get_composite_schedule(self, p: dict) -> Answer:
-        c = self.c
-        evse_id = p["evseId"]
-        if evse_id != 0 and evse_id not in c.connectors:
-            return _REJECTED, None
-        unit = p.get("chargingRateUnit", "W")
-        tx = c.connectors[evse_id].transaction if evse_id else None
-        start = c.clock.now()
-        periods = c.profiles.composite(
-            evse_id or 1,
-            start,
-            p["duration"],
-            unit,
-            str(tx.transaction_id) if tx else None,
-            tx.started_at if tx else None,
-        )
-        schedule = {
-            "evseId": evse_id,
-            "duration": p["duration"],
-            "scheduleStart": iso(start),
-            "chargingRateUnit": unit,
-            "chargingSchedulePeriod": periods,
-        }
-        return {"status": "Accepted", "schedule": schedule}, None
-
-    def get_charging_profiles(self, p: dict) -> Answer:
-        c = self.c
-        criteria = p["chargingProfile"]
-        evse_id = p.get("evseId")
-        ids = criteria.get("chargingProfileId")
-        purpose = criteria.get("chargingProfilePurpose")
-        sources = criteria.get("chargingLimitSource")
-        found = [
-            profile
-            for profile in c.profiles.profiles
-            if (evse_id is None or profile.connector == evse_id)
-            and (not ids or profile.id in ids)
-            and (purpose is None or PURPOSES[purpose] == profile.purpose)
-            and (
-                criteria.get("stackLevel") is None or profile.stack_level == criteria["stackLevel"]
-            )
-            and (not sources or "CSO" in sources)
-        ]
-        if not found:
-            return {"status": "NoProfiles"}, None
-        return {"status": "Accepted"}, self._report_profiles(p["requestId"], found)
-
-    async def _report_profiles(self, request_id: int, found: list[Profile]) -> None:
-        by_evse: dict[int, list[dict]] = {}
-        for profile in found:
-            by_evse.setdefault(profile.connector, []).append(profile.raw)
-        evses = sorted(by_evse)
-        for n, evse_id in enumerate(evses):
-            payload = {
-                "requestId": request_id,
-                "chargingLimitSource": "CSO",
-                "evseId": evse_id,
-                "chargingProfile": by_evse[evse_id],
-                "tbc": n < len(evses) - 1,
-            }
-            await self.c.send("ReportChargingProfiles", payload)
-
-    # ---- handlers: maintenance ------------------------------------------------------------
-
-    def trigger_message(self, p: dict) -> Answer:
-        c = self.c
-        message = p["requestedMessage"]
-        evse_id = (p.get("evse") or {}).get("id")
-        if evse_id not in (None, 0) and evse_id not in c.connectors:
-            return _REJECTED, None
-        targets = [c.connectors[evse_id]] if evse_id else list(c.connectors.values())
-        follow = self._trigger(message, targets)
-        if follow is None:
-            return {"status": "NotImplemented"}, None
-        return {"status": "Accepted"}, follow
-
-    def _trigger(self, message: str, targets: list[Connector]):
-        c = self.c
-        if message == "BootNotification":
-            return c.send("BootNotification", self.boot_payload("Triggered"))
-        if message == "Heartbeat":
-            return c.send("Heartbeat", {})
-        if message == "StatusNotification":
-            c.clears("probe")
-
-            async def statuses() -> None:
-                for connector in targets:
-                    status = self.reported_status(connector)
-                    await c.send("StatusNotification", self.status_payload(connector, status))
-
-            return statuses()
-        if message == "MeterValues":
-
-            async def meters() -> None:
-                for connector in targets:
-                    sample = c.sessions.sample(connector)
-                    payload = {
-                        "evseId": connector.id,
-                        "meterValue": [self._meter_value(sample, "Trigger")],
-                    }
-                    await c.send("MeterValues", payload)
-
-            return meters()
-        if message == "TransactionEvent":
-
-            async def events() -> None:
-                for connector in targets:
-                    tx = connector.transaction
-                    if tx is not None:
-                        sample = c.sessions.sample(connector)
-                        event = self._event(
-                            tx,
-                            "Updated",
-                            "Trigger",
-                            "Charging" if sample["power_w"] > 0 else "SuspendedEVSE",
-                            at=iso(sample["at"]),
-                            meterValue=[self._meter_value(sample, "Trigger")],
-                        )
-                        c.outbox.put(event)
-
-            return events()
-        if message == "FirmwareStatusNotification":
-            status, request_id = self.firmware_state
-            if status == "Installed":
-                status = "Idle"
-            return self.firmware_status(status, request_id)
-        if message == "LogStatusNotification":
-            status, request_id = self.log_state
-            return self.log_status(status if status == "Uploading" else "Idle", request_id)
-        return None
-
-    def get_log(self, p: dict) -> Answer:
-        c = self.c
-        log = p["log"]
-        name = f"{c.station_id}-{p['logType']}-{c.clock.now().strftime('%Y%m%dT%H%M%S')}.log"
-        follow = maintenance.upload_log(
-            c,
-            log["remoteLocation"],
-            name,
-            request_id=p["requestId"],
-            oldest=log.get("oldestTimestamp"),
-            latest=log.get("latestTimestamp"),
-            retries=p.get("retries", 0),
-            retry_interval_s=p.get("retryInterval", 30),
-        )
-        return {"status": "Accepted", "filename": name}, follow
-
-    def update_firmware(self, p: dict) -> Answer:
-        firmware = p["firmware"]
-        follow = maintenance.update_firmware(
-            self.c,
-            firmware["location"],
-            firmware["retrieveDateTime"],
-            request_id=p["requestId"],
-            retries=p.get("retries", 0),
-            retry_interval_s=p.get("retryInterval", 30),
-            signature=firmware.get("signature"),
-            certificate=firmware.get("signingCertificate"),
-            install_at=firmware.get("installDateTime"),
-        )
-        return {"status": "Accepted"}, follow
