@@ -343,17 +343,12 @@ class SessionBridge:
         self, station_id: str, key: str, update: ConnectorStatusUpdate
     ) -> None:
         """A 2.0.1 transaction's chargingState changed: the session's idle tracking gets it as
-        its connector status (what 1.6 reports in StatusNotification). Repeats are not sent."""
+        its connector status (what 1.6 reports in StatusNotification), through the outbox.
+        Repeats are not sent."""
         if self._charging_states.get((station_id, key)) == update.status:
             return
         workflow_id = contract.session_workflow_id(station_id, key)
-        try:
-            await self.client.get_workflow_handle(workflow_id).signal(
-                contract.SIGNAL_CONNECTOR_STATUS, update
-            )
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
+        await self.outbox.put(station_id, workflow_id, "status", update)  # after its start
         self._remember(self._charging_states, (station_id, key), update.status)
 
     def answered(self, key: tuple) -> dict | None:

@@ -225,8 +225,9 @@ async def test_TC_E_38_CSMS_local_start_transaction_ev_not_ready(
         handle = temporal_client.get_workflow_handle(
             charger_session_id(seeded, DEMO_STATION, tx.transaction_id)
         )
+        # Status changes reach the session through the outbox, after the answer (ADR-005).
         live = await eventually(
-            lambda: _query_when(handle, lambda v: v.connector_status == "Charging")
+            lambda: _query_when(handle, lambda v: v.connector_status == "Charging" and v.idle_s > 0)
         )
         await station.event(tx.ended())
     assert live.idle_s == 600
