@@ -9,7 +9,13 @@ import logging
 
 from sqlmodel import select
 
-from domain.credentials import hash_password, verify_password
+from domain.credentials import (
+    StationKeys,
+    hash_password,
+    hash_station_password,
+    station_password_problem,
+    verify_station_password,
+)
 from store.db import Database
 from store.tables import Driver, IdToken, Station, Tariff
 
@@ -32,8 +38,22 @@ DEMO_TARIFF = {
 }
 
 
-def seed_demo(db: Database, station_password: str) -> None:
-    """Create the demo station, driver, token and default tariff if they are missing."""
+def seed_demo(db: Database, station_password: str, keys: StationKeys | None = None) -> None:
+    """Create the demo station, driver, token and default tariff if they are missing.
+
+    The station password follows the station rule (16-40 characters). It is stored under the
+    pepper of `keys`; without them in the older PBKDF2 format, which the gateway verifies and
+    rehashes under its pepper at the station's first login.
+    """
+    problem = station_password_problem(station_password)
+    if problem:
+        raise ValueError(f"AMPFLOW_DEMO_STATION_PASSWORD: {problem}")
+
+    def encode() -> str:
+        if keys is None:
+            return hash_password(station_password)
+        return hash_station_password(station_password, keys)
+
     with db.session() as session:
         tariff = session.exec(select(Tariff).where(Tariff.name == DEMO_TARIFF["name"])).first()
         if tariff is None:
@@ -43,13 +63,15 @@ def seed_demo(db: Database, station_password: str) -> None:
             session.add(
                 Station(
                     id=DEMO_STATION,
-                    password_hash=hash_password(station_password),
+                    password_hash=encode(),
                     connector_count=2,
                     ocpp_versions="ocpp1.6,ocpp2.0.1",
                 )
             )
-        elif not verify_password(station_password, station.password_hash or ""):
-            station.password_hash = hash_password(station_password)
+        elif not verify_station_password(
+            station_password, station.password_hash, keys or StationKeys.of(b"-")
+        ):
+            station.password_hash = encode()
             session.add(station)
         driver = session.exec(select(Driver).where(Driver.email == DEMO_EMAIL)).first()
         if driver is None:

@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     gateway_idle_timeout_s: float = 0  # no frame for this long closes the socket; 0: 2 heartbeats
     gateway_rate_limit_per_s: float = 20.0  # sustained CALLs per station per second
     gateway_rate_burst: int = 60
+    # Failed handshakes (docs/security.md "Station passwords"): this many within the window, per
+    # station id or per client address, lock it for the lockout, doubled at each repeat up to the
+    # max; successful handshakes never count.
+    gateway_handshake_max_failures: int = 5  # per station id
+    gateway_handshake_ip_max_failures: int = 30  # per client address
+    gateway_handshake_window_s: int = 300
+    gateway_handshake_lockout_s: int = 30
+    gateway_handshake_lockout_max_s: int = 3600
+    # Unknown stations admitted as Pending (with admit_unknown): per address and in total.
+    gateway_admit_unknown_ip_max: int = 5  # per client address within the window
+    gateway_admit_unknown_max: int = 100  # in total within the window (all gateways)
+    gateway_admit_unknown_window_s: int = 3600
     heartbeat_interval_s: int = 300
 
     api_host: str = "127.0.0.1"
@@ -45,7 +57,11 @@ class Settings(BaseSettings):
     admin_api_key: str | None = None
     public_url: str | None = None  # how chargers and drivers reach the API; default from host/port
 
-    demo_station_password: str = "demo-secret"
+    demo_station_password: str = "demo-station-secret-16"  # 16-40 characters (OCPP)
+    # HMAC key ("pepper") of station password hashes; unset: derived from admin_api_key, else
+    # kept in data_dir. Older peppers (comma-separated) still verify, rehashed at next login.
+    station_password_pepper: str | None = None
+    station_password_old_peppers: str = ""
 
     # The charger's answer never waits without bound (ADR-005): Authorize and transaction start
     # wait this long for the session workflow, then are answered from the fallback decision.

@@ -13,7 +13,14 @@ STATION_ID_PATTERN = r"^[A-Za-z0-9._:\-*+@|]{1,48}$"
 
 class StationCreate(BaseModel):
     id: str = Field(pattern=STATION_ID_PATTERN, description="The OCPP identity in the URL path")
-    password: str = Field(min_length=8, max_length=40, description="HTTP Basic password")
+    password: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=40,
+        pattern=r"^[\x21-\x7e]+$",
+        description="HTTP Basic password, 16-40 printable characters (OCPP security profiles); "
+        "leave it out to have one generated (returned once, in the answer)",
+    )
     connector_count: int = Field(default=1, ge=1, le=32)
     ocpp_versions: list[str] = Field(default_factory=lambda: ["ocpp1.6", "ocpp2.0.1"])
     security_profile: int = Field(default=1, ge=1, le=3)
@@ -42,6 +49,12 @@ class StationPublic(BaseModel):
     last_boot_at: datetime | None
     last_seen_at: datetime | None
     connectors: list[ConnectorPublic] = []
+
+
+class StationCreated(StationPublic):
+    """A registered station; `password` is the generated one, shown this once (else None)."""
+
+    password: str | None = None
 
 
 class DriverCreate(BaseModel):

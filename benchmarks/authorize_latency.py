@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from benchmarks.infra import stack, summary_ms, write_result
 
-PREFIX, PASSWORD, ID_TAG = "AUTH-", "bench-secret", "AUTH-TAG"
+PREFIX, PASSWORD, ID_TAG = "AUTH-", "bench-station-secret-16", "AUTH-TAG"
 TARGET_P99_MS_AT_20 = 250.0
 TARGET_SATURATED_SHARE = 0.70
 BARE_WORKFLOW, BARE_UPDATE = "BenchBareUpdate", "decide"

@@ -39,13 +39,17 @@ from datetime import UTC, datetime
 
 import orjson
 import psutil
+import psycopg
 import websockets
 
 from ampflow.devstack import free_port, stop_process, wait_for_port
 from ampflow.load_setup import register_load_stations
 from benchmarks.infra import stack, summary_ms, write_result
+from domain.credentials import StationKeys, hash_station_password
+from store.db import libpq_url
 
-PREFIX, PASSWORD, ID_TAG = "CAP-", "bench-secret", "CAP-TAG"
+PREFIX, PASSWORD, ID_TAG = "CAP-", "bench-station-secret-16", "CAP-TAG"
+PEPPER = "gateway-capacity-bench-pepper"  # the gateway's AMPFLOW_STATION_PASSWORD_PEPPER
 TARGET_RSS_KIB = 32
 TARGET_STORM_STATIONS, TARGET_STORM_S = 10_000, 60.0
 MAX_STATIONS = 10_000
@@ -531,6 +535,11 @@ def main() -> None:
     parser.add_argument("--no-warm-storm", action="store_true", help="only the restart storm")
     parser.add_argument("--skip-echo", action="store_true", help="no echo baseline")
     parser.add_argument(
+        "--legacy-hashes",
+        action="store_true",
+        help="store PBKDF2 password hashes (as before the pepper; rehashed at first login)",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="py-spy the gateway during the restart storm"
     )
     parser.add_argument("--profile-seconds", type=float, default=20.0)
@@ -558,8 +567,12 @@ def main() -> None:
     }
     with stack() as (database_url, temporal_address):
         register_load_stations(database_url, PREFIX, args.stations + 1, PASSWORD, ID_TAG)
+        if not args.legacy_hashes:
+            keyed_passwords(database_url)
+        results["password_hashes"] = "pbkdf2" if args.legacy_hashes else "hmac-sha256"
         env = {
             **os.environ,
+            "AMPFLOW_STATION_PASSWORD_PEPPER": PEPPER,
             "AMPFLOW_DATABASE_URL": database_url,
             "AMPFLOW_TEMPORAL_ADDRESS": temporal_address,
             "AMPFLOW_GATEWAY_HOST": "127.0.0.1",
@@ -573,6 +586,15 @@ def main() -> None:
             results[name] = asyncio.run(measure_server(name, command, env, args, nofile))
     report(results, args)
     print("written:", write_result("gateway_capacity", results))
+
+
+def keyed_passwords(database_url: str) -> None:
+    """Store the stations' password as the gateway's keyed hash (HMAC-SHA256 with `PEPPER`)."""
+    encoded = hash_station_password(PASSWORD, StationKeys.of(PEPPER.encode()))
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute(
+            "UPDATE stations SET password_hash = %s WHERE id LIKE %s", (encoded, PREFIX + "%")
+        )
 
 
 def report(results: dict, args: argparse.Namespace) -> None:

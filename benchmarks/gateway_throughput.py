@@ -26,7 +26,7 @@ from ampflow.devstack import free_port, stop_process, wait_for_port
 from ampflow.load_setup import register_load_stations
 from benchmarks.infra import stack, summary_ms, write_result
 
-PREFIX, PASSWORD = "BENCH-", "bench-secret"
+PREFIX, PASSWORD = "BENCH-", "bench-station-secret-16"
 
 
 def frame(action: str, unique_id: str) -> str:

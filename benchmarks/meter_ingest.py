@@ -46,7 +46,7 @@ from benchmarks.gateway_capacity import (
 from benchmarks.infra import stack, summary_ms, write_result
 from store.db import libpq_url
 
-PREFIX, PASSWORD, ID_TAG = "METER-", "bench-secret", "METER-TAG"
+PREFIX, PASSWORD, ID_TAG = "METER-", "bench-station-secret-16", "METER-TAG"
 TARGET_P99_MS = 100.0
 MAX_STATIONS = 2000
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import")

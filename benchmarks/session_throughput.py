@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from benchmarks.infra import stack, write_result
     from store.db import libpq_url
 
-PREFIX, PASSWORD, ID_TAG = "SESS-", "bench-secret", "SESS-TAG"
+PREFIX, PASSWORD, ID_TAG = "SESS-", "bench-station-secret-16", "SESS-TAG"
 BARE_WORKFLOW = "BenchBareSession"
 
 

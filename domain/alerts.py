@@ -12,7 +12,9 @@ Who raises what:
   `alert_stuck_after_s`), `auth_failures` (at least `alert_auth_failures` refused
   authorizations within `alert_auth_window_s`; resolved after a window without one) and
   `payment_failed` (a session in PaymentFailed; resolved when its state changes);
-- any workflow, through `workflows.alerts`: `job_failed` (firmware or diagnostics).
+- any workflow, through `workflows.alerts`: `job_failed` (firmware or diagnostics);
+- the gateway's handshake: `handshake_failures` (failed handshakes locked a station id or a
+  client address; resolved by an operator).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class AlertCause(StrEnum):
     CONNECTOR_FAULTED = "connector_faulted"
     SESSION_STUCK = "session_stuck"
     AUTH_FAILURES = "auth_failures"
+    HANDSHAKE_FAILURES = "handshake_failures"
     PAYMENT_FAILED = "payment_failed"
     JOB_FAILED = "job_failed"
 
@@ -58,6 +61,7 @@ SEVERITY: dict[AlertCause, Severity] = {
     AlertCause.CONNECTOR_FAULTED: Severity.MAJOR,
     AlertCause.SESSION_STUCK: Severity.WARNING,
     AlertCause.AUTH_FAILURES: Severity.WARNING,
+    AlertCause.HANDSHAKE_FAILURES: Severity.MAJOR,
     AlertCause.PAYMENT_FAILED: Severity.MAJOR,
     AlertCause.JOB_FAILED: Severity.WARNING,
 }
@@ -189,6 +193,20 @@ def auth_failures(station_id: str, refusals: int, window_s: int) -> AlertRaise:
         station_id=station_id,
         message=f"{refusals} refused authorizations at {station_id} within {window_s} s",
         detail={"refusals": refusals, "window_s": window_s},
+    )
+
+
+def handshake_failures(subject: str, failures: int, lockout_s: float) -> AlertRaise:
+    """Failed handshakes locked `station:<id>` or `address:<ip>` (raised by the gateway; an
+    operator resolves it)."""
+    kind, _, name = subject.partition(":")
+    return AlertRaise(
+        cause=AlertCause.HANDSHAKE_FAILURES,
+        key=alert_key(AlertCause.HANDSHAKE_FAILURES, subject),
+        station_id=name[:48] if kind == "station" else None,
+        message=f"{failures} failed station handshakes for {kind} {name}: "
+        f"locked for {lockout_s:.0f} s",
+        detail={kind: name, "failures": failures, "lockout_s": lockout_s},
     )
 
 

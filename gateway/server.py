@@ -57,9 +57,7 @@ class Gateway:
         self.recorder = Recorder(self.store.pool)
         self.bridge = SessionBridge(client, self.store, settings, task_queue)
         self.services = GatewayServices(settings, self.store, self.recorder, self.bridge)
-        self.authenticator = StationAuthenticator(
-            self.store, admit_unknown=settings.gateway_admit_unknown_stations
-        )
+        self.authenticator = StationAuthenticator.from_settings(self.store, settings)
         self.services.events.subscribe(SessionListener(self.store, self.bridge.outbox))
         # A rebooted charger gets its local authorization list back at once.
         self.services.events.subscribe(
@@ -136,6 +134,7 @@ class Gateway:
         await self.maintenance.close()
         await self.bridge.close()
         await self.live.close()
+        await self.authenticator.close()
         gateway_metrics.stop(self._metrics_server)
         await self.recorder.close()
         await self.store.close()
@@ -162,6 +161,7 @@ class Gateway:
             request.headers.get("Authorization"),
             secure=ssl_object is not None,
             client_cert_cn=peer_common_name(ssl_object),
+            address=_address(connection),
         )
         if isinstance(result, Refusal):
             log.warning("refused station %s from %s: %s", station_id, peer, result.reason)
@@ -169,7 +169,10 @@ class Gateway:
             await self.store.record_event(
                 station_id, "HandshakeRefused", {"reason": result.reason, "peer": peer}
             )
-            return connection.respond(http.HTTPStatus(result.status), result.reason + "\n")
+            response = connection.respond(http.HTTPStatus(result.status), result.reason + "\n")
+            if result.retry_after_s is not None:
+                response.headers["Retry-After"] = str(result.retry_after_s)
+            return response
         offered = offered_subprotocols(request.headers)
         allowed = [v for v in result.ocpp_versions if v in SUBPROTOCOLS]
         chosen = next((v for v in offered if v in allowed and v in ROUTES_BY_VERSION), None)
@@ -222,6 +225,12 @@ class Gateway:
                     await self.services.events.publish(
                         events.Disconnected(station_id, datetime.now(UTC), ws.close_code)
                     )
+
+
+def _address(connection: ServerConnection) -> str:
+    """The client's IP address (what failed handshakes are also counted by)."""
+    address = connection.remote_address
+    return str(address[0]) if address else "?"
 
 
 def _peer(connection: ServerConnection) -> str:

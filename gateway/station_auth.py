@@ -1,8 +1,12 @@
-"""Station identity at the WebSocket handshake (OCPP security profile 1: HTTP Basic auth).
+"""Station identity at the WebSocket handshake (OCPP security profiles 1-3).
 
 Only registered stations with the right password get in; every refusal is logged with its
-reason. A verified password is remembered (as a hash) so a reconnect storm does not re-run the
-slow password hash for every station.
+reason. Passwords are checked against a keyed fast hash (HMAC-SHA256 with a server-side pepper,
+`domain.credentials`); hashes of the older PBKDF2 format still verify (off the event loop) and
+are rehashed under the current pepper at that login. Failed handshakes are throttled per station
+id and per client address (`gateway.handshake_guard`): a locked key is answered 429 with
+`Retry-After` and raises a `handshake_failures` alert. Unknown stations (when admitted at all)
+need a valid station password and are admitted at a bounded rate.
 """
 
 from __future__ import annotations
@@ -10,29 +14,44 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
-import hmac
 import logging
+import math
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from domain.credentials import hash_password, verify_password
+from ampflow.settings import Settings
+from ampflow.station_keys import station_keys
+from domain import alerts
+from domain.credentials import (
+    StationKeys,
+    hash_station_password,
+    is_slow_hash,
+    needs_rehash,
+    station_password_problem,
+    verify_station_password,
+)
+from gateway.handshake_guard import AdmissionLimiter, HandshakeGuard, Lock
 from gateway.station_store import StationIdentity, StationStore
+from store.monitoring_tables import RAISE_ALERT
 
 log = logging.getLogger(__name__)
 
 PATH_PREFIX = "/ocpp/"
 # The characters an OCPP identity may use (as the API's STATION_ID_PATTERN), 1 to 48 of them.
 _STATION_ID = re.compile(r"[A-Za-z0-9._:\-*+@|]{1,48}")
+_COUNTED = (401, 404)  # refusals that count as failed handshakes
+_RECENT_OK = 100_000  # station ids remembered as recently authenticated (bounded)
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why a handshake was refused, and the HTTP status to answer with."""
+    """Why a handshake was refused, the HTTP status, and when to retry (429)."""
 
     status: int
     reason: str
+    retry_after_s: int | None = None
 
 
 def station_id_from_path(path: str) -> str | None:
@@ -64,10 +83,44 @@ class StationAuthenticator:
     at profile 2 or 3 is refused on a weaker connection (no downgrade).
     """
 
-    def __init__(self, store: StationStore, *, admit_unknown: bool = False) -> None:
+    def __init__(
+        self,
+        store: StationStore,
+        *,
+        admit_unknown: bool = False,
+        keys: StationKeys | None = None,
+        guard: HandshakeGuard | None = None,
+        admissions: AdmissionLimiter | None = None,
+    ) -> None:
         self.store = store
         self.admit_unknown = admit_unknown
-        self._verified: dict[str, bytes] = {}  # station -> sha256(password hash + password)
+        self.keys = keys or StationKeys.of(b"ampflow-unconfigured")
+        self.guard = guard or HandshakeGuard()
+        self.admissions = admissions or AdmissionLimiter()
+        self._recent_ok: OrderedDict[str, None] = OrderedDict()
+        self._tasks: set[asyncio.Task] = set()
+
+    @classmethod
+    def from_settings(cls, store: StationStore, settings: Settings) -> StationAuthenticator:
+        guard = HandshakeGuard(
+            station_max_failures=settings.gateway_handshake_max_failures,
+            address_max_failures=settings.gateway_handshake_ip_max_failures,
+            window_s=settings.gateway_handshake_window_s,
+            lockout_s=settings.gateway_handshake_lockout_s,
+            lockout_max_s=settings.gateway_handshake_lockout_max_s,
+        )
+        admissions = AdmissionLimiter(
+            per_address=settings.gateway_admit_unknown_ip_max,
+            total=settings.gateway_admit_unknown_max,
+            window_s=settings.gateway_admit_unknown_window_s,
+        )
+        return cls(
+            store,
+            admit_unknown=settings.gateway_admit_unknown_stations,
+            keys=station_keys(settings),
+            guard=guard,
+            admissions=admissions,
+        )
 
     async def authenticate(
         self,
@@ -75,10 +128,48 @@ class StationAuthenticator:
         authorization: str | None,
         secure: bool,
         client_cert_cn: str | None = None,
+        address: str = "?",
+    ) -> StationIdentity | Refusal:
+        """The station's identity, or why it is refused (failures counted, locks enforced)."""
+        guard = self.guard
+        lock = guard.locked(guard.station_key(station_id))
+        if lock is None and station_id not in self._recent_ok:
+            # A locked address still lets in the stations that recently proved their password
+            # here (their own station keys still limit guesses): a fleet behind it keeps going.
+            lock = guard.locked(guard.address_key(address))
+        if lock is not None:
+            return Refusal(
+                429, f"too many failed handshakes ({lock.key})", max(1, math.ceil(lock.wait_s))
+            )
+        result = await self._check(station_id, authorization, secure, client_cert_cn, address)
+        if isinstance(result, Refusal):
+            if result.status in _COUNTED:
+                for new_lock in guard.failed(station_id, address):
+                    self._alert(new_lock)
+            return result
+        guard.succeeded(station_id)
+        self._recent_ok[station_id] = None
+        self._recent_ok.move_to_end(station_id)
+        if len(self._recent_ok) > _RECENT_OK:
+            self._recent_ok.popitem(last=False)
+        return result
+
+    async def close(self) -> None:
+        """Wait for alerts being raised (call before the store closes)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _check(
+        self,
+        station_id: str,
+        authorization: str | None,
+        secure: bool,
+        client_cert_cn: str | None,
+        address: str,
     ) -> StationIdentity | Refusal:
         identity = await self.store.identity(station_id)
         if identity is None:
-            return await self._unknown(station_id, authorization)
+            return await self._unknown(station_id, authorization, address)
         if identity.registration_status == "Rejected":
             return Refusal(403, "station registration was rejected by an operator")
         if identity.security_profile >= 2 and not secure:
@@ -101,25 +192,78 @@ class StationAuthenticator:
             return Refusal(401, "wrong password")
         return identity
 
-    async def _unknown(self, station_id: str, authorization: str | None):
+    async def _unknown(self, station_id: str, authorization: str | None, address: str):
         if not self.admit_unknown:
             return Refusal(404, "unknown station")
         credentials = basic_credentials(authorization)
         if credentials is None or credentials[0] != station_id or not credentials[1]:
             return Refusal(401, "unknown station without Basic credentials")
-        await self.store.admit_pending(station_id, hash_password(credentials[1]))
-        log.info("admitted unknown station %s as Pending (operator inbox)", station_id)
+        problem = station_password_problem(credentials[1])
+        if problem:
+            return Refusal(401, f"unknown station: {problem}")
+        refusal = self.admissions.refusal(address) or await self._inbox_full()
+        if refusal:
+            return Refusal(429, refusal, int(self.admissions.window_s))
+        encoded = hash_station_password(credentials[1], self.keys)
+        await self.store.admit_pending(station_id, encoded)
         identity = await self.store.identity(station_id)
-        return identity or Refusal(404, "unknown station")
+        if identity is None:
+            return Refusal(404, "unknown station")
+        if identity.password_hash != encoded:  # admitted meanwhile by another first contact
+            return await self._check(station_id, authorization, False, None, address)
+        self.admissions.admitted(address)
+        log.info("admitted unknown station %s as Pending (operator inbox)", station_id)
+        return identity
+
+    async def _inbox_full(self) -> str | None:
+        """The total bound, across gateways: Pending stations created within the window."""
+        async with self.store.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM stations WHERE registration_status = 'Pending' "
+                "AND created_at > now() - make_interval(secs => %s)",
+                (self.admissions.window_s,),
+            )
+            row = await cur.fetchone()
+        if row is not None and row[0] >= self.admissions.total:
+            return "too many unknown stations waiting for approval"
+        return None
 
     async def _password_ok(self, identity: StationIdentity, password: str) -> bool:
-        assert identity.password_hash is not None
-        fingerprint = hashlib.sha256(f"{identity.password_hash}\0{password}".encode()).digest()
-        remembered = self._verified.get(identity.station_id)
-        if remembered is not None and hmac.compare_digest(remembered, fingerprint):
-            return True
-        # PBKDF2 releases the GIL: hash on a thread, the event loop keeps serving the others.
-        if await asyncio.to_thread(verify_password, password, identity.password_hash):
-            self._verified[identity.station_id] = fingerprint
-            return True
-        return False
+        encoded = identity.password_hash
+        assert encoded is not None
+        if is_slow_hash(encoded):
+            # PBKDF2 (older hashes) releases the GIL: hash on a thread, the loop keeps serving.
+            ok = await asyncio.to_thread(verify_station_password, password, encoded, self.keys)
+        else:
+            ok = verify_station_password(password, encoded, self.keys)
+        if ok and needs_rehash(encoded, self.keys):
+            await self._rehash(identity.station_id, encoded, password)
+        return ok
+
+    async def _rehash(self, station_id: str, old: str, password: str) -> None:
+        """Store the password under the current pepper (unless it changed meanwhile)."""
+        async with self.store.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE stations SET password_hash = %s WHERE id = %s AND password_hash = %s",
+                (hash_station_password(password, self.keys), station_id, old),
+            )
+
+    def _alert(self, lock: Lock) -> None:
+        log.warning(
+            "handshake failures: %s locked for %.0f s after %d failures",
+            lock.key,
+            lock.wait_s,
+            lock.failures,
+        )
+        task = asyncio.create_task(
+            self._raise(alerts.handshake_failures(lock.key, lock.failures, lock.wait_s))
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _raise(self, alert: alerts.AlertRaise) -> None:
+        try:
+            async with self.store.pool.connection() as conn:
+                await conn.execute(RAISE_ALERT, alert.sql_params())
+        except Exception:
+            log.exception("could not raise %s", alert.key)

@@ -30,7 +30,7 @@ from tests.histories.capture import capture_dir, run_capture
 from workers.session_worker import build_worker
 
 ADMIN_KEY = "test-admin-key"
-DEMO_PASSWORD = "demo-secret"
+DEMO_PASSWORD = "demo-station-secret-16"
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,18 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from api.deps import OperatorDep, PrincipalDep, SessionDep
+from ampflow.station_keys import station_keys
+from api.deps import OperatorDep, PrincipalDep, SessionDep, SettingsDep
 from api.inputs import ID_MAX, PositiveId
 from api.redaction import shown_frame
-from api.schemas import ConnectorPublic, MessagePublic, StationCreate, StationPublic
-from domain.credentials import hash_password
+from api.schemas import (
+    ConnectorPublic,
+    MessagePublic,
+    StationCreate,
+    StationCreated,
+    StationPublic,
+)
+from domain.credentials import generate_station_password, hash_station_password
 from store.tables import Connector, OcppMessage, Station, Tariff
 
 router = APIRouter(prefix="/stations", tags=["stations"])
@@ -29,8 +36,14 @@ def _public(db: Session, station: Station) -> StationPublic:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def register_station(body: StationCreate, db: SessionDep, _: OperatorDep) -> StationPublic:
-    """Register a station; it may connect at `/ocpp/{id}` with Basic auth `id:password`."""
+def register_station(
+    body: StationCreate, db: SessionDep, settings: SettingsDep, _: OperatorDep
+) -> StationCreated:
+    """Register a station; it may connect at `/ocpp/{id}` with Basic auth `id:password`.
+
+    Without a password (security profiles 1 and 2) one is generated and returned in this
+    answer only; it is stored as a keyed hash and cannot be read back.
+    """
     if db.get(Station, body.id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"station {body.id} already exists")
     if body.tariff_id is not None and db.get(Tariff, body.tariff_id) is None:
@@ -38,9 +51,13 @@ def register_station(body: StationCreate, db: SessionDep, _: OperatorDep) -> Sta
     unknown = set(body.ocpp_versions) - {"ocpp1.6", "ocpp2.0.1"}
     if unknown or not body.ocpp_versions:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "ocpp_versions: ocpp1.6/2.0.1")
+    generated = None
+    if body.password is None and body.security_profile < 3:
+        generated = generate_station_password()
+    password = body.password or generated
     station = Station(
         id=body.id,
-        password_hash=hash_password(body.password),
+        password_hash=hash_station_password(password, station_keys(settings)) if password else None,
         connector_count=body.connector_count,
         ocpp_versions=",".join(body.ocpp_versions),
         security_profile=body.security_profile,
@@ -48,7 +65,7 @@ def register_station(body: StationCreate, db: SessionDep, _: OperatorDep) -> Sta
     )
     db.add(station)
     db.flush()
-    return _public(db, station)
+    return StationCreated(**_public(db, station).model_dump(), password=generated)
 
 
 @router.get("")

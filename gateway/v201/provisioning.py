@@ -9,12 +9,15 @@ from gateway.connection import StationConnection
 from gateway.device_model_listener import DeviceModelReport
 from gateway.timestamps import now_iso
 
+PENDING_INTERVAL_S = 60  # a Pending station boots again after this
+
 
 async def boot_notification(conn: StationConnection, payload: dict, unique_id: str) -> dict:
-    """B01.FR.02: store what the station says about itself and accept it.
+    """B01.FR.02: store what the station says about itself; accept it if it is registered.
 
-    The station already passed the handshake (registered id + password), so it is Accepted; the
-    heartbeat interval comes from the settings.
+    The station already passed the handshake (id + password). A station still waiting in the
+    operator inbox is answered Pending with an interval (B02.FR.01): it boots again then. An
+    accepted one gets the heartbeat interval from the settings.
     """
     station = payload["chargingStation"]
     info = {
@@ -25,7 +28,8 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
         "iccid": (station.get("modem") or {}).get("iccid"),
     }
     now = datetime.now(UTC)
-    await conn.services.store.record_boot(conn.station_id, info, now)
+    registration = await conn.services.store.record_boot(conn.station_id, info, now) or "Pending"
+    conn.registration_status = registration
     await conn.services.events.publish(
         events.Booted(
             conn.station_id,
@@ -36,6 +40,8 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
             payload["reason"],
         )
     )
+    if registration != "Accepted":  # in the operator inbox: ask again in a minute
+        return {"status": "Pending", "currentTime": now_iso(), "interval": PENDING_INTERVAL_S}
     return {
         "status": "Accepted",
         "currentTime": now_iso(),

@@ -17,8 +17,9 @@ from fastapi.routing import APIRoute
 from sqlmodel import select
 from starlette.routing import Route
 
+from ampflow.station_keys import station_keys
 from api.main import create_app
-from domain.credentials import hash_password, verify_password
+from domain.credentials import hash_password, verify_password, verify_station_password
 from store.tables import IdToken, Station
 from store.tables import Tariff as TariffRow
 from tests.conftest import ADMIN_KEY
@@ -124,9 +125,9 @@ async def test_public_routes_need_no_key(api):
 # ---- stations ------------------------------------------------------------------------------
 
 
-async def test_register_station(api, db):
+async def test_register_station(api, db, settings):
     response = await api.post(
-        "/stations", json={"id": "ST-1", "password": "s3cret-pass", "connector_count": 2}
+        "/stations", json={"id": "ST-1", "password": "s3cret-station-pass", "connector_count": 2}
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -134,12 +135,13 @@ async def test_register_station(api, db):
     assert body["connector_count"] == 2
     assert body["ocpp_versions"] == ["ocpp1.6", "ocpp2.0.1"]
     assert body["connected"] is False
-    assert "password" not in body and "password_hash" not in body
+    assert body["password"] is None and "password_hash" not in body  # given, not generated
     with db.session() as session:
         station = session.get(Station, "ST-1")
     assert station is not None
-    assert verify_password("s3cret-pass", station.password_hash)
-    assert not verify_password("other-pass", station.password_hash)
+    keys = station_keys(settings)
+    assert verify_station_password("s3cret-station-pass", station.password_hash, keys)
+    assert not verify_station_password("other-station-pass", station.password_hash, keys)
 
     listed = await api.get("/stations")
     assert [s["id"] for s in listed.json()] == ["ST-1"]
@@ -149,26 +151,26 @@ async def test_register_station(api, db):
 
 async def test_duplicate_station_is_409(api, db):
     with db.session() as session:
-        session.add(Station(id="ST-1", password_hash=hash_password("s3cret-pass")))
-    response = await api.post("/stations", json={"id": "ST-1", "password": "0ther-pass"})
+        session.add(Station(id="ST-1", password_hash=hash_password("s3cret-station-pass")))
+    response = await api.post("/stations", json={"id": "ST-1", "password": "0ther-station-pass"})
     assert response.status_code == 409
     with db.session() as session:  # the existing station is untouched
-        assert verify_password("s3cret-pass", session.get(Station, "ST-1").password_hash)
+        assert verify_password("s3cret-station-pass", session.get(Station, "ST-1").password_hash)
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        {"id": "bad id", "password": "s3cret-pass"},
-        {"id": "a/b", "password": "s3cret-pass"},
-        {"id": "", "password": "s3cret-pass"},
-        {"id": "x" * 49, "password": "s3cret-pass"},
+        {"id": "bad id", "password": "s3cret-station-pass"},
+        {"id": "a/b", "password": "s3cret-station-pass"},
+        {"id": "", "password": "s3cret-station-pass"},
+        {"id": "x" * 49, "password": "s3cret-station-pass"},
         {"id": "ST-1", "password": "short"},
-        {"id": "ST-1", "password": "s3cret-pass", "ocpp_versions": ["ocpp1.5"]},
-        {"id": "ST-1", "password": "s3cret-pass", "ocpp_versions": []},
-        {"id": "ST-1", "password": "s3cret-pass", "connector_count": 0},
-        {"id": "ST-1", "password": "s3cret-pass", "tariff_id": 999},
-        {"password": "s3cret-pass"},
+        {"id": "ST-1", "password": "s3cret-station-pass", "ocpp_versions": ["ocpp1.5"]},
+        {"id": "ST-1", "password": "s3cret-station-pass", "ocpp_versions": []},
+        {"id": "ST-1", "password": "s3cret-station-pass", "connector_count": 0},
+        {"id": "ST-1", "password": "s3cret-station-pass", "tariff_id": 999},
+        {"password": "s3cret-station-pass"},
     ],
     ids=repr,
 )

@@ -76,11 +76,11 @@ async def test_unknown_station_waits_in_the_inbox_until_approved(make_gateway, s
 
 async def test_rejected_station_is_refused(make_gateway, seeded, api):
     gw = await make_gateway(gateway_admit_unknown_stations=True)
-    ws = await open_socket(gw, "ROGUE-1", "whatever-pw")
+    ws = await open_socket(gw, "ROGUE-1", "whatever-password-1")
     await ws.close()
     assert (await api.post("/stations/ROGUE-1/reject")).status_code == 200
     with pytest.raises(InvalidStatus) as refused:
-        await open_socket(gw, "ROGUE-1", "whatever-pw")
+        await open_socket(gw, "ROGUE-1", "whatever-password-1")
     assert refused.value.response.status_code == 403
 
 

@@ -14,7 +14,7 @@ from gateway.server import Gateway
 from store.tables import Station
 from tests.gateway.certificates import Pki
 
-PASSWORD = "profile-secret"
+PASSWORD = "profile-station-secret"
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ FAST_FIRMWARE = {
     "command_timeout_s": 5,
 }
 FAST_DIAGNOSTICS = {"upload_timeout_s": 20, "retry_delay_s": 0.2, "attempts": 1}
-PASSWORD = "vc-secret-1"
+PASSWORD = "vc-station-secret-1"
 
 
 def image(version: str) -> bytes:
