@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--meter-interval", type=int, default=30)
     parser.add_argument("--connect-rate", type=float, default=200)
     parser.add_argument("--url", help="a real gateway (stations must be registered)")
-    parser.add_argument("--password", default="load-secret")
+    parser.add_argument("--password", default="load-secret-0123456789")
     parser.add_argument("--prefix", default="BENCH-")
     parser.add_argument("--id-tag", default="LOAD-TAG", help="the card charging chargers use")
     parser.add_argument("--stub-port", type=int, default=9877)

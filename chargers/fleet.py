@@ -44,7 +44,7 @@ class FleetConfig:
     station_prefix: str = "LOAD-"
     digits: int = 5  # LOAD-00000; 0 for VC-1
     first_number: int = 0
-    password: str = "load-secret"
+    password: str = "load-secret-0123456789"
     id_tag: str = "LOAD-TAG"
     tag_per_station: bool = False  # each station's driver has its own card: {id_tag}-{number}
     state_dir: Path | None = None

@@ -34,6 +34,7 @@ _SWEEP_INTERVAL_S = 2.0
 _STALE_AFTER_S = 5  # a row this old with no live lease is adopted by any gateway
 _BATCH = 100
 _RETRY_MAX_S = 30.0
+_PRUNE_EVERY = 150  # sweeps (about five minutes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +240,7 @@ class StationOutbox:
 
     async def _sweep(self) -> None:
         """Adopt stations whose rows wait with no live lease (their gateway died or gave up)."""
+        sweeps = 0
         while True:
             await asyncio.sleep(_SWEEP_INTERVAL_S)
             try:
@@ -250,10 +252,13 @@ class StationOutbox:
                 )
                 for row in stations:
                     self.kick(row["station_id"])
-                async with self.store.pool.connection() as conn:
-                    await conn.execute(
-                        "DELETE FROM station_outbox WHERE delivered_at < now() - interval '1 day'"
-                    )
+                sweeps += 1
+                if sweeps % _PRUNE_EVERY == 0:  # delivered rows are kept a day for operators
+                    async with self.store.pool.connection() as conn:
+                        await conn.execute(
+                            "DELETE FROM station_outbox "
+                            "WHERE delivered_at < now() - interval '1 day'"
+                        )
             except asyncio.CancelledError:
                 raise
             except Exception as err:

@@ -125,7 +125,9 @@ class SessionBridge:
             f"{request.connector_id}|{request.id_token}|{request.meter_start_wh}|"
             f"{request.timestamp.isoformat()}"
         )
-        number = await self._recent(station_id, message_id, fingerprint)  # a retransmission
+        # A retransmission, or a retry under a new message id: the same start (its timestamp and
+        # meter reading included) is the same transaction.
+        number = await self._recent(station_id, "", fingerprint)
         retransmitted = number is not None
         if number is None:
             joined = await self.store.take_authorization(station_id, request.id_token)
@@ -137,9 +139,7 @@ class SessionBridge:
             number = int(remote) if remote and remote.isdigit() else None
         if number is None:
             number = await self.store.next_session_number()
-        self._remember(
-            self._by_message, (station_id, message_id, fingerprint), (number, time.monotonic())
-        )
+        self._remember(self._by_message, (station_id, "", fingerprint), (number, time.monotonic()))
         try:
             return await self._start_durably(
                 "StartTransaction", station_id, str(number), request, message_id, fingerprint
@@ -149,9 +149,7 @@ class SessionBridge:
                 return await self._fallback_start(station_id, str(number), request)
         # The session it would join closed (or is closing) meanwhile: ids are never reused.
         number = await self.store.next_session_number()
-        self._remember(
-            self._by_message, (station_id, message_id, fingerprint), (number, time.monotonic())
-        )
+        self._remember(self._by_message, (station_id, "", fingerprint), (number, time.monotonic()))
         return await self._start_durably(
             "StartTransaction", station_id, str(number), request, message_id, fingerprint
         )
@@ -444,6 +442,9 @@ class SessionBridge:
             metrics.decision(action, "fallback")
             log.warning("%s %s answered from the fallback decision (%s)", station_id, action, err)
             return answer
+        except BaseException:  # anything else (or the charger went away): the outbox delivers it
+            self.outbox.release(row_id, station_id)
+            raise
         metrics.decision(action, "primary")
         await self.outbox.delivered(row_id, station_id)
         return result

@@ -232,14 +232,19 @@ class StationStore:
     async def recent_start(
         self, station_id: str, message_id: str, fingerprint: str, window_s: float
     ) -> str | None:
-        """The session key of a start with this message id and content stored lately."""
+        """The session key of a start with this content (and message id, if given) stored
+        lately by any gateway."""
+        query = (
+            "SELECT payload->>'transaction_id' FROM station_outbox WHERE station_id = %s "
+            "AND kind = 'start' AND payload->>'fingerprint' = %s "
+            "AND created_at > now() - make_interval(secs => %s)"
+        )
+        params: tuple = (station_id, _text(fingerprint), window_s)
+        if message_id:
+            query += " AND message_id = %s"
+            params += (_text(message_id)[:64],)
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT payload->>'transaction_id' FROM station_outbox WHERE station_id = %s "
-                "AND message_id = %s AND kind = 'start' AND payload->>'fingerprint' = %s "
-                "AND created_at > now() - make_interval(secs => %s) ORDER BY id DESC LIMIT 1",
-                (station_id, _text(message_id)[:64], _text(fingerprint), window_s),
-            )
+            cur = await conn.execute(query + " ORDER BY id DESC LIMIT 1", params)
             row = await cur.fetchone()
         return row[0] if row else None
 

@@ -54,6 +54,7 @@ _ORDERED_LINKS = "session-ordered-links"  # link changes by gateway time; readin
 _STOP_RETRIES = "session-remote-stop-retries"  # re-send an unacknowledged remote stop
 _CLEAN_CANCEL = "session-clean-cancel"  # a cancelled session stops, settles and says why
 _GUEST_RELEASE = "session-release-guest"  # a guest's payment is released if never charged
+_PROMPT_STOP = "session-prompt-stop"  # a stop asked for before the start is sent at once
 
 
 @workflow.defn(name=contract.CHARGING_SESSION)
@@ -358,6 +359,9 @@ class ChargingSession:
         if self.params.cost_update_interval_s and self.view.state == SessionState.CHARGING:
             last = self.m.last_cost_push or self.m.charging_since
             deadlines.append(last + timedelta(seconds=self.params.cost_update_interval_s))
+        unsent_stop = self.m.stop_command is not None and self.m.stop_command_sent_at is None
+        if unsent_stop and workflow.patched(_PROMPT_STOP):
+            deadlines.append(now)  # asked for before the start (e.g. while Pending): send it now
         timeout = max(min(deadlines) - now, timedelta(milliseconds=1))
         self._wake = False
         try:

@@ -38,10 +38,14 @@ async def test_remote_start_and_stop_bill_what_the_charger_metered(
 ):
     """The API starts and stops a session; the bill's energy is the charger's own meter."""
     station_id = "VC-1" if version == "1.6" else "VC-2"
-    await register(live_api, station_id, "vc-secret-1")
+    await register(live_api, station_id, "vc-secret-0123456789")
     fast = FAST_201 if version == "2.0.1" else FAST_16
     charger = await make_charger(
-        station_id, password="vc-secret-1", version=version, max_power_w=50_000, configuration=fast
+        station_id,
+        password="vc-secret-0123456789",
+        version=version,
+        max_power_w=50_000,
+        configuration=fast,
     )
     started = await live_api.post(
         "/sessions", json={"station_id": station_id, "id_token": DEMO_TAG}
@@ -70,37 +74,22 @@ async def test_remote_start_and_stop_bill_what_the_charger_metered(
         assert stop["transactionId"] == charger.sessions.history[0].local_id
 
 
-STOP_WHILE_PENDING = (
-    "workflow: POST /sessions/{id}/stop is answered 202 while the session is still Pending "
-    "(the charger's start not yet applied), and the stop never reaches the charger "
-    "(reported in issue 14)"
-)
-
-
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_stop_requested_right_after_the_start_reaches_the_charger(
     seeded, worker, live_api, make_charger, version
 ):
     station_id = "VC-1" if version == "1.6" else "VC-2"
-    await register(live_api, station_id, "vc-secret-1")
-    charger = await make_charger(station_id, password="vc-secret-1", version=version)
+    await register(live_api, station_id, "vc-secret-0123456789")
+    charger = await make_charger(station_id, password="vc-secret-0123456789", version=version)
     started = await live_api.post(
         "/sessions", json={"station_id": station_id, "id_token": DEMO_TAG}
     )
     session_id = started.json()["session_id"]
     await eventually(lambda: charger.journal.find("tx_start"), timeout=30)
-    state = (await live_api.get(f"/sessions/{session_id}")).json()["state"]
     stopped = await live_api.post(f"/sessions/{session_id}/stop")
     assert stopped.status_code == 202, stopped.text
-    try:
-        await eventually(lambda: charger.journal.find("tx_stop"), timeout=30)
-    except AssertionError:
-        after = (await live_api.get(f"/sessions/{session_id}")).json()
-        commands = [e["action"] for e in charger.journal.find("command")]
-        pytest.xfail(
-            f"{STOP_WHILE_PENDING}; state when asked: {state}, 30 s later: {after['state']} "
-            f"({after.get('stop_reason') or after.get('reason')}); charger got {commands}"
-        )
+    # Asked for while the session may still be Pending: sent as soon as the charger starts.
+    await eventually(lambda: charger.journal.find("tx_stop"), timeout=30)
     assert charger.journal.find("tx_stop")[0]["reason"] == "Remote"
 
 

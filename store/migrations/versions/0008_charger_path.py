@@ -77,6 +77,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("delivered_at IS NULL"),
     )
     op.create_index("ix_station_outbox_message", "station_outbox", ["station_id", "message_id"])
+    op.create_index(
+        "ix_station_outbox_recent", "station_outbox", ["station_id", "kind", "created_at"]
+    )
     # Meter registers of busy DC chargers pass 2^31 Wh over their life (ADR-005, edge limits).
     for column in ("meter_start_wh", "meter_stop_wh", "energy_wh"):
         op.alter_column("sessions", column, type_=sa.BigInteger())
@@ -94,6 +97,7 @@ def downgrade() -> None:
     op.drop_table("charger_authorizations")
     for column in ("meter_start_wh", "meter_stop_wh", "energy_wh"):
         op.alter_column("sessions", column, type_=sa.Integer())
+    op.drop_index("ix_station_outbox_recent", table_name="station_outbox")
     op.drop_index("ix_station_outbox_message", table_name="station_outbox")
     op.drop_index("ix_station_outbox_pending", table_name="station_outbox")
     op.drop_table("station_outbox")
