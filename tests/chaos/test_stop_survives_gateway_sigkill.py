@@ -34,6 +34,7 @@ def _gateway(settings, database_url: str, temporal: str, tmp_path: Path, name: s
         "AMPFLOW_ALERT_SWEEP_INTERVAL_S": "0",
         "AMPFLOW_HEALING_ENABLED": "false",
         "AMPFLOW_DEMO_STATION_PASSWORD": DEMO_PASSWORD,
+        "AMPFLOW_DATA_DIR": str(tmp_path / "data"),
     }
     return RoleProcess("gateway", env, tmp_path / f"{name}.log", port=port)
 
