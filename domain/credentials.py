@@ -125,17 +125,21 @@ def secret_config_problem(action: str, payload: dict) -> str | None:
     """Why an outgoing ChangeConfiguration (1.6) or SetVariables (2.0.1) that sets a station
     password must not be sent (None: fine). The new password obeys the same rule."""
     if action == "ChangeConfiguration":
-        if str(payload.get("key", "")).lower() == "authorizationkey":
+        if _bare(payload.get("key")) == "authorizationkey":
             return station_password_problem(str(payload.get("value", "")))
         return None
     if action == "SetVariables":
         for item in payload.get("setVariableData", []) or []:
-            name = ((item or {}).get("variable") or {}).get("name", "")
-            if str(name).lower() == "basicauthpassword":
+            if _bare(((item or {}).get("variable") or {}).get("name")) == "basicauthpassword":
                 problem = station_password_problem(str(item.get("attributeValue", "")))
                 if problem:
                     return problem
     return None
+
+
+def _bare(name: object) -> str:
+    """`SecurityCtrlr.BasicAuthPassword` -> `basicauthpassword`."""
+    return str(name or "").rsplit(".", 1)[-1].lower()
 
 
 def token_fingerprint(id_token: str) -> str:

@@ -25,6 +25,7 @@ from domain.commands import (
     CommandResult,
     StationCommand,
 )
+from domain.credentials import secret_config_problem
 from gateway.connection import CommandError
 from gateway.protocol import OcppError
 from gateway.services import GatewayServices
@@ -64,6 +65,10 @@ class GatewayActivities:
             raise _failure("not_supported", f"{command.name} is not available in {conn.version}")
         try:
             action, payload = translator(command.params)
+            # A new station password (AuthorizationKey, BasicAuthPassword) obeys the rule.
+            problem = secret_config_problem(action, payload)
+            if problem:
+                raise ValueError(problem)
             response = await conn.call(action, payload, timeout_s=command.timeout_s)
         except CommandError as err:
             raise _failure(err.kind, str(err)) from err

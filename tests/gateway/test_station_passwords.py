@@ -16,6 +16,7 @@ from domain.credentials import hash_password
 from gateway.server import Gateway
 from store.tables import Station
 from tests.conftest import DEMO_PASSWORD
+from tests.virtual_chargers.fixtures import make_charger  # noqa: F401 - a fixture
 
 
 @pytest.fixture
@@ -135,3 +136,26 @@ async def test_older_pbkdf2_hash_still_logs_in_and_is_rehashed(gateway, seeded):
 def test_demo_password_follows_the_rule():
     assert 16 <= len(Settings.model_fields["demo_station_password"].default) <= 40
     assert 16 <= len(DEMO_PASSWORD) <= 40
+
+
+@pytest.mark.parametrize(
+    ("version", "key"),
+    [("1.6", "AuthorizationKey"), ("2.0.1", "SecurityCtrlr.BasicAuthPassword")],
+)
+@pytest.mark.parametrize("value", ["short-pw-15char", "z" * 41])
+async def test_operator_cannot_send_a_station_password_outside_the_rule(
+    seeded,
+    worker,
+    api,
+    make_charger,  # noqa: F811 - the imported fixture
+    version,
+    key,
+    value,  # noqa: F811 - the fixture
+):
+    await make_charger(version=version)
+    response = await api.post(
+        f"/stations/{DEMO_STATION}/commands",
+        json={"name": "change_configuration", "params": {"key": key, "value": value}},
+    )
+    assert response.status_code == 422, response.text
+    assert "16 to 40 characters" in response.text
