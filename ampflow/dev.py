@@ -14,9 +14,10 @@ import logging
 import signal
 
 from ampflow.cli import api_server, dev_admin_key, resolve_database_url, run_gateway, run_worker
-from ampflow.devstack import start_temporal_dev_server, stop_process
+from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
 from ampflow.seed import DEMO_STATION, DEMO_TAG, seed_demo
 from ampflow.settings import Settings
+from ampflow.temporal import dev_codec_keys
 from store.db import Database
 from store.migrate import upgrade
 
@@ -27,6 +28,8 @@ def run_dev(settings: Settings, demo: int = 0) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not settings.admin_api_key:
         settings.admin_api_key = dev_admin_key(settings.data_dir)
+    if not settings.temporal_codec_keys:  # the payload codec's key, kept like the API key
+        settings.temporal_codec_keys = dev_codec_keys(settings.data_dir)
     database_url = resolve_database_url(settings)
     upgrade(database_url)
     db = Database(database_url, pool_size=2)
@@ -38,28 +41,38 @@ def run_dev(settings: Settings, demo: int = 0) -> None:
         register_demo_chargers(database_url, demo, settings.demo_station_password)
 
     temporal = None
+    codec_port = None  # the UI's codec relay (ampflow/dev_codec.py), with the dev server only
     if not settings.temporal_address:
+        codec_port = free_port()
         temporal = start_temporal_dev_server(
             settings.temporal_port,
             settings.temporal_ui_port,
             settings.data_dir / "temporal.db",
             log_file=settings.data_dir / "temporal.log",
+            ui_codec_endpoint=f"http://127.0.0.1:{codec_port}",
         )
     try:
-        asyncio.run(_serve(settings, database_url, demo))
+        asyncio.run(_serve(settings, database_url, demo, codec_port))
     finally:
         if temporal is not None:
             stop_process(temporal)
         log.info("stopped")
 
 
-async def _serve(settings: Settings, database_url: str, demo: int = 0) -> None:
+async def _serve(
+    settings: Settings, database_url: str, demo: int = 0, codec_port: int | None = None
+) -> None:
     api = api_server(settings, database_url)
     tasks = [
         asyncio.create_task(run_worker(settings, database_url), name="worker"),
         asyncio.create_task(run_gateway(settings, database_url), name="gateway"),
         asyncio.create_task(api.serve(), name="api"),
     ]
+    if codec_port is not None:
+        from ampflow.dev_codec import relay_server
+
+        relay = relay_server(settings, codec_port)
+        tasks.append(asyncio.create_task(relay.serve(), name="codec relay"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -75,6 +88,8 @@ async def _serve(settings: Settings, database_url: str, demo: int = 0) -> None:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
     print("\nstopping ...", flush=True)
     api.should_exit = True  # uvicorn stops on its own; the others are cancelled
+    if codec_port is not None:
+        relay.should_exit = True
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(tasks[2]), 5)
     for task in tasks:
@@ -104,7 +119,7 @@ async def _demo_chargers(settings: Settings, count: int) -> None:
 
 def _print_banner(settings: Settings) -> None:
     ui = (
-        f"http://127.0.0.1:{settings.temporal_ui_port}"
+        f"http://127.0.0.1:{settings.temporal_ui_port}   (payloads decoded by the API's /codec)"
         if not settings.temporal_address
         else "(external Temporal)"
     )

@@ -48,11 +48,13 @@ def start_temporal_dev_server(
     ui_port: int | None,
     db_file: Path | None,
     log_file: Path | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> subprocess.Popen:
     """Start `temporal server start-dev` on 127.0.0.1 with our search attributes registered.
 
     With `db_file` the state survives restarts (WAL mode keeps it fast); without it, it lives
-    in memory (tests). `ui_port=None` runs headless.
+    in memory (tests). `ui_port=None` runs headless. `ui_codec_endpoint`: the codec server
+    the Web UI decodes payloads with (`ampflow dev`: `ampflow.dev_codec`).
     """
     args = [
         temporal_cli(),
@@ -67,6 +69,8 @@ def start_temporal_dev_server(
         args.append("--headless")
     else:
         args += ["--ui-port", str(ui_port), "--ui-ip", "127.0.0.1", "--ui-disable-news-fetch"]
+        if ui_codec_endpoint:
+            args += ["--ui-codec-endpoint", ui_codec_endpoint]
     if db_file is not None:
         args += [
             "--db-filename",

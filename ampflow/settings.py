@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
     task_queue: str = "ampflow-sessions"
+    # Payload codec keys: `id:base64key,…` (AES-256, newest first); unset: a key generated
+    # once in data_dir. The Temporal UI's origin may call the API's /codec (CORS).
+    temporal_codec_keys: str | None = None
+    temporal_ui_url: str | None = None  # unset: the dev UI, http://127.0.0.1:{ui port}
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 9000

@@ -21,6 +21,9 @@ from api.routes.alerts import router as alerts_router
 from api.routes.analytics import router as analytics_router
 from api.routes.audit import router as audit_router
 from api.routes.auth import router as auth_router
+from api.routes.codec import BODY_LIMIT as CODEC_BODY_LIMIT
+from api.routes.codec import CodecCors, ui_origins
+from api.routes.codec import router as codec_router
 from api.routes.firmware import router as firmware_router
 from api.routes.live import router as live_router
 from api.routes.local_lists import router as local_lists_router
@@ -77,12 +80,17 @@ def create_app(
     app.include_router(maintenance_router)
     app.include_router(firmware_router)
     app.include_router(uploads_router)
+    app.include_router(codec_router)  # Temporal codec server for the UI and CLI
     for monitoring in (live_router, alerts_router, analytics_router, reports_router):
         app.include_router(monitoring)
     app.add_middleware(NulGuard)  # NUL in path, query or JSON body: 422
     app.add_middleware(  # body limits per path, counted as bytes stream in: 413
         BodyLimits,
-        limits=default_limits(settings.firmware_max_bytes, settings.diagnostics_max_bytes),
+        limits=[
+            CODEC_BODY_LIMIT,
+            *default_limits(settings.firmware_max_bytes, settings.diagnostics_max_bytes),
+        ],
     )
+    app.add_middleware(CodecCors, origins=ui_origins(settings))  # /codec/*: the Temporal UI
     api_metrics.install(app, settings.metrics_token)  # /metrics and request counters
     return app

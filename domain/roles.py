@@ -59,6 +59,7 @@ STATION_OPS = frozenset({_A, _T})  # remote commands, local lists
 CUSTOMER_READ = frozenset({_A, _S, _N})  # drivers, tokens, sessions, audit
 CARD_STATUS = frozenset({_A, _S})  # block / unblock a card, payment cards
 MONEY = frozenset({_A, _S})  # refunds, top-ups, plan changes
+PERSONAL_DATA = frozenset({_A, _S})  # decoded Temporal payloads: id tokens, e-mail addresses
 DRIVER = frozenset({_D})
 
 ROUTE_ROLES: dict[str, frozenset[Role]] = {
@@ -216,6 +217,9 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /reports/schedule": CUSTOMER_READ,
     "PUT /reports/schedule": ADMIN,
     "POST /reports/monthly": ADMIN,
+    # Temporal codec server (api/routes/codec.py): the UI shows decoded payloads
+    "POST /codec/decode": PERSONAL_DATA,
+    "POST /codec/encode": ADMIN,  # input typed into the UI, encrypted for a workflow
     # sessions (api/routes/sessions.py)
     "POST /sessions": STATION_OPS,  # remote start for a credential
     "POST /sessions/{session_id}/stop": STATION_OPS,

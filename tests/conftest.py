@@ -16,11 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
 from ampflow.seed import seed_demo
 from ampflow.settings import Settings
+from ampflow.temporal import data_converter
 from api.main import create_app
 from gateway.server import Gateway
 from store.db import Database
@@ -31,6 +31,9 @@ from workers.session_worker import build_worker
 
 ADMIN_KEY = "test-admin-key"
 DEMO_PASSWORD = "demo-station-secret-16"
+# The fixed payload codec key of every test (and of processes the tests start).
+TEST_CODEC_KEYS = "test-1:" + "dGVzdC1jb2RlYy1rZXktMDAwMDAwMDAwMDAwMDAwMDA="
+os.environ["AMPFLOW_TEMPORAL_CODEC_KEYS"] = TEST_CODEC_KEYS
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +110,7 @@ def seeded(db: Database) -> Database:
 
 @pytest.fixture
 async def temporal_client(temporal_address: str) -> Client:
-    return await Client.connect(temporal_address, data_converter=pydantic_data_converter)
+    return await Client.connect(temporal_address, data_converter=data_converter(TEST_CODEC_KEYS))
 
 
 @pytest.fixture

@@ -182,6 +182,8 @@ def test_ampflow_services_share_the_env_anchor(compose, ampflow_services) -> Non
     assert shared["AMPFLOW_API_HOST"] == "0.0.0.0"
     assert shared["AMPFLOW_GATEWAY_HOST"] == "0.0.0.0"
     assert ":?" in shared["AMPFLOW_ADMIN_API_KEY"]
+    # Temporal stores ciphertext only: every process gets the same, required codec key(s).
+    assert ":?" in shared["AMPFLOW_TEMPORAL_CODEC_KEYS"]
 
 
 def test_startup_ordering(compose, ampflow_services) -> None:

@@ -16,7 +16,6 @@ from types import CodeType
 from typing import Any, ClassVar
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -30,6 +29,7 @@ from activities.payments.service import Payments
 from activities.receipts.activities import ReceiptActivities
 from activities.session_activities import SessionActivities
 from ampflow.settings import Settings
+from ampflow.temporal import converter_for
 from domain.access import ThrottlePolicy
 from store.db import Database
 from workflows.alerts import AlertSweep
@@ -102,12 +102,13 @@ def _compile_workflow_modules_once() -> None:
         sys.meta_path.insert(0, _WorkflowModuleFinder())
 
 
-def build_replayer() -> Replayer:
-    """A replayer configured like the worker: same workflows, sandbox and data converter."""
+def build_replayer(settings: Settings | None = None) -> Replayer:
+    """A replayer configured like the worker: same workflows, sandbox and data converter (its
+    codec decrypts stored histories and passes unencrypted ones through)."""
     return Replayer(
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        data_converter=pydantic_data_converter,
+        data_converter=converter_for(settings or Settings()),
     )
 
 

@@ -130,6 +130,8 @@ OPERATOR_WRITES: list[tuple[str, str, dict | None]] = [
     ),
     ("POST /sessions/{session_id}/stop", "/sessions/{session_id}/stop", {}),
     ("DELETE /drivers/{driver_id}", "/drivers/{driver_id}", None),
+    ("POST /codec/encode", "/codec/encode", {"payloads": [{"data": "e30="}]}),
+    ("POST /codec/decode", "/codec/decode", {"payloads": [{"data": "e30="}]}),
 ]
 # Named in the issue: these must be answered (not refused) and audited.
 MUST_SUCCEED = {

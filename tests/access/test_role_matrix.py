@@ -53,6 +53,8 @@ MATRIX = """
 | `POST /auth/register` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /auth/register/confirm` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /auth/token` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /codec/decode` | ✓ | – | ✓ | – | – | – |
+| `POST /codec/encode` | ✓ | – | – | – | – | – |
 | `GET /dev/mailbox` | ✓ | – | – | – | – | – |
 | `GET /docs` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /docs/oauth2-redirect` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
