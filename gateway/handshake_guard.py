@@ -133,6 +133,11 @@ class AdmissionLimiter:
         now = self.clock()
         self._all.append(now)
         self._by_address.setdefault(address, deque()).append(now)
+        if len(self._by_address) > 4 * self.total:  # bounded: forget the expired addresses
+            for key, times in list(self._by_address.items()):
+                self._expire(times, now)
+                if not times:
+                    del self._by_address[key]
 
     def _expire(self, times: deque[float], now: float) -> None:
         while times and now - times[0] >= self.window_s:

@@ -166,9 +166,10 @@ class Gateway:
         if isinstance(result, Refusal):
             log.warning("refused station %s from %s: %s", station_id, peer, result.reason)
             gateway_metrics.handshake_refused(result.status)
-            await self.store.record_event(
-                station_id, "HandshakeRefused", {"reason": result.reason, "peer": peer}
-            )
+            if result.status != http.HTTPStatus.TOO_MANY_REQUESTS:  # locked: no row per attempt
+                await self.store.record_event(
+                    station_id, "HandshakeRefused", {"reason": result.reason, "peer": peer}
+                )
             response = connection.respond(http.HTTPStatus(result.status), result.reason + "\n")
             if result.retry_after_s is not None:
                 response.headers["Retry-After"] = str(result.retry_after_s)
