@@ -19,6 +19,7 @@ from domain.session import (
     Authorization,
     AuthorizationStatus,
     AuthorizeRequest,
+    PendingStart,
     SessionRecord,
     SessionState,
     StartedSession,
@@ -26,7 +27,7 @@ from domain.session import (
 from domain.tariff import Tariff
 from store.billing_tables import GuestPaymentRecord
 from store.db import Database
-from store.tables import ChargingSession, IdToken, Station
+from store.tables import ChargingSession, IdToken, Station, StationOutboxRow
 from store.throttle import authorize_allowed, note_authorize
 from store.token_policy import token_limits
 
@@ -83,6 +84,20 @@ class SessionActivities:
                 group_id=token.group_id if token else None,
                 expires_at=token.expires_at if token else None,
             )
+
+    @activity.defn
+    def start_pending(self, query: PendingStart) -> PendingStart:
+        """Is a start for this session waiting in the station outbox (Temporal was away when
+        the charger was answered)? Then the session must not expire before it arrives."""
+        with self.db.session() as db:
+            found = db.exec(
+                select(StationOutboxRow.id).where(
+                    StationOutboxRow.session_id == query.session_id,
+                    StationOutboxRow.kind == "start",
+                    StationOutboxRow.delivered_at.is_(None),  # type: ignore[union-attr]
+                )
+            ).first()
+        return PendingStart(session_id=query.session_id, pending=found is not None)
 
     @activity.defn
     def record_session(self, record: SessionRecord) -> StartedSession:

@@ -200,6 +200,13 @@ class RateRequest(BaseModel):
     session_id: str
 
 
+class PendingStart(BaseModel):
+    """Whether a charger's start for this session is stored but not delivered yet (ADR-005)."""
+
+    session_id: str
+    pending: bool = False
+
+
 class RatedSession(BaseModel):
     """The rated price and what it was computed from."""
 

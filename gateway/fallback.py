@@ -46,8 +46,12 @@ class FallbackDecisions:
             (id_token,),
         )
         if not tokens:
+            # A guest's payment link: authorised (held), or its webhook already started the
+            # session it paid for (the status is refreshed lazily from Stripe).
             guests = await self.store.fetch_dicts(
-                "SELECT 1 FROM guest_payments WHERE token = %s AND status = 'held'", (id_token,)
+                "SELECT 1 FROM guest_payments WHERE token = %s AND (status = 'held' OR "
+                "(session_id IS NOT NULL AND status IN ('created', 'held', 'used')))",
+                (id_token,),
             )
             if guests:
                 return Authorization(

@@ -136,7 +136,11 @@ class SessionBridge:
             remote = await self.store.remote_started_session(
                 station_id, request.id_token, request.connector_id
             )
-            number = int(remote) if remote and remote.isdigit() else None
+            if remote and remote.isdigit():  # joined by one start only (replayed queues)
+                claimed = await self.store.claim_session(
+                    contract.session_workflow_id(station_id, remote)
+                )
+                number = int(remote) if claimed else None
         if number is None:
             number = await self.store.next_session_number()
         self._remember(self._by_message, (station_id, "", fingerprint), (number, time.monotonic()))

@@ -205,6 +205,16 @@ class StationStore:
         assert row is not None
         return row[0]
 
+    async def claim_session(self, session_id: str) -> bool:
+        """Join a Pending session once: True for the first start that claims it."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO session_claims (session_id) VALUES (%s) "
+                "ON CONFLICT DO NOTHING RETURNING session_id",
+                (session_id,),
+            )
+            return await cur.fetchone() is not None
+
     async def remember_authorization(
         self, station_id: str, id_token: str, session_id: str, valid_s: float
     ) -> None:

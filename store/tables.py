@@ -187,6 +187,15 @@ class ChargerAuthorization(SQLModel, table=True):
     expires_at: datetime = _ts(nullable=False)
 
 
+class SessionClaim(SQLModel, table=True):
+    """A Pending (remote-start) session joined by a charger's start: only one may join it."""
+
+    __tablename__ = "session_claims"
+
+    session_id: str = Field(primary_key=True, max_length=120)
+    claimed_at: datetime | None = _ts(nullable=True, server_default=text("now()"))
+
+
 class MeterSample(SQLModel, table=True):
     """One raw sampled value as sent by the charger; duplicates are dropped on insert."""
 

@@ -143,6 +143,7 @@ def build_worker(
         activities=[
             session_activities.authorize_token,
             session_activities.record_session,
+            session_activities.start_pending,
             payment_activities.place_hold,
             payment_activities.settle_payment,
             payment_activities.release_hold,

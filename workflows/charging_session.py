@@ -55,6 +55,8 @@ _STOP_RETRIES = "session-remote-stop-retries"  # re-send an unacknowledged remot
 _CLEAN_CANCEL = "session-clean-cancel"  # a cancelled session stops, settles and says why
 _GUEST_RELEASE = "session-release-guest"  # a guest's payment is released if never charged
 _PROMPT_STOP = "session-prompt-stop"  # a stop asked for before the start is sent at once
+_STORED_START = "session-wait-stored-start"  # no expiry while the charger's start is stored
+_STORED_START_CHECKS = 15  # minutes at most
 
 
 @workflow.defn(name=contract.CHARGING_SESSION)
@@ -328,6 +330,8 @@ class ChargingSession:
             lambda: self.m.start_request is not None or self._refused_before_start(),
             self.params.authorization_timeout_s,
         )
+        if self.m.start_request is None and not self._refused_before_start():
+            await self._wait_for_stored_start()
         # Ending without a start: refuse updates from now on (a start arriving now gets a new
         # session from the gateway), but let one already accepted finish and count.
         self._closing = self.m.start_request is None
@@ -343,6 +347,17 @@ class ChargingSession:
         if remote is not None:
             await self._record(SessionState.EXPIRED, review_reason=reason)
         return self._finish(SessionState.EXPIRED, reason)
+
+    async def _wait_for_stored_start(self) -> None:
+        """The charger may have started already and been answered while Temporal was away: its
+        start waits in the station outbox. Give it time to arrive (bounded) before expiring."""
+        if not workflow.patched(_STORED_START):
+            return
+        for _ in range(_STORED_START_CHECKS):
+            if not await steps.start_pending(self.params.session_id):
+                return
+            if await self._wait(lambda: self.m.start_request is not None, 60):
+                return
 
     async def _guard_tick(self) -> bool:
         """Wait for the next event or deadline and apply the guards; True when stopped."""

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.session import (
         Authorization,
         AuthorizeRequest,
+        PendingStart,
         RatedSession,
         ReceiptRequest,
         SessionRecord,
@@ -66,6 +67,17 @@ async def record(session: SessionRecord) -> StartedSession:
         start_to_close_timeout=_TIMEOUT,
         retry_policy=STORE_RETRY,
     )
+
+
+async def start_pending(session_id: str) -> bool:
+    """A charger's start for this session is stored in the outbox, not delivered yet."""
+    result = await workflow.execute_local_activity_method(
+        SessionActivities.start_pending,
+        PendingStart(session_id=session_id),
+        start_to_close_timeout=timedelta(seconds=10),
+        retry_policy=STORE_RETRY,
+    )
+    return result.pending
 
 
 async def command(station_id: str, name: str, params: dict, requested_by: str) -> CommandRecord:

@@ -55,9 +55,27 @@ def handle_stripe_webhook(
     event = verify(payload, signature, secret)
     with db.session() as session:
         if not _store(session, event):
-            return WebhookResult(event["id"], event["type"], True, None)
+            # A redelivery: acting on it again is harmless and may be what is missing (a guest
+            # payment whose session could not be started the first time, e.g. Temporal down).
+            return WebhookResult(event["id"], event["type"], True, _guest_authorized(event))
         applied = apply_event(session, event, provider)
     return WebhookResult(event["id"], event["type"], False, applied)
+
+
+def _guest_authorized(event: dict[str, Any]) -> PaymentEvent | None:
+    obj = (event.get("data") or {}).get("object") or {}
+    meta = obj.get("metadata") or {}
+    if event["type"] != "payment_intent.amount_capturable_updated" or meta.get("kind") != "guest":
+        return None
+    return PaymentEvent(
+        type="guest_authorized",
+        amount=obj.get("amount"),
+        guest_token=meta.get("guest_token"),
+        event_id=event["id"],
+        provider_type=event["type"],
+        at=datetime.fromtimestamp(event.get("created") or 0, UTC),
+        external_id=obj.get("id"),
+    )
 
 
 def _store(db: Session, event: dict[str, Any]) -> bool:

@@ -82,5 +82,8 @@ async def _deliver(request: Request, event: PaymentEvent) -> None:
         outcome = sink(event)
         if inspect.isawaitable(outcome):
             await outcome
-    except Exception:  # the event is stored; a failing sink must not make Stripe redeliver
-        log.exception("payment event sink failed on %s", event.event_id)
+    except Exception as err:  # e.g. a guest's session could not be started: Stripe redelivers
+        log.warning("payment event sink failed on %s: %s", event.event_id, err)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "could not act on the event yet; redeliver"
+        ) from err

@@ -84,6 +84,11 @@ def upgrade() -> None:
     for column in ("meter_start_wh", "meter_stop_wh", "energy_wh"):
         op.alter_column("sessions", column, type_=sa.BigInteger())
     op.create_table(
+        "session_claims",  # a Pending (remote-start) session joined by one charger start only
+        sa.Column("session_id", sa.String(120), primary_key=True),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), server_default=sa.text("now()")),
+    )
+    op.create_table(
         "charger_authorizations",
         sa.Column("station_id", sa.String(48), nullable=False),
         sa.Column("id_token", sa.String(64), nullable=False),
@@ -94,6 +99,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("session_claims")
     op.drop_table("charger_authorizations")
     for column in ("meter_start_wh", "meter_stop_wh", "energy_wh"):
         op.alter_column("sessions", column, type_=sa.Integer())
