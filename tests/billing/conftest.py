@@ -201,4 +201,5 @@ async def stripe_api(stripe_settings, database_url, temporal_client, seeded):
             base_url="http://api",
             headers={"X-API-Key": ADMIN_KEY},
         ) as client:
+            client.app = app  # type: ignore[attr-defined]
             yield client
