@@ -31,7 +31,9 @@ def test_workflow_modules_are_not_passed_through() -> None:
 async def _first_task_failure(client: Client, workflow_id: str) -> str | None:
     async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            return event.workflow_task_failed_event_attributes.failure.message
+            # The payload codec encrypts failure messages too: decode like the UI would.
+            failure = event.workflow_task_failed_event_attributes.failure
+            return str(await client.data_converter.decode_failure(failure))
     return None
 
 
