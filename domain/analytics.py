@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -248,11 +249,27 @@ def to_csv(model: type[BaseModel], rows: Iterable[BaseModel]) -> str:
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+_MATPLOTLIB_IMPORT = threading.Lock()
+
+
+def _matplotlib():
+    """matplotlib's Figure and Agg canvas, imported once: two threads importing it for the
+    first time at once (an API request and a report activity) can leave its docstring
+    registry half-built for the whole process (`KeyError: 'Axes:kwdoc'`)."""
+    with _MATPLOTLIB_IMPORT:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    return Figure, FigureCanvasAgg
+
+
+def preload_charts() -> None:
+    """Import matplotlib now (workers call this at start, before any workflow runs)."""
+    _matplotlib()
+
+
 def render_chart(name: str, rows: Sequence[BaseModel], fmt: str = "png") -> bytes:
     """One chart of an analytics table as PNG or SVG bytes (thread-safe: no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+    Figure, FigureCanvasAgg = _matplotlib()  # noqa: N806
     figure = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

@@ -31,6 +31,7 @@ from activities.session_activities import SessionActivities
 from ampflow.settings import Settings
 from ampflow.temporal import converter_for
 from domain.access import ThrottlePolicy
+from domain.analytics import preload_charts
 from store.db import Database
 from workflows.alerts import AlertSweep
 from workflows.charging_session import ChargingSession
@@ -125,6 +126,9 @@ def build_worker(
     Payments go to Stripe when `settings.stripe_api_key` is set, else to the local ledger.
     """
     settings = settings or Settings()
+    # Charts (report activities) import matplotlib: do it now, outside any workflow activation,
+    # so its first import never races the sandbox's importer in another thread.
+    preload_charts()
     session_activities = SessionActivities(
         db,
         authorize_policy=ThrottlePolicy(
