@@ -1,13 +1,15 @@
 """Activities of the `LocalListSync` workflow: plan the next list update, record its outcome.
 
 The plan is computed from the credentials in the store against the list the station last
-accepted, and kept as a `local_list_versions` row (the server-side version history).
+accepted, and kept as a `local_list_versions` row (the server-side version history). Every
+list sent gets a new version number, also the full list that follows a refused differential.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 from temporalio import activity
 
@@ -43,6 +45,15 @@ def wanted_entries(db: Session, now: datetime) -> list[LocalListEntry]:
     ]
 
 
+def next_version(db: Session, station_id: str, accepted: int) -> int:
+    """A number never sent to the station before: above every version planned for it (sent,
+    refused or not) and above the one it accepted. The caller holds the `LocalList` row lock."""
+    highest = db.exec(
+        select(func.max(LocalListVersion.version)).where(LocalListVersion.station_id == station_id)
+    ).one()
+    return max(highest or 0, accepted) + 1
+
+
 class LocalListActivities:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -67,7 +78,7 @@ class LocalListActivities:
                     return nothing
             version = LocalListVersion(
                 station_id=request.station_id,
-                version=row.version + 1,
+                version=next_version(db, request.station_id, row.version),
                 update_type=update_type,
                 entries=[e.model_dump(mode="json", exclude_none=True) for e in entries],
                 snapshot=snapshot_of(desired),
