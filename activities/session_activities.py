@@ -7,6 +7,7 @@ Each is idempotent: retried after a crash or a timeout, it leaves the same resul
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from sqlmodel import Session, select
@@ -30,6 +31,8 @@ from store.db import Database
 from store.tables import ChargingSession, IdToken, Station, StationOutboxRow
 from store.throttle import authorize_allowed, note_authorize
 from store.token_policy import token_limits
+
+log = logging.getLogger(__name__)
 
 
 class SessionActivities:
@@ -105,7 +108,11 @@ class SessionActivities:
         if record.id_token and "\x00" in record.id_token:
             record = record.model_copy(update={"id_token": record.id_token.replace("\x00", "")})
         with self.db.session() as db:
-            row = db.get(ChargingSession, record.session_id)
+            row = db.exec(
+                select(ChargingSession)
+                .where(ChargingSession.id == record.session_id)
+                .with_for_update()
+            ).first()
             if row is None:
                 row = ChargingSession(
                     id=record.session_id,
@@ -114,6 +121,17 @@ class SessionActivities:
                     state=record.state.value,
                     tariff={},
                 )
+            elif _stale(record, row):
+                # An earlier write retried by a worker that lost the workflow task: the
+                # workflow has moved on (e.g. to Completed); applying it would move it back.
+                log.warning(
+                    "ignored a stale write of %s (write %s, already at %s, state %s)",
+                    record.session_id,
+                    record.seq,
+                    row.record_seq,
+                    row.state,
+                )
+                return StartedSession(tariff=row.tariff)
             if not row.tariff or (record.started_at and row.started_at is None):
                 # The tariff in force at the start, for this connector and driver.
                 tariff = (
@@ -129,12 +147,19 @@ class SessionActivities:
                 )
                 row.tariff = tariff.model_dump()
             for field, value in record.model_dump(exclude_none=True).items():
-                if field in ("session_id", "free_vend"):
+                if field in ("session_id", "free_vend", "seq"):
                     continue
                 setattr(row, field, value.value if isinstance(value, SessionState) else value)
+            if record.seq is not None:
+                row.record_seq = record.seq
             row.updated_at = datetime.now(UTC)
             db.add(row)
             return StartedSession(tariff=row.tariff)
+
+
+def _stale(record: SessionRecord, row: ChargingSession) -> bool:
+    """The row already holds a later write of the workflow than this one."""
+    return record.seq is not None and row.record_seq is not None and record.seq < row.record_seq
 
 
 def _tariff_for(

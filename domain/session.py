@@ -188,6 +188,9 @@ class SessionRecord(BaseModel):
     stop_reason: str | None = None
     review_reason: str | None = None
     free_vend: bool = False  # snapshot a zero tariff
+    # The workflow's count of its own writes: the store ignores a write older than one it has
+    # applied (a worker that lost its workflow task may still be retrying an earlier write).
+    seq: int | None = None
 
 
 class StartedSession(BaseModel):
@@ -272,6 +275,7 @@ class SessionMemory(BaseModel):
     last_link_at: datetime | None = None  # gateway time of the newest link change applied
     stop_command_acked: bool = False  # the charger accepted the remote stop
     stop_command_last_try: datetime | None = None  # when the remote stop was last sent
+    record_seq: int = 0  # writes of the session row so far (SessionRecord.seq)
 
 
 SessionInput.model_rebuild()

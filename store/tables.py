@@ -142,6 +142,7 @@ class ChargingSession(SQLModel, table=True):
     cost: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     total_amount: int | None = None
     currency: str | None = None
+    record_seq: int | None = None  # the workflow's newest write applied (SessionRecord.seq)
     created_at: datetime = _ts(nullable=False, server_default=text("now()"))
     updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
 

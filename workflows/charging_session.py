@@ -610,12 +610,14 @@ class ChargingSession:
         )
 
     async def _record(self, state: SessionState, **fields):
+        self.m.record_seq += 1
         return await steps.record(
             SessionRecord(
                 session_id=self.params.session_id,
                 station_id=self.params.station_id,
                 transaction_id=self.params.transaction_id,
                 state=state,
+                seq=self.m.record_seq,
                 **fields,
             )
         )
