@@ -318,10 +318,10 @@ class MonitoringActivities:
             conn = session.connection()
             fleet = Scope(start=start, end=end, time_zone=tz, now=now)
             sections = [self._section(conn, "Fleet", fleet)]
-            for site in _rows(conn, "SELECT DISTINCT site_id FROM station_sites ORDER BY 1"):
-                stations = q.stations_of_site(conn, site["site_id"])
+            for site in q.sites(conn):  # locations holding stations
+                stations = q.stations_of_site(conn, site["id"])
                 scope = fleet.model_copy(update={"station_ids": stations})
-                sections.append(self._section(conn, f"Site {site['site_id']}", scope, charts=False))
+                sections.append(self._section(conn, f"Site {site['name']}", scope, charts=False))
             html = render_report(title, subtitle, sections)
             info = activity.info()
             params = {

@@ -27,6 +27,7 @@ from api.routes.codec import router as codec_router
 from api.routes.firmware import router as firmware_router
 from api.routes.live import router as live_router
 from api.routes.local_lists import router as local_lists_router
+from api.routes.locations import router as locations_router
 from api.routes.mailbox import router as mailbox_router
 from api.routes.maintenance import router as maintenance_router
 from api.routes.me import router as me_router
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(operators_router)
     app.include_router(audit_router)
     app.include_router(local_lists_router)
+    app.include_router(locations_router)
     app.include_router(maintenance_router)
     app.include_router(firmware_router)
     app.include_router(uploads_router)

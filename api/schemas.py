@@ -48,6 +48,7 @@ class StationPublic(BaseModel):
     registration_status: str
     last_boot_at: datetime | None
     last_seen_at: datetime | None
+    location_id: str | None = None
     connectors: list[ConnectorPublic] = []
 
 

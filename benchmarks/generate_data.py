@@ -94,12 +94,13 @@ class Generator:
             )
 
     def stations_rows(self) -> Iterator[str]:
-        for station in self.stations:
-            yield f"{station}\t1\tocpp1.6\t{self.args.connectors}\tAccepted\tt\n"
+        for n, station in enumerate(self.stations):
+            site = f"site-{n // 10:03d}"
+            yield f"{station}\t1\tocpp1.6\t{self.args.connectors}\tAccepted\tt\t{site}\n"
 
     def site_rows(self) -> Iterator[str]:
-        for n, station in enumerate(self.stations):
-            yield f"{station}\tsite-{n // 10:03d}\n"
+        for n in range(0, len(self.stations), 10):
+            yield f"site-{n // 10:03d}\tSite {n // 10:03d}\n"
 
     def connector_rows(self) -> Iterator[str]:
         for station in self.stations:
@@ -189,13 +190,13 @@ class Generator:
 
 
 COPIES = (
+    ("locations", "COPY locations (id, name) FROM STDIN", Generator.site_rows),
     (
         "stations",
         "COPY stations (id, security_profile, ocpp_versions, connector_count, "
-        "registration_status, connected) FROM STDIN",
+        "registration_status, connected, location_id) FROM STDIN",
         Generator.stations_rows,
     ),
-    ("station_sites", "COPY station_sites (station_id, site_id) FROM STDIN", Generator.site_rows),
     (
         "connectors",
         "COPY connectors (station_id, connector_id, status) FROM STDIN",
@@ -242,9 +243,12 @@ CLEAN = [
         "meter_samples",
         "sessions",
         "connectors",
-        "station_sites",
     )
-] + [f"DELETE FROM stations WHERE id LIKE '{PREFIX}%'"]
+] + [
+    f"DELETE FROM stations WHERE id LIKE '{PREFIX}%'",
+    "DELETE FROM locations l WHERE l.id LIKE 'site-%' "
+    "AND NOT EXISTS (SELECT 1 FROM stations s WHERE s.location_id = l.id)",
+]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -75,12 +75,23 @@ def _started_in(scope: Scope) -> str:
 
 
 def stations_of_site(conn: Connection, site_id: str) -> list[str]:
+    """The stations at a site: a location (`stations.location_id`)."""
     rows = _rows(
         conn,
-        "SELECT station_id FROM station_sites WHERE site_id = %(site)s ORDER BY 1",
+        "SELECT id FROM stations WHERE location_id = %(site)s ORDER BY 1",
         {"site": site_id},
     )
-    return [row["station_id"] for row in rows]
+    return [row["id"] for row in rows]
+
+
+def sites(conn: Connection) -> list[dict]:
+    """Locations that hold stations (`id`, `name`), the sites of the monthly report."""
+    return _rows(
+        conn,
+        "SELECT l.id, l.name FROM locations l "
+        "WHERE EXISTS (SELECT 1 FROM stations s WHERE s.location_id = l.id) ORDER BY l.id",
+        {},
+    )
 
 
 # ---- sessions ------------------------------------------------------------------------------

@@ -6,8 +6,8 @@
 - `live_meters`: the last meter reading of each running session (fleet power, stuck sessions).
 - `alerts` (one open alert per cause key: a unique partial index) and `alert_events` (every
   transition; also the webhook outbox).
-- `maintenance_windows` (time excluded from uptime), `station_sites` (stations grouped into
-  sites), `reports` (generated monthly reports).
+- `maintenance_windows` (time excluded from uptime), `reports` (generated monthly reports).
+  Sites are locations (`store/tables.py` `Location`, migration 0010_locations).
 
 The alert transitions below are plain SQL (psycopg `%(name)s` parameters) shared by the gateway
 (async psycopg), the worker and the API (SQLAlchemy `exec_driver_sql`): each one writes the
@@ -145,15 +145,6 @@ class MaintenanceWindow(SQLModel, table=True):
     reason: str = ""
     created_by: str = "system"
     created_at: datetime = _ts(nullable=False, server_default=text("now()"))
-
-
-class StationSite(SQLModel, table=True):
-    """Which site a station belongs to (analytics scope)."""
-
-    __tablename__ = "station_sites"
-
-    station_id: str = Field(primary_key=True, max_length=48)
-    site_id: str = Field(max_length=64, index=True)
 
 
 class Report(SQLModel, table=True):

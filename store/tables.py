@@ -44,7 +44,48 @@ class Station(SQLModel, table=True):
     free_vend: bool = False  # anyone may charge here, unauthorized and free of charge
     gateway_queue: str | None = None  # task queue of the gateway process holding the socket
     connected_version: str | None = None  # OCPP subprotocol of the live connection
+    # the site the station stands at (0010_locations); None: not placed yet
+    location_id: str | None = Field(
+        default=None, foreign_key="locations.id", max_length=64, index=True
+    )
     created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class Location(SQLModel, table=True):
+    """A site (OCPI `Location`): the address drivers see and the grouping analytics and reports
+    use; its stations point to it (`stations.location_id`). Fields as `domain/locations.py`."""
+
+    __tablename__ = "locations"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=255)
+    address: str | None = Field(default=None, max_length=45)
+    city: str | None = Field(default=None, max_length=45)
+    postal_code: str | None = Field(default=None, max_length=10)
+    state: str | None = Field(default=None, max_length=20)
+    country: str | None = Field(default=None, max_length=3)  # ISO 3166-1 alpha-3
+    latitude: str | None = Field(default=None, max_length=12)  # decimal degrees, as OCPI
+    longitude: str | None = Field(default=None, max_length=12)
+    time_zone: str | None = Field(default=None, max_length=64)
+    parking_type: str | None = Field(default=None, max_length=32)
+    opening_times: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
+
+
+class ConnectorSpec(SQLModel, table=True):
+    """What a connector is (OCPI `Connector`): standard, format, power type and limits."""
+
+    __tablename__ = "connector_specs"
+
+    station_id: str = Field(primary_key=True, foreign_key="stations.id", max_length=48)
+    connector_id: int = Field(primary_key=True)
+    standard: str = Field(max_length=32)
+    format: str = Field(max_length=8)
+    power_type: str = Field(max_length=20)
+    max_voltage: int
+    max_amperage: int
+    max_electric_power: int | None = None  # W
 
 
 class Connector(SQLModel, table=True):

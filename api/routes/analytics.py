@@ -5,7 +5,7 @@ Every query takes `from` and `to` (ISO 8601; without an offset they are read in 
 optionally `site`, `station_id` (repeatable) and `connector_id`. Connector time (utilization,
 uptime) counts only up to now. The definitions (what counts as a session, charging, available,
 …) are in `domain/analytics.py`. Also here: the maintenance windows excluded from uptime, and
-the sites that group stations.
+the sites that group stations (a site is a location, `api/routes/locations.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
@@ -38,8 +38,11 @@ from domain.analytics import (
     render_chart,
     to_csv,
 )
+from domain.locations import LOCATION_ID
 from store import analytics_queries as q
-from store.monitoring_tables import MaintenanceWindow, StationSite
+from store.audit import audit
+from store.monitoring_tables import MaintenanceWindow
+from store.tables import Location, Station
 
 router = APIRouter(tags=["analytics"])
 
@@ -348,6 +351,8 @@ def delete_window(window_id: RowId, db: SessionDep, _: OperatorDep) -> None:
 
 
 # ---- sites ---------------------------------------------------------------------------------
+# A site is a location (`/locations`, `api/routes/locations.py`); `?site=` takes its id. These two
+# routes are the grouping view of the same entity.
 
 
 class SiteIn(BaseModel):
@@ -355,29 +360,52 @@ class SiteIn(BaseModel):
 
 
 class SiteOut(BaseModel):
-    site_id: str
+    site_id: str = Field(description="the location's id")
     station_ids: list[str]
 
 
 @router.get("/sites")
 def list_sites(db: SessionDep, _: OperatorDep) -> list[SiteOut]:
-    """Sites and their stations (an analytics scope: `?site=`)."""
+    """Locations that hold stations, with their stations (an analytics scope: `?site=`)."""
     sites: dict[str, list[str]] = {}
-    rows = db.exec(select(StationSite).order_by(StationSite.site_id, StationSite.station_id))
-    for row in rows.all():
-        sites.setdefault(row.site_id, []).append(row.station_id)
+    rows = db.exec(
+        select(Station.location_id, Station.id)
+        .where(Station.location_id.is_not(None))  # type: ignore[union-attr]
+        .order_by(Station.location_id, Station.id)
+    )
+    for site_id, station_id in rows.all():
+        sites.setdefault(site_id, []).append(station_id)
     return [SiteOut(site_id=site, station_ids=ids) for site, ids in sites.items()]
 
 
 @router.put("/sites/{site_id}")
-def put_site(site_id: str, body: SiteIn, db: SessionDep, _: OperatorDep) -> SiteOut:
-    """Set the stations of a site (a station belongs to one site: it moves here)."""
-    if not 0 < len(site_id) <= 64:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "site_id: 1 to 64 characters")
-    db.exec(delete(StationSite).where(StationSite.site_id == site_id))  # type: ignore[call-overload]
+def put_site(site_id: str, body: SiteIn, db: SessionDep, who: OperatorDep) -> SiteOut:
+    """Set the stations of a site (a station belongs to one location: it moves here); a new
+    site id creates a location of that id and name (give it an address at `/locations`)."""
+    if db.get(Location, site_id) is None and not LOCATION_ID.fullmatch(site_id):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "site_id: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
     stations = sorted(set(body.station_ids))
+    known = set(db.exec(select(Station.id).where(Station.id.in_(stations))).all())  # type: ignore[attr-defined]
+    if unknown := [s for s in stations if s not in known]:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown stations: {', '.join(unknown[:20])}"
+        )
+    if db.get(Location, site_id) is None:
+        db.add(Location(id=site_id, name=site_id, updated_at=datetime.now(UTC)))
+        db.flush()
+    db.exec(
+        update(Station)  # type: ignore[call-overload]
+        .where(Station.location_id == site_id, Station.id.not_in(stations))  # type: ignore
+        .values(location_id=None)
+    )
     if stations:
-        db.exec(delete(StationSite).where(StationSite.station_id.in_(stations)))  # type: ignore
-    db.flush()
-    db.add_all(StationSite(station_id=s, site_id=site_id) for s in stations)
+        db.exec(
+            update(Station)  # type: ignore[call-overload]
+            .where(Station.id.in_(stations))  # type: ignore[attr-defined]
+            .values(location_id=site_id)
+        )
+    audit(db, who, "site.set_stations", f"location:{site_id}", {"station_ids": stations})
     return SiteOut(site_id=site_id, station_ids=stations)

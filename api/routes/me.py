@@ -25,13 +25,25 @@ from api import login_sessions, security
 from api.deps import ID_MAX, DriverDep, RowId, SessionDep, SettingsDep, TemporalDep
 from api.routes.drivers import forget_driver
 from api.routes.local_lists import notify_list_change
+from api.routes.locations import location_out
 from domain.access import APP_TOKEN_PREFIX, ID_TAG_MAX, PASSWORD_MAX, IdTokenType, may_stop
 from domain.commands import CommandRecord, StationCommand
+from domain.locations import Coordinates, OpeningTimes, format_percent, format_price, gross
 from domain.roles import Principal
 from store import throttle
 from store.access_tables import DriverLogin
 from store.audit import audit
-from store.tables import ChargingSession, Connector, Driver, IdToken, Receipt, Station, Tariff
+from store.tables import (
+    ChargingSession,
+    Connector,
+    ConnectorSpec,
+    Driver,
+    IdToken,
+    Location,
+    Receipt,
+    Station,
+    Tariff,
+)
 from workflows import contract
 
 router = APIRouter(prefix="/me", tags=["me (drivers)"])
@@ -66,28 +78,60 @@ class MyCredential(BaseModel):
     app: bool
 
 
-class PricePreview(BaseModel):
+class PriceView(BaseModel):
+    """The tariff's prices as the driver pays them: with VAT, in the currency."""
+
     tariff_id: int | None
     name: str
     currency: str
-    energy_price_per_kwh: int
-    time_price_per_hour: int
-    session_fee: int
-    vat_rate_bp: int
-    prices_include_vat: bool
+    energy: str | None = Field(description="per kWh, e.g. `0.42 EUR`")
+    time: str | None = Field(description="per hour of charging")
+    session_fee: str | None = Field(description="once per session")
+    idle: str | None = Field(description="per hour plugged in without charging, after the grace")
+    idle_grace_minutes: int
+    vat: str = Field(description="the VAT included, e.g. `20 %`")
+    varies: bool = Field(
+        description="true: other prices apply at some times, days or amounts (see a session's "
+        "cost); the prices above are the standard ones"
+    )
+    summary: str = Field(description="one line for the app, e.g. `0.42 EUR/kWh + 0.60 EUR`")
 
 
 class ConnectorState(BaseModel):
     connector_id: int
     status: str
     updated_at: datetime | None
+    standard: str | None = Field(None, description="OCPI ConnectorType, e.g. IEC_62196_T2")
+    format: str | None = Field(None, description="SOCKET or CABLE")
+    power_type: str | None = Field(None, description="AC_1_PHASE, AC_3_PHASE, DC, ...")
+    max_power_kw: float | None = Field(None, description="the connector's maximum power")
 
 
 class StationView(BaseModel):
     id: str
+    name: str = Field(description="the location's name (the station id when not placed)")
+    location: LocationView | None
     connected: bool
     connectors: list[ConnectorState]
-    price: PricePreview | None
+    price: PriceView | None
+
+
+class LocationView(BaseModel):
+    """Where the station stands (OCPI Location fields)."""
+
+    id: str
+    name: str
+    address: str | None
+    city: str | None
+    postal_code: str | None
+    country: str | None
+    coordinates: Coordinates | None
+    time_zone: str | None
+    parking_type: str | None
+    opening_times: OpeningTimes | None
+
+
+StationView.model_rebuild()
 
 
 class StartRequest(BaseModel):
@@ -209,7 +253,8 @@ def stations(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=ID_MAX),
 ) -> list[StationView]:
-    """Stations with live connector availability and their price."""
+    """Stations with their location, live connector availability and kind, and their price
+    (with VAT, formatted in the currency)."""
     rows = db.exec(select(Station).order_by(Station.id).offset(offset).limit(limit)).all()
     default = _default_tariff(db)
     return [_station_view(db, s, default) for s in rows]
@@ -372,28 +417,79 @@ def _default_tariff(db: Session) -> Tariff | None:
 
 
 def _station_view(db: Session, station_row: Station, default: Tariff | None) -> StationView:
-    connectors = db.exec(
-        select(Connector)
-        .where(Connector.station_id == station_row.id, Connector.connector_id > 0)
-        .order_by(Connector.connector_id)  # type: ignore[arg-type]
-    ).all()
+    """The station as a driver sees it: where, which connectors (status and kind), what price."""
+    statuses = {
+        c.connector_id: c
+        for c in db.exec(select(Connector).where(Connector.station_id == station_row.id)).all()
+    }
+    specs = {
+        s.connector_id: s
+        for s in db.exec(
+            select(ConnectorSpec).where(ConnectorSpec.station_id == station_row.id)
+        ).all()
+    }
+    numbers = sorted({n for n in (*statuses, *specs) if n > 0})
     tariff = db.get(Tariff, station_row.tariff_id) if station_row.tariff_id else default
+    location = db.get(Location, station_row.location_id) if station_row.location_id else None
     return StationView(
         id=station_row.id,
+        name=location.name if location else station_row.id,
+        location=_location_view(location) if location else None,
         connected=station_row.connected,
-        connectors=[ConnectorState.model_validate(c, from_attributes=True) for c in connectors],
-        price=PricePreview(
-            tariff_id=tariff.id,
-            name=tariff.name,
-            currency=tariff.currency,
-            energy_price_per_kwh=tariff.energy_price_per_kwh,
-            time_price_per_hour=tariff.time_price_per_hour,
-            session_fee=tariff.session_fee,
-            vat_rate_bp=tariff.vat_rate_bp,
-            prices_include_vat=tariff.prices_include_vat,
-        )
-        if tariff
-        else None,
+        connectors=[_connector_state(n, statuses.get(n), specs.get(n)) for n in numbers],
+        price=_price_view(tariff) if tariff else None,
+    )
+
+
+def _location_view(location: Location) -> LocationView:
+    out = location_out(location)
+    return LocationView.model_validate(out.model_dump(exclude={"station_ids", "updated_at"}))
+
+
+def _connector_state(
+    number: int, status_row: Connector | None, spec: ConnectorSpec | None
+) -> ConnectorState:
+    power = spec.max_electric_power if spec else None
+    return ConnectorState(
+        connector_id=number,
+        status=status_row.status if status_row else "Unknown",
+        updated_at=status_row.updated_at if status_row else None,
+        standard=spec.standard if spec else None,
+        format=spec.format if spec else None,
+        power_type=spec.power_type if spec else None,
+        max_power_kw=round(power / 1000, 1) if power else None,
+    )
+
+
+def _price_view(tariff: Tariff) -> PriceView:
+    def shown(price: int) -> str | None:
+        if not price:
+            return None
+        return format_price(gross(price, tariff.vat_rate_bp, tariff.prices_include_vat), cur)
+
+    cur = tariff.currency
+    energy, time_, fee = (
+        shown(tariff.energy_price_per_kwh),
+        shown(tariff.time_price_per_hour),
+        shown(tariff.session_fee),
+    )
+    idle = shown(tariff.idle_price_per_hour)
+    parts = [f"{energy}/kWh" if energy else "", f"{time_}/h" if time_ else "", fee or ""]
+    summary = " + ".join(p for p in parts if p) or f"free ({cur})"
+    if idle:
+        summary += f"; idle {idle}/h after {tariff.idle_grace_minutes} min"
+    return PriceView(
+        tariff_id=tariff.id,
+        name=tariff.name,
+        currency=cur,
+        energy=energy,
+        time=time_,
+        session_fee=fee,
+        idle=idle,
+        idle_grace_minutes=tariff.idle_grace_minutes,
+        vat=format_percent(tariff.vat_rate_bp),
+        varies=bool(tariff.elements or tariff.min_price or tariff.max_price),
+        summary=summary,
     )
 
 

@@ -121,6 +121,21 @@ OPERATOR_WRITES: list[tuple[str, str, dict | None]] = [
     ),
     ("DELETE /maintenance-windows/{window_id}", "/maintenance-windows/{window_id}", None),
     ("PUT /sites/{site_id}", "/sites/S1", {"station_ids": ["DEMO-1"]}),
+    ("POST /locations", "/locations", {"id": "L1", "name": "Audit site"}),
+    ("PATCH /locations/{location_id}", "/locations/L1", {"city": "Berlin"}),
+    ("PUT /stations/{station_id}/location", "/stations/DEMO-1/location", {"location_id": "L1"}),
+    (
+        "PUT /stations/{station_id}/connectors/{connector_id}/spec",
+        "/stations/DEMO-1/connectors/1/spec",
+        {
+            "standard": "IEC_62196_T2",
+            "format": "SOCKET",
+            "power_type": "AC_3_PHASE",
+            "max_voltage": 400,
+            "max_amperage": 32,
+        },
+    ),
+    ("DELETE /locations/{location_id}", "/locations/L2", None),
     ("PUT /reports/schedule", "/reports/schedule", None),
     ("POST /reports/monthly", "/reports/monthly", {"month": "2025-01"}),
     (

@@ -79,6 +79,11 @@ MATRIX = """
 | `GET /fleet` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /health` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /live` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /locations` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /locations` | ✓ | ✓ | – | – | – | – |
+| `GET /locations/{location_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `PATCH /locations/{location_id}` | ✓ | ✓ | – | – | – | – |
+| `DELETE /locations/{location_id}` | ✓ | ✓ | – | – | – | – |
 | `GET /maintenance-windows` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `POST /maintenance-windows` | ✓ | ✓ | – | – | – | – |
 | `DELETE /maintenance-windows/{window_id}` | ✓ | ✓ | – | – | – | – |
@@ -145,6 +150,8 @@ MATRIX = """
 | `POST /stations/{station_id}/commands` | ✓ | ✓ | – | – | – | – |
 | `GET /stations/{station_id}/configuration` | ✓ | ✓ | – | – | – | – |
 | `PUT /stations/{station_id}/configuration` | ✓ | ✓ | – | – | – | – |
+| `PUT /stations/{station_id}/location` | ✓ | ✓ | – | – | – | – |
+| `PUT /stations/{station_id}/connectors/{connector_id}/spec` | ✓ | ✓ | – | – | – | – |
 | `PUT /stations/{station_id}/connectors/{connector_id}/tariff` | ✓ | – | – | – | – | – |
 | `GET /stations/{station_id}/device-model` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `POST /stations/{station_id}/device-model/refresh` | ✓ | ✓ | – | – | – | – |

@@ -147,7 +147,9 @@ def history(db: Database) -> Database:
                 "registration_status, connected) VALUES (%s, 1, 'ocpp1.6', 2, 'Accepted', true)",
                 (station,),
             )
-        run("INSERT INTO station_sites VALUES ('ST-A', 'north'), ('ST-B', 'south')")
+        run("INSERT INTO locations (id, name) VALUES ('north', 'North'), ('south', 'South')")
+        run("UPDATE stations SET location_id = 'north' WHERE id = 'ST-A'")
+        run("UPDATE stations SET location_id = 'south' WHERE id = 'ST-B'")
         for (station, connector), changes in STATUSES.items():
             run(
                 "INSERT INTO connectors (station_id, connector_id, status) VALUES (%s, %s, %s)",
