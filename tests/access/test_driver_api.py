@@ -90,10 +90,10 @@ async def test_stations_show_availability_and_price(http, charger):
         (2, "Charging"),
     ]
     price = station["price"]
-    assert (price["currency"], price["energy_price_per_kwh"], price["session_fee"]) == (
+    assert (price["currency"], price["energy"], price["session_fee"]) == (
         "EUR",
-        35,
-        50,
+        "0.42 EUR",  # with the 20 % VAT, in the currency
+        "0.60 EUR",
     )
     assert "password_hash" not in station and "gateway_queue" not in station
     one = await http.get(f"/me/stations/{DEMO_STATION}", headers=ann["headers"])
