@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     payment_hold_duration_s: int = 4 * 3600
     payment_hold_min: int = 1_000  # minor units
     payment_hold_max: int = 15_000
+    # A guest's payment link (`/pay/...`) that no session took up (the webhook never arrived,
+    # the start never happened) is released by the AlertSweep this long after it was created.
+    guest_hold_release_after_s: int = 900
     ledger_credit_limit: int | None = None  # default per driver (None: unlimited)
     # Receipts: operator details, and e-mail when smtp_host is set.
     operator_name: str = "Ampflow"

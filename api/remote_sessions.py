@@ -62,9 +62,13 @@ def guest_payment_sink(
         if event.type != "guest_authorized" or not event.guest_token:
             return
         with db.session() as session:
-            guest = session.get(GuestPaymentRecord, event.guest_token)
+            # Locked: the AlertSweep releases guest payments no session took up in time.
+            guest = session.get(GuestPaymentRecord, event.guest_token, with_for_update=True)
             if guest is None or guest.session_id is not None:
                 return  # unknown, or already started (webhooks can arrive twice)
+            if guest.status == "released":
+                log.info("guest payment %s was released before its webhook", event.guest_token)
+                return
             session_id, _ = await start_remote_session(
                 session,
                 temporal,

@@ -152,7 +152,10 @@ class Cluster:
             "AMPFLOW_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "AMPFLOW_DEMO_STATION_PASSWORD": STATION_PASSWORD,
             "AMPFLOW_AUTHORIZATION_TIMEOUT_S": "30",
-            "AMPFLOW_ALERT_SWEEP_INTERVAL_S": "0",
+            # The sweep releases guest payments no session took up (every hold ends within a
+            # bound): shortened so that it happens within a run's settle time.
+            "AMPFLOW_ALERT_SWEEP_INTERVAL_S": "10",
+            "AMPFLOW_GUEST_HOLD_RELEASE_AFTER_S": "120",
             "AMPFLOW_HEALING_ENABLED": "false",
             "AMPFLOW_COST_UPDATE_INTERVAL_S": "0",
             "AMPFLOW_GATEWAY_METRICS_PORT": "0",

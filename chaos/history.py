@@ -44,6 +44,16 @@ class StationHistory:
     late_calls: list[str]  # calls unanswered within the call timeout
     lost: list[str]  # transaction messages the charger gave up or dropped
     bugs: list[str]
+    answers: list[Answer] = field(default_factory=list)  # every answered call, in order
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One call the charger sent and the time it waited for the CSMS's answer."""
+
+    action: str
+    sent_at: datetime
+    waited_s: float
 
 
 def _when(stamp: str) -> datetime:
@@ -59,6 +69,7 @@ def read_station(path: Path, call_timeout_s: float = 30.0) -> StationHistory:
     late: list[str] = []
     lost: list[str] = []
     bugs: list[str] = []
+    answers: list[Answer] = []
     for e in events:
         ev = e["ev"]
         if ev == "tx_start":
@@ -88,6 +99,7 @@ def read_station(path: Path, call_timeout_s: float = 30.0) -> StationHistory:
         elif ev in ("result", "error") and e["id"] in calls:
             sent = calls.pop(e["id"])
             waited = (_when(e["t"]) - _when(sent["t"])).total_seconds()
+            answers.append(Answer(sent["action"], _when(sent["t"]), waited))
             if waited > call_timeout_s:
                 late.append(f"{station} {sent['action']} {e['id']} answered after {waited:.1f}s")
         elif ev == "timeout":
@@ -99,7 +111,7 @@ def read_station(path: Path, call_timeout_s: float = 30.0) -> StationHistory:
             lost.append(f"{station} {ev} {e.get('action')} {e.get('why', '')} at {e['t']}")
         elif ev == "bug":
             bugs.append(f"{station} {e.get('action')} {e.get('error')}")
-    return StationHistory(station, list(txs.values()), late, lost, bugs)
+    return StationHistory(station, list(txs.values()), late, lost, bugs, answers)
 
 
 def read_all(journals: Path) -> dict[str, StationHistory]:

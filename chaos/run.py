@@ -26,7 +26,7 @@ from chaos.checker import Evidence, Verdict, check, read_guest_links
 from chaos.clients import Notes, StationClient, make_charger
 from chaos.cluster import ADMIN_KEY, STATION_PASSWORD, STRIPE_KEY, Cluster
 from chaos.history import read_all
-from chaos.nemesis import Nemesis, schedule
+from chaos.nemesis import Fault, Nemesis, schedule
 
 
 @dataclass
@@ -39,6 +39,7 @@ class ChaosOptions:
     mean_gap_s: float = 6.0  # mean time between faults
     progress_s: float = 15.0
     code_dir: Path | None = None  # the roles' source tree (default: this one)
+    faults: list[Fault] | None = None  # a fixed fault list instead of the seed's schedule
 
 
 @dataclass
@@ -106,7 +107,11 @@ async def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -
             StationClient(plan, charger, cluster, notes, options.seed)
             for plan, charger in zip(plans, chargers, strict=True)
         ]
-        faults = schedule(options.seed, options.minutes * 60, options.mean_gap_s)
+        faults = (
+            options.faults
+            if options.faults is not None
+            else schedule(options.seed, options.minutes * 60, options.mean_gap_s)
+        )
         nemesis = Nemesis(cluster, faults, options.run_dir / "nemesis.jsonl")
         await _drive(options, clients, nemesis, say)
         report.faults = dict(nemesis.counts)

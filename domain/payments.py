@@ -94,6 +94,14 @@ class ReleaseRequest(BaseModel):
     reason: str = "abandoned"
 
 
+class StaleGuestSweep(BaseModel):
+    """Release guest payments no session took up within the policy's bound."""
+
+
+class StaleGuestSweepResult(BaseModel):
+    released: int = 0  # guest payments released by this sweep
+
+
 class RefundRequest(BaseModel):
     """Refund part (`amount`) or all (None) of a session's payment; `refund_key` dedupes."""
 

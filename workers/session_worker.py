@@ -151,6 +151,7 @@ def build_worker(
             payment_activities.place_hold,
             payment_activities.settle_payment,
             payment_activities.release_hold,
+            payment_activities.release_stale_guest_holds,
             payment_activities.refund_payment,
             RatingActivities(db).rate_session_timeline,
             receipts.issue_session_receipt,

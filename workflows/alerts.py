@@ -24,9 +24,11 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.monitoring_activities import MonitoringActivities
+    from activities.payments.activities import PaymentActivities
     from domain.alerts import (
         ALERT_SWEEP,
         SIGNAL_WAKE,
@@ -39,11 +41,19 @@ with workflow.unsafe.imports_passed_through():
         job_failed,
         job_failed_key,
     )
+    from domain.payments import StaleGuestSweep
 
 _ACTIVITY = {
     "start_to_close_timeout": timedelta(minutes=2),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
 }
+# The guest-payment sweep must not hold up the alerts while the payment provider is down: a few
+# attempts, then the next sweep tries again.
+_GUEST_SWEEP = {
+    "start_to_close_timeout": timedelta(minutes=2),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=3),
+}
+_GUEST_SWEEP_PATCH = "sweep-stale-guest-holds"  # ADR-006
 
 
 @workflow.defn(name=ALERT_SWEEP)
@@ -67,6 +77,8 @@ class AlertSweep:
                 result = await workflow.execute_activity_method(
                     MonitoringActivities.sweep_alerts, SweepRequest(), **_ACTIVITY
                 )
+                if workflow.patched(_GUEST_SWEEP_PATCH):
+                    await self._release_stale_guest_holds()
                 sweeps += 1
                 next_sweep = workflow.now() + timedelta(seconds=result.next_in_s)
             elif self._woken:
@@ -81,6 +93,17 @@ class AlertSweep:
                 pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(params.model_copy(update={"runs": params.runs + 1}))
+
+    async def _release_stale_guest_holds(self) -> None:
+        """Every guest payment ends captured or released: one no session took up within
+        `guest_hold_release_after_s` (the webhook never arrived, the start never happened) is
+        released here."""
+        try:
+            await workflow.execute_activity_method(
+                PaymentActivities.release_stale_guest_holds, StaleGuestSweep(), **_GUEST_SWEEP
+            )
+        except ActivityError as err:
+            workflow.logger.warning("guest payment sweep failed; next sweep retries: %s", err)
 
 
 # ---- for other workflows (call from workflow code) ------------------------------------------

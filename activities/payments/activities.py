@@ -20,6 +20,8 @@ from domain.payments import (
     RefundRequest,
     ReleaseRequest,
     SettleRequest,
+    StaleGuestSweep,
+    StaleGuestSweepResult,
 )
 
 
@@ -57,6 +59,15 @@ class PaymentActivities:
         """A session that never started (or was refused): give the hold back."""
         with _provider_errors():
             return self.payments.release(request)
+
+    @activity.defn
+    def release_stale_guest_holds(self, request: StaleGuestSweep) -> StaleGuestSweepResult:
+        """Guest payments no session took up within the bound: released (run by AlertSweep)."""
+        with _provider_errors():
+            released = self.payments.release_stale_guests()
+        if released:
+            activity.logger.info("released %d guest payments no session took up", released)
+        return StaleGuestSweepResult(released=released)
 
     @activity.defn
     def refund_payment(self, request: RefundRequest) -> RefundOutcome:

@@ -8,6 +8,7 @@ activities and by the API (refunds, cards); every method is idempotent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
@@ -43,6 +44,7 @@ class HoldPolicy:
     duration_s: int = 4 * 3600
     floor: int = 1_000
     ceiling: int = 15_000
+    guest_release_after_s: int = 900  # a guest payment no session took up is released then
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HoldPolicy:
@@ -51,6 +53,7 @@ class HoldPolicy:
             duration_s=settings.payment_hold_duration_s,
             floor=settings.payment_hold_min,
             ceiling=settings.payment_hold_max,
+            guest_release_after_s=settings.guest_hold_release_after_s,
         )
 
 
@@ -165,6 +168,16 @@ class Payments:
             if hold.provider == StripeProvider.name:
                 return self._stripe().release(db, hold, request.reason)
             return self.ledger.release(db, hold, request.reason)
+
+    def release_stale_guests(self) -> int:
+        """Release guest payments no session took up within the policy's bound; how many."""
+        if self.stripe is None:
+            return 0
+        from activities.payments.guest import release_stale_guest_payments
+
+        bound = timedelta(seconds=self.policy.guest_release_after_s)
+        with self.db.session() as db:
+            return release_stale_guest_payments(db, self.stripe, bound)
 
     # ---- refunds --------------------------------------------------------------------------
 

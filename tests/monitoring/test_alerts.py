@@ -266,5 +266,11 @@ async def test_sweep_continues_as_new(seeded, worker, temporal_client, settings)
     history = await first.fetch_history()
     kinds = [e.event_type for e in history.events]
     assert kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-    assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) == 2  # two sweeps
+    swept = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "sweep_alerts"
+    ]
+    assert len(swept) == 2  # two sweeps
     await temporal_client.get_workflow_handle(handle.id).terminate("test over")

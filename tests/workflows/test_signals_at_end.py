@@ -221,9 +221,9 @@ async def test_a_change_during_the_last_attempt_at_an_offline_station_is_tried(
 
     with db.session() as s:
         versions = s.exec(select(LocalListVersion).order_by(LocalListVersion.id)).all()
-    # The change was planned and sent once more (still version 1: the station accepted none).
-    assert [(v.version, v.outcome) for v in versions] == [(1, "offline"), (1, "offline")]
-    assert pushed == ["v1 Full: retry_later", "v1 Full: retry_later"]
+    # The change was planned and sent once more (under a new number: every list sent has one).
+    assert [(v.version, v.outcome) for v in versions] == [(1, "offline"), (2, "offline")]
+    assert pushed == ["v1 Full: retry_later", "v2 Full: retry_later"]
 
 
 # ---- AlertSweep ----------------------------------------------------------------------------
