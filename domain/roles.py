@@ -94,6 +94,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /me/sessions/{session_id}": DRIVER,
     "POST /me/sessions/{session_id}/stop": DRIVER,
     "GET /me/sessions/{session_id}/receipt": DRIVER,
+    "GET /me/sessions/{session_id}/receipt.pdf": DRIVER,
     # operators and API keys (api/routes/operators.py)
     "POST /operators": ADMIN,
     "GET /operators": ADMIN,

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
+from activities.receipts.activities import operator_of, receipt_pdf
 from ampflow.settings import Settings
 from api import login_sessions, security
 from api.deps import ID_MAX, DriverDep, RowId, SessionDep, SettingsDep, TemporalDep
@@ -360,6 +361,22 @@ def my_receipt(session_id: str, me: DriverDep, db: SessionDep) -> HTMLResponse:
     if receipt is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no receipt for this session (yet)")
     return HTMLResponse(receipt.html)
+
+
+@router.get("/sessions/{session_id}/receipt.pdf", response_class=Response)
+def my_receipt_pdf(
+    session_id: str, me: DriverDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """The receipt of one of the driver's sessions as PDF (another driver's: 404)."""
+    row = _own_session(db, me, session_id)
+    pdf = receipt_pdf(db, row.id, operator_of(settings))
+    if pdf is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no receipt for this session (yet)")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="receipt-{row.id}.pdf"'},
+    )
 
 
 # ---- helpers -------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ MATRIX = """
 | `POST /me/sessions` | – | – | – | – | ✓ | – |
 | `GET /me/sessions/{session_id}` | – | – | – | – | ✓ | – |
 | `GET /me/sessions/{session_id}/receipt` | – | – | – | – | ✓ | – |
+| `GET /me/sessions/{session_id}/receipt.pdf` | – | – | – | – | ✓ | – |
 | `POST /me/sessions/{session_id}/stop` | – | – | – | – | ✓ | – |
 | `GET /me/stations` | – | – | – | – | ✓ | – |
 | `GET /me/stations/{station_id}` | – | – | – | – | ✓ | – |
