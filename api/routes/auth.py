@@ -35,7 +35,25 @@ from store.tables import Driver
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-ACCEPTED = {"detail": "accepted; if the address can be used, the next step is by e-mail or sign-in"}
+RESET_ACCEPTED = {
+    "detail": "If an account uses this address, a reset code is being sent to it now (when no "
+    "SMTP is configured, to the dev mailbox, GET /dev/mailbox): send it with a new password to "
+    "POST /auth/password-reset/confirm before it expires. Requests are rate-limited; this answer "
+    "is the same for every address."
+}
+
+
+class RegistrationAccepted(BaseModel):
+    """What happens after `POST /auth/register` (the same answer whether or not the address
+    already has an account, so the answer never tells who is registered)."""
+
+    detail: str
+    email: str = Field(description="where the message goes")
+    next_steps: list[str]
+    confirm: str = Field(description="the request that creates the account")
+    code_valid_s: int = Field(description="how long the e-mailed code works")
+
+
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
@@ -242,6 +260,35 @@ def whoami(who: PrincipalDep) -> WhoAmI:
 # ---- passwords -----------------------------------------------------------------------------
 
 
+def registration_accepted(email: str, settings: Settings) -> RegistrationAccepted:
+    """The exact next steps of a registration, told the same way for every address."""
+    minutes = settings.password_reset_ttl_s // 60
+    base = settings.api_base_url
+    where = (
+        f"an e-mail to {email}"
+        if settings.smtp_host
+        else f"a message to {email}, kept in this server's dev mailbox (no SMTP is configured: "
+        "an operator reads it at GET /dev/mailbox)"
+    )
+    return RegistrationAccepted(
+        detail=f"No account exists yet. We are sending {where} now. It holds a confirmation "
+        f"code: send it within {minutes} minutes to POST {base}/auth/register/confirm and the "
+        f"account is created; then sign in at POST {base}/auth/token. If the address already "
+        "has an account, the message says so instead: sign in, or reset the password.",
+        email=email,
+        next_steps=[
+            f"Open the message sent to {email} (subject 'Confirm your Ampflow account').",
+            f'POST {base}/auth/register/confirm with {{"token": "<the code>"}} within '
+            f"{minutes} minutes: the account is created (answer 204).",
+            f"Sign in: POST {base}/auth/token (grant_type=password, your e-mail and password).",
+            "No message, or the code expired: register again. Already have an account (the "
+            f"message says so): sign in, or POST {base}/auth/password-reset.",
+        ],
+        confirm=f"POST {base}/auth/register/confirm",
+        code_valid_s=settings.password_reset_ttl_s,
+    )
+
+
 @router.post("/register", status_code=status.HTTP_202_ACCEPTED)
 def register(
     body: Registration,
@@ -249,7 +296,7 @@ def register(
     settings: SettingsDep,
     mailer: MailerDep,
     background: BackgroundTasks,
-) -> dict:
+) -> RegistrationAccepted:
     """Ask for a driver account: a code is e-mailed to the address, and the account exists only
     once `POST /auth/register/confirm` presents it — registering an address does not make it
     yours, and an address an operator gives a driver or a card is never handed to whoever
@@ -272,7 +319,7 @@ def register(
             "Someone tried to register this address again. If it was you, sign in or ask "
             "for a password reset.",
         )
-        return ACCEPTED
+        return registration_accepted(email, settings)
     code = security.new_secret("rg_")
     now = datetime.now(UTC)
     db.add(
@@ -296,7 +343,7 @@ def register(
         '{"token": "<the code>"}\n\n'
         "If you did not ask for this, ignore this message: no account is created.",
     )
-    return ACCEPTED
+    return registration_accepted(email, settings)
 
 
 @router.post("/register/confirm", status_code=status.HTTP_204_NO_CONTENT)
@@ -374,14 +421,14 @@ def request_password_reset(
     key = f"reset:{_digest(email)}"
     ip_key = f"reset:ip:{_client_ip(request)}"
     if not throttle.reserve(db, key, login_sessions.account_policy(settings), now).admitted:
-        return ACCEPTED  # silently: no mail bombing
+        return RESET_ACCEPTED  # silently: no mail bombing
     if not throttle.reserve(db, ip_key, login_sessions.ip_policy(settings), now).admitted:
         db.rollback()
-        return ACCEPTED
+        return RESET_ACCEPTED
     db.commit()
     driver = db.exec(select(Driver).where(func.lower(Driver.email) == email)).first()
     if driver is None or driver.id is None:
-        return ACCEPTED  # without SMTP the mail lands in the dev mailbox
+        return RESET_ACCEPTED  # without SMTP the mail lands in the dev mailbox
     token = security.new_secret("pr_")
     db.add(
         PasswordReset(
@@ -403,7 +450,7 @@ def request_password_reset(
         '{"token": "<the code>", "new_password": "..."}\n\n'
         "If you did not ask for this, ignore this message.",
     )
-    return ACCEPTED
+    return RESET_ACCEPTED
 
 
 @router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
