@@ -20,7 +20,7 @@ import itertools
 import logging
 import random
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import websockets
@@ -32,7 +32,7 @@ from chargers.config import ChargerConfig
 from chargers.connector import Connector, Meter
 from chargers.journal import Journal
 from chargers.outbox import Outbox
-from chargers.rpc import CallError, CallTimeout, Observer, Rpc
+from chargers.rpc import Answer, CallError, CallTimeout, Observer, Rpc
 from chargers.sessions import Sessions
 from chargers.smart import Profile, ProfileStore
 from chargers.state import PersistentState
@@ -105,6 +105,8 @@ class Charger:
         self._ws = None
         self._reboot: str | None = None  # the boot reason after a requested reboot
         self._stopping = False
+        # Test hooks: answers given instead of the protocol's own (see `answer_with`).
+        self.overrides: dict[str, Callable[[dict], Answer | dict]] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -287,7 +289,7 @@ class Charger:
             ws,
             self.version,
             self.journal,
-            self.protocol.dispatch,
+            self._dispatch,
             next_id=self.next_id,
             timeout_s=self.config.message_timeout_s,
             strict=self.config.strict,
@@ -355,6 +357,57 @@ class Charger:
             self.clock.real_seconds(self.rng.expovariate(1 / behaviour.drop_mean_s))
         )
         await self.go_offline(self.clock.real_seconds(behaviour.drop_offline_s))
+
+    # ---- test hooks: explicit messages, raw frames, chosen answers --------------------------
+
+    def answer_with(self, action: str, handler: Callable[[dict], Answer | dict] | None) -> None:
+        """Answer `action` with `handler(payload)` (a response payload, or a payload and a
+        coroutine run once the answer is on the wire) instead of the charger's own behaviour;
+        None restores it. The answer is still validated against the schema."""
+        if handler is None:
+            self.overrides.pop(action, None)
+        else:
+            self.overrides[action] = handler
+
+    async def _dispatch(self, action: str, payload: dict) -> Answer:
+        handler = self.overrides.get(action)
+        if handler is None:
+            return await self.protocol.dispatch(action, payload)
+        answer = handler(payload)
+        return answer if isinstance(answer, tuple) else (answer, None)
+
+    async def call(
+        self,
+        action: str,
+        payload: dict,
+        *,
+        unique_id: str | None = None,
+        strict: bool | None = None,
+        timeout_s: float | None = None,
+    ) -> dict:
+        """Send one CALL now and return the answer's payload; raises `CallError` on a
+        CALLERROR, `CallTimeout`, or `ConnectionError` when not connected. `unique_id` reuses a
+        message id; `strict=False` sends a payload the schema forbids (hostile-station tests)."""
+        rpc = self.rpc
+        if rpc is None or rpc.closed:
+            raise ConnectionError(f"{self.station_id} is not connected")
+        return await rpc.call(
+            action, payload, unique_id=unique_id, strict=strict, timeout_s=timeout_s
+        )
+
+    async def send_raw(
+        self, frame: str | bytes, *, answer_id: str | None = None, timeout_s: float = 10.0
+    ) -> list | None:
+        """Send `frame` untouched on the open socket (the escape hatch for malformed and hostile
+        frames); with `answer_id`, wait for and return the frame answering it."""
+        rpc = self.rpc
+        if rpc is None or rpc.closed:
+            raise ConnectionError(f"{self.station_id} is not connected")
+        self.journal.write("raw", frame=str(frame)[:200])
+        await rpc.send_raw(frame)
+        if answer_id is None:
+            return None
+        return await rpc.unmatched_answer(answer_id, timeout_s)
 
     # ---- sending outside transactions -------------------------------------------------------
 

@@ -53,12 +53,14 @@ class ChargerConfig:
     vendor: str = "Ampflow"
     model: str = "Virtual"
     serial: str | None = None
+    iccid: str | None = None  # the modem's SIM, reported at boot
     firmware_version: str = "1.0"
     meter_start_wh: float = 0.0
     speed: float = 1.0  # simulated seconds per real second (1 = real time)
     clock_skew_s: float = 0.0
     message_timeout_s: float = 30.0
     configuration: dict[str, str] = field(default_factory=dict)  # initial config values
+    status_at_boot: bool = True  # StatusNotifications after every accepted boot
     strict: bool = True  # validate outgoing CALLs and incoming answers against the schemas
     state_file: Path | None = None  # configuration/device model etc., kept across reboots
     journal_file: Path | None = None  # the JSON-lines log (in memory only when None)

@@ -75,22 +75,34 @@ class Rpc:
         self.pending: dict[str, tuple[str, asyncio.Future]] = {}
         self._lock: asyncio.Lock | None = None  # created on first use (cheap idle chargers)
         self.closed = False
+        # Answers to no CALL of ours (e.g. to a raw frame), by message id; bounded.
+        self.unmatched: dict[str, list] = {}
+        self._arrival: asyncio.Event | None = None
 
     # ---- outgoing --------------------------------------------------------------------------
 
     async def call(
-        self, action: str, payload: dict, *, timeout_s: float | None = None, duplicate=False
+        self,
+        action: str,
+        payload: dict,
+        *,
+        timeout_s: float | None = None,
+        duplicate: bool = False,
+        unique_id: str | None = None,
+        strict: bool | None = None,
     ) -> dict:
         """Send a CALL and return the CALLRESULT payload; raises `CallError`, `CallTimeout` or
-        `ConnectionClosed`. `duplicate` sends the frame twice with one id (a field quirk)."""
-        if self.strict:
+        `ConnectionClosed`. `duplicate` sends the frame twice with one id (a field quirk);
+        `unique_id` reuses a message id (a retransmission); `strict` overrides the validation."""
+        strict = self.strict if strict is None else strict
+        if strict:
             schemas.validate(self.version, action, payload)
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self.closed:
                 raise ConnectionClosed(None, None)
-            unique_id = self.next_id()
+            unique_id = unique_id or self.next_id()
             future = asyncio.get_running_loop().create_future()
             self.pending[unique_id] = (action, future)
             frame = orjson.dumps([CALL, unique_id, action, payload]).decode()
@@ -100,11 +112,28 @@ class Rpc:
                 await self.ws.send(frame)
                 if duplicate:
                     await self.ws.send(frame)
-                return await self._answer(action, unique_id, future, sent, timeout_s)
+                return await self._answer(action, unique_id, future, sent, timeout_s, strict)
             finally:
                 self.pending.pop(unique_id, None)
 
-    async def _answer(self, action, unique_id, future, sent, timeout_s) -> dict:
+    async def send_raw(self, frame: str | bytes) -> None:
+        """Send `frame` as it is (a text frame for `str`, binary for `bytes`): the escape hatch
+        of hostile-station tests. Answers that match no CALL of ours are kept in `unmatched`."""
+        await self.ws.send(frame)
+
+    async def unmatched_answer(self, unique_id: str, timeout_s: float = 10.0) -> list:
+        """The CALLRESULT / CALLERROR with `unique_id` that matched no CALL of ours."""
+
+        async def arrived() -> list:
+            while unique_id not in self.unmatched:
+                if self._arrival is None:
+                    self._arrival = asyncio.Event()
+                await self._arrival.wait()
+            return self.unmatched.pop(unique_id)
+
+        return await asyncio.wait_for(arrived(), timeout_s)
+
+    async def _answer(self, action, unique_id, future, sent, timeout_s, strict) -> dict:
         try:
             kind, body = await asyncio.wait_for(future, timeout_s or self.timeout_s)
         except TimeoutError:
@@ -118,7 +147,7 @@ class Rpc:
             raise CallError(action, code, description)
         self.journal.write("result", id=unique_id, action=action, payload=body)
         self._observe(action, sent, None)
-        if self.strict:
+        if strict:
             schemas.validate(self.version, action, body, response=True)
         return body
 
@@ -156,6 +185,7 @@ class Rpc:
             entry = self.pending.get(unique_id)
             if entry is None or entry[1].done():
                 self.journal.write("late_answer", id=unique_id)
+                self._keep_unmatched(unique_id, message)
                 return
             if kind == CALLRESULT:
                 entry[1].set_result((CALLRESULT, message[2]))
@@ -167,6 +197,14 @@ class Rpc:
         else:
             code = "NotSupported" if self.version == schemas.V16 else "MessageTypeNotSupported"
             await self._bad_frame(raw, unique_id, code, f"message type {kind!r}")
+
+    def _keep_unmatched(self, unique_id: str, message: list) -> None:
+        if len(self.unmatched) >= 100:
+            self.unmatched.pop(next(iter(self.unmatched)))
+        self.unmatched[unique_id] = message
+        if self._arrival is not None:
+            self._arrival.set()
+            self._arrival = None
 
     async def _bad_frame(self, raw: str | bytes, unique_id: str, code: str, why: str) -> None:
         """Answer a frame that is not a usable OCPP-J message (id "-1" when unreadable)."""

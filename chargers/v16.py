@@ -73,14 +73,17 @@ class Protocol16(SmartCharging16, Maintenance16):
         }
         if config.serial:
             payload["chargePointSerialNumber"] = config.serial
+        if config.iccid:
+            payload["iccid"] = config.iccid
         return payload
 
     async def after_boot(self) -> None:
         c = self.c
-        station = "Unavailable" if 0 in c.state.inoperative else "Available"
-        await c.send("StatusNotification", self._status(0, station))
-        for connector in c.connectors.values():
-            await c.status(connector)
+        if c.config.status_at_boot:
+            station = "Unavailable" if 0 in c.state.inoperative else "Available"
+            await c.send("StatusNotification", self._status(0, station))
+            for connector in c.connectors.values():
+                await c.status(connector)
         pending = c.state.pending_firmware
         if pending is not None:
             c.state.pending_firmware = None

@@ -95,11 +95,13 @@ class Protocol201(ReportsMixin, SmartCharging201, Maintenance201):
         }
         if config.serial:
             station["serialNumber"] = config.serial
+        if config.iccid:
+            station["modem"] = {"iccid": config.iccid}
         return {"chargingStation": station, "reason": reason}
 
     async def after_boot(self) -> None:
         c = self.c
-        for connector in c.connectors.values():
+        for connector in c.connectors.values() if c.config.status_at_boot else ():
             await c.status(connector)
         pending = c.state.pending_firmware
         if pending is not None:

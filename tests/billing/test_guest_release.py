@@ -5,10 +5,10 @@ PaymentIntent). Before, it stayed `requires_capture` until the card network drop
 from __future__ import annotations
 
 from ampflow.seed import DEMO_STATION
+from chargers.script import scripted
 from domain.session import SessionState, SessionView
 from store.billing_tables import GuestPaymentRecord
 from tests.billing.conftest import WEBHOOK_SECRET
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually
 
@@ -47,7 +47,7 @@ async def test_a_refused_remote_start_releases_the_guest_hold(
     stripe_client,
 ):
     guest = await _paid_guest(stripe_api, stripe_client)
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
         cp.accept_remote_start = False  # e.g. the connector is faulted
         await _webhook(stripe_api, fake)
         session_id = await eventually(lambda: _guest_session(seeded, guest["token"]))
@@ -71,7 +71,7 @@ async def test_a_guest_whose_car_never_starts_is_released(
 ):
     stripe_settings.authorization_timeout_s = 3  # the EV never draws: the session expires
     guest = await _paid_guest(stripe_api, stripe_client)
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
         cp.start_after_remote_start = False  # accepted, but no transaction follows
         await _webhook(stripe_api, fake)
         session_id = await eventually(lambda: _guest_session(seeded, guest["token"]))

@@ -9,11 +9,11 @@ from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from api.main import create_app
+from chargers.script import scripted
 from domain.session import SessionState
 from store.billing_tables import GuestPaymentRecord
 from store.tables import Payment
 from tests.billing.conftest import WEBHOOK_SECRET, demo_driver_id, save_card
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
 from workers.session_worker import build_worker
@@ -28,7 +28,7 @@ async def test_saved_card_hold_is_captured_once(
     seeded, payments, fake, stripe_worker, gateway_url, temporal_client
 ):
     save_card(payments, demo_driver_id(seeded))
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
         assert (await cp.authorize(DEMO_TAG))["status"] == "Accepted"
         holds = [pi for pi in fake.payment_intents.values() if pi["status"] == "requires_capture"]
         assert len(holds) == 1
@@ -50,7 +50,7 @@ async def test_declined_card_is_refused_at_authorize(
     save_card(
         payments, demo_driver_id(seeded), card="pm_card_chargeCustomerFail"
     )  # saves, then declines
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
         info = await cp.authorize(DEMO_TAG)
     assert info["status"] == "Blocked"  # 1.6 has no NoCredit
     assert all(pi["status"] != "succeeded" for pi in fake.payment_intents.values())
@@ -73,7 +73,7 @@ async def test_guest_payment_link_starts_charges_and_captures(
     stripe_client.v1.payment_intents.confirm(
         guest["payment_intent_id"], params={"payment_method": "pm_card_visa"}
     )
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
         event = fake.events_of_type("payment_intent.amount_capturable_updated")[-1]
         body, signature = fake.signed_event(event["id"], WEBHOOK_SECRET)
         delivered = await stripe_api.post(
@@ -113,7 +113,7 @@ async def test_hold_smaller_than_the_bill_then_refund_and_no_double_capture(
         settings=stripe_settings,
     )
     async with worker:
-        async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
             await cp.start_transaction(DEMO_TAG)
             hold = next(
                 pi for pi in fake.payment_intents.values() if pi["status"] == "requires_capture"
@@ -157,7 +157,7 @@ async def test_hold_of_a_session_that_never_starts_is_released(
 ):
     settings.authorization_timeout_s = 2  # the gateway's sessions give up on a start quickly
     save_card(payments, demo_driver_id(seeded))
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
         assert (await cp.authorize(DEMO_TAG))["status"] == "Accepted"
     hold = next(iter(fake.payment_intents.values()))
     assert hold["status"] == "requires_capture"
@@ -188,7 +188,7 @@ async def test_guest_session_is_stopped_before_its_hold_runs_out(
         stripe_client.v1.payment_intents.confirm(
             guest["payment_intent_id"], params={"payment_method": "pm_card_visa"}
         )
-        async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
             event = fake.events_of_type("payment_intent.amount_capturable_updated")[-1]
             body, signature = fake.signed_event(event["id"], WEBHOOK_SECRET)
             await api.post(
@@ -197,9 +197,9 @@ async def test_guest_session_is_stopped_before_its_hold_runs_out(
             await eventually(lambda: cp.transaction_id is not None)
             for _ in range(6):  # 1 kWh every 10 minutes: 0.35 EUR + time each, over the hold
                 await cp.meter(1000, minutes=10)
-                if "RemoteStopTransaction" in cp.received:
+                if "RemoteStopTransaction" in cp.actions_received():
                     break
-            await eventually(lambda: "RemoteStopTransaction" in cp.received)
+            await eventually(lambda: "RemoteStopTransaction" in cp.actions_received())
             view = await session_result(temporal_client, DEMO_STATION, cp.transaction_id)
         await api.aclose()
     assert view.stop_reason == "Remote"

@@ -14,9 +14,9 @@ from temporalio.client import Client
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from chaos.tcp_proxy import TcpProxy
+from chargers.script import scripted
 from domain.session import SessionState
 from gateway.server import Gateway
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import session_result
 
@@ -35,16 +35,16 @@ async def test_a_start_stored_during_an_outage_reaches_its_session_before_it_exp
     await gateway.start(host="127.0.0.1", port=0)
     try:
         url = f"ws://127.0.0.1:{gateway.port}/ocpp"
-        async with charger16(url, DEMO_STATION, DEMO_PASSWORD) as charger:
+        async with scripted(url, DEMO_STATION, DEMO_PASSWORD) as charger:
             assert (await charger.authorize(DEMO_TAG))["status"] == "Accepted"
             proxy.cut()  # the gateway loses Temporal; the worker keeps running
             started = await charger.start_transaction(DEMO_TAG)
-            assert started.id_tag_info["status"] == "Accepted"  # the fallback decision
+            assert started["idTagInfo"]["status"] == "Accepted"  # the fallback decision
             await asyncio.sleep(AUTHORIZATION_TIMEOUT_S + 3)  # past the authorization timeout
             proxy.restore()
             await charger.meter(1_200)
             await charger.stop_transaction()
-        view = await session_result(temporal_client, DEMO_STATION, started.transaction_id, 90)
+        view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 90)
     finally:
         await gateway.stop()
         await proxy.stop()

@@ -16,9 +16,9 @@ from ampflow.devstack import free_port
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from chaos.processes import RoleProcess
 from chaos.tcp_proxy import TcpProxy
+from chargers.script import scripted
 from domain.session import SessionState
 from store.billing_tables import LedgerEntry
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
 
@@ -56,20 +56,20 @@ async def test_a_stop_answered_then_sigkilled_is_delivered_by_another_gateway(
         first.start()
         await first.ready()
         url = f"ws://127.0.0.1:{first.port}/ocpp"
-        async with charger16(url, DEMO_STATION, DEMO_PASSWORD) as charger:
+        async with scripted(url, DEMO_STATION, DEMO_PASSWORD) as charger:
             started = await charger.start_transaction(DEMO_TAG)
-            assert started.id_tag_info["status"] == "Accepted"
+            assert started["idTagInfo"]["status"] == "Accepted"
             await charger.meter(1_500)
             proxy.cut()  # the gateway loses Temporal
             await charger.stop_transaction()  # answered: stored before the answer
             first.kill()  # SIGKILL before the stop could be delivered
-        session_id = f"session-{DEMO_STATION}-{started.transaction_id}"
+        session_id = f"session-{DEMO_STATION}-{started['transactionId']}"
         handle = temporal_client.get_workflow_handle(session_id)
         assert (await handle.describe()).status.name == "RUNNING"  # the stop is not there yet
         proxy.restore()
         second.start()
         await second.ready()
-        view = await session_result(temporal_client, DEMO_STATION, started.transaction_id, 120)
+        view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 120)
     finally:
         first.kill()
         second.kill()

@@ -1,102 +1,31 @@
 """OCPP 1.6J scenarios modelled on the OCA 1.6 compliance test catalogue (OCTT, Central System).
 
-Each test is named after the `_CSMS` case it mirrors; the charger is the `ocpp` library in the
-charge-point role, which validates every frame the CSMS sends against the 1.6 schemas.
+Each test is named after the `_CSMS` case it mirrors; the charger is a virtual charger
+(`chargers/`), which validates every frame the CSMS sends against the 1.6 schemas.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import websockets
-from ocpp.routing import after, on
-from ocpp.v16 import call, call_result
-
 from ampflow.seed import DEMO_STATION, DEMO_TAG
-from ampflow.simulator import basic_auth_header
+from chargers.script import Script16, scripted
 from domain.session import SessionState
 from store.tables import Connector
-from tests.chargers import Charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.e2e.test_demo_session import hand_rated_total
 from tests.helpers import eventually, session_result
-from tests.v201.support import payments_for, sessions
-
-
-class CatalogueCharger(Charger16):
-    """A 1.6 charge point that also answers Reset, UnlockConnector, ChangeAvailability and the
-    configuration messages, recording every request it got."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.requests: list[tuple[str, dict]] = []
-        self.config = {
-            "HeartbeatInterval": ["300", False],
-            "MeterValueSampleInterval": ["30", False],
-            "NumberOfConnectors": ["2", True],
-            "SupportedFeatureProfiles": ["Core,RemoteTrigger", True],
-        }
-
-    @on("Reset")
-    def on_reset(self, type: str):
-        self.requests.append(("Reset", {"type": type}))
-        return call_result.Reset(status="Accepted")
-
-    @on("UnlockConnector")
-    def on_unlock(self, connector_id: int):
-        self.requests.append(("UnlockConnector", {"connector_id": connector_id}))
-        status = "Unlocked" if connector_id in (1, 2) else "NotSupported"
-        return call_result.UnlockConnector(status=status)
-
-    @on("ChangeAvailability")
-    def on_change_availability(self, connector_id: int, type: str):
-        self.requests.append(("ChangeAvailability", {"connector_id": connector_id, "type": type}))
-        return call_result.ChangeAvailability(status="Accepted")
-
-    @after("ChangeAvailability")
-    async def after_change_availability(self, connector_id: int, type: str):
-        await self.status("Available" if type == "Operative" else "Unavailable", connector_id)
-
-    @on("GetConfiguration")
-    def on_get_configuration(self, key: list[str] | None = None):
-        self.requests.append(("GetConfiguration", {"key": key}))
-        names = key if key else list(self.config)
-        known = [
-            {"key": k, "readonly": self.config[k][1], "value": self.config[k][0]}
-            for k in names
-            if k in self.config
-        ]
-        unknown = [k for k in names if k not in self.config]
-        return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
-
-    @on("ChangeConfiguration")
-    def on_change_configuration(self, key: str, value: str):
-        self.requests.append(("ChangeConfiguration", {"key": key, "value": value}))
-        if key not in self.config:
-            return call_result.ChangeConfiguration(status="NotSupported")
-        if self.config[key][1]:
-            return call_result.ChangeConfiguration(status="Rejected")
-        self.config[key][0] = value
-        return call_result.ChangeConfiguration(status="Accepted")
+from tests.records import payments_for, sessions
 
 
 @contextlib.asynccontextmanager
-async def charger(url: str) -> AsyncIterator[CatalogueCharger]:
-    async with websockets.connect(
-        f"{url}/{DEMO_STATION}",
-        subprotocols=["ocpp1.6"],
-        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
-    ) as ws:
-        cp = CatalogueCharger(DEMO_STATION, ws, response_timeout=30)
-        reader = asyncio.create_task(cp.start())
-        try:
-            await cp.boot()
-            yield cp
-        finally:
-            reader.cancel()
+async def charger(url: str) -> AsyncIterator[Script16]:
+    """DEMO-1 as a virtual 1.6 charger (2 connectors) answering every command with its own
+    behaviour; the test spells out its transactions (`chargers.script`)."""
+    async with scripted(url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        yield cp
 
 
 async def command(api, name: str, **params) -> dict:
@@ -115,11 +44,11 @@ def status_of(db, connector_id: int) -> str | None:
 
 async def test_TC_001_CSMS_cold_boot_charge_point(seeded, gateway_url, settings):
     async with charger(gateway_url) as cp:
-        boot = await cp.call(call.BootNotification(charge_point_vendor="T", charge_point_model="T"))
-        assert boot.status == "Accepted" and boot.interval == settings.heartbeat_interval_s
+        boot = await cp.boot()
+        assert boot["status"] == "Accepted" and boot["interval"] == settings.heartbeat_interval_s
         for connector_id in (0, 1, 2):
             await cp.status("Available", connector_id)
-        assert (await cp.call(call.Heartbeat())).current_time
+        assert (await cp.call("Heartbeat", {}))["currentTime"]
     assert [status_of(seeded, c) for c in (0, 1, 2)] == ["Available"] * 3
 
 
@@ -129,7 +58,7 @@ async def test_TC_004_1_CSMS_regular_charging_session_identification_first(
     async with charger(gateway_url) as cp:
         assert (await cp.authorize(DEMO_TAG))["status"] == "Accepted"
         start = await cp.start_transaction(DEMO_TAG)
-        assert start.id_tag_info["status"] == "Accepted"
+        assert start["idTagInfo"]["status"] == "Accepted"
         await cp.status("Charging")
         await cp.meter(1500)
         await cp.stop_transaction()
@@ -147,7 +76,7 @@ async def test_TC_039_CSMS_offline_transaction(seeded, worker, gateway_url, temp
     async with charger(gateway_url) as cp:
         cp.clock -= timedelta(hours=2)  # both happened while the link was down
         start = await cp.start_transaction(DEMO_TAG)
-        assert start.id_tag_info["status"] == "Accepted"
+        assert start["idTagInfo"]["status"] == "Accepted"
         cp.meter_wh += 2000
         await cp.stop_transaction("Local", minutes=30)
     view = await session_result(temporal_client, DEMO_STATION, cp.transaction_id)
@@ -164,7 +93,7 @@ async def test_TC_011_1_CSMS_remote_start_charging_session_remote_start_first(
         assert record["status"] == "Accepted"
         await eventually(lambda: cp.transaction_id is not None)
         await eventually(lambda: [s.state for s in sessions(seeded)] == ["Charging"])
-    assert "RemoteStartTransaction" in cp.received
+    assert "RemoteStartTransaction" in cp.actions_received()
 
 
 async def test_TC_012_CSMS_remote_stop_charging_session(
@@ -192,21 +121,21 @@ async def test_TC_013_CSMS_hard_reset_without_transaction(seeded, worker, gatewa
             "status"
         ] == "Accepted"
         await eventually(lambda: status_of(seeded, 1) == "Available")
-    assert cp.requests == [("ChangeAvailability", {"connector_id": 1, "type": "Operative"})]
+    assert cp.received == [("ChangeAvailability", {"connectorId": 1, "type": "Operative"})]
 
 
 async def test_TC_017_1_CSMS_unlock_connector_no_charging_session(seeded, worker, gateway_url, api):
     async with charger(gateway_url) as cp:
         assert (await command(api, "unlock_connector", connector_id=2))["status"] == "Unlocked"
-    assert cp.requests == [("UnlockConnector", {"connector_id": 2})]
+    assert cp.received == [("UnlockConnector", {"connectorId": 2})]
 
 
 async def test_TC_019_1_CSMS_retrieve_all_configuration_keys(seeded, worker, gateway_url, api):
     async with charger(gateway_url) as cp:
         record = await command(api, "get_configuration")
-    assert cp.requests == [("GetConfiguration", {"key": None})]
+    assert cp.received == [("GetConfiguration", {})]
     keys = {item["key"] for item in record["response"]["configurationKey"]}
-    assert keys == set(cp.config)
+    assert keys == set(cp.charger.settings.table)
 
 
 async def test_TC_021_CSMS_change_set_configuration(seeded, worker, gateway_url, api):
@@ -216,7 +145,7 @@ async def test_TC_021_CSMS_change_set_configuration(seeded, worker, gateway_url,
         )
         assert record["status"] == "Accepted"
         check = await command(api, "get_configuration", keys=["MeterValueSampleInterval"])
-    assert cp.requests[0] == (
+    assert cp.received[0] == (
         "ChangeConfiguration",
         {"key": "MeterValueSampleInterval", "value": "60"},
     )

@@ -1,24 +1,23 @@
 """OCPP 2.0.1 scenarios modelled on the OCA compliance test catalogue (Part 6, OCTT test cases).
 
 Each test is named after the catalogue case it mirrors. `_CSMS` cases are the CSMS-side cases;
-`_CS` ids are station-side cases whose CSMS half is exercised here (the simulated station plays
-the OCTT's part). The station is the `ocpp` library in the charging-station role, so every frame
-the CSMS sends is validated against the official 2.0.1 schemas before it is answered.
+`_CS` ids are station-side cases whose CSMS half is exercised here (a virtual charger plays the
+OCTT's part, its transactions scripted by the test: `chargers.script`), so every frame the CSMS
+sends is validated against the official 2.0.1 schemas before it is answered.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from ocpp.v201 import call
-
 from ampflow.seed import DEMO_STATION, DEMO_TAG
-from ampflow.simulator_v201 import StationModel, iso
+from chargers.script import iso
 from domain.session import SessionState, SessionView
 from store.tables import ChargingSession, Connector, Station
 from tests.e2e.test_demo_session import hand_rated_total
 from tests.helpers import charger_session_id, charger_session_result, eventually
-from tests.v201.support import booted_station, payments_for, sessions, station_events
+from tests.records import payments_for, sessions, station_events
+from tests.stations import demo_201
 from workflows.contract import QUERY_STATE
 
 TAG = {"idToken": DEMO_TAG, "type": "ISO14443"}
@@ -41,21 +40,21 @@ def connector(db, evse_id: int) -> Connector | None:
 
 
 async def test_TC_B_01_CSMS_cold_boot_charging_station_accepted(seeded, gateway_url, settings):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url, model="Simulator-2") as station:
         boot = await station.boot()
-        assert boot.status == "Accepted" and boot.interval == settings.heartbeat_interval_s
-        assert boot.current_time.endswith("Z")
+        assert boot["status"] == "Accepted" and boot["interval"] == settings.heartbeat_interval_s
+        assert boot["currentTime"].endswith("Z")
         for evse_id in (1, 2):
             await station.status(evse_id, "Available")
-        heartbeat = await station.send(call.Heartbeat())
-        assert heartbeat.current_time
+        heartbeat = await station.call("Heartbeat", {})
+        assert heartbeat["currentTime"]
     assert [connector(seeded, e).status for e in (1, 2)] == ["Available", "Available"]
     with seeded.session() as s:
         assert s.get(Station, DEMO_STATION).model == "Simulator-2"
 
 
 async def test_TC_B_06_CS_get_variables_single_value(seeded, worker, gateway_url, api):
-    async with booted_station(gateway_url):
+    async with demo_201(gateway_url):
         record = await command(
             api, "get_configuration", variables=["OCPPCommCtrlr.HeartbeatInterval"]
         )
@@ -64,7 +63,7 @@ async def test_TC_B_06_CS_get_variables_single_value(seeded, worker, gateway_url
 
 
 async def test_TC_B_09_CS_set_variables_single_value(seeded, worker, gateway_url, api):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         record = await command(
             api, "change_configuration", key="OCPPCommCtrlr.HeartbeatInterval", value=60
         )
@@ -73,11 +72,11 @@ async def test_TC_B_09_CS_set_variables_single_value(seeded, worker, gateway_url
             api, "get_configuration", variables=["OCPPCommCtrlr.HeartbeatInterval"]
         )
     assert check["response"]["getVariableResult"][0]["attributeValue"] == "60"
-    assert station.model.received[0][1]["set_variable_data"][0]["attribute_value"] == "60"
+    assert station.received[0][1]["setVariableData"][0]["attributeValue"] == "60"
 
 
 async def test_TC_B_33_CS_get_variables_unknown_variable(seeded, worker, gateway_url, api):
-    async with booted_station(gateway_url):
+    async with demo_201(gateway_url):
         record = await command(
             api, "get_configuration", variables=["OCPPCommCtrlr.UnknownVariable"]
         )
@@ -92,30 +91,39 @@ async def test_TC_B_33_CS_get_variables_unknown_variable(seeded, worker, gateway
 async def test_TC_B_20_CSMS_reset_without_ongoing_transaction_on_idle(
     seeded, worker, gateway_url, api
 ):
-    model = StationModel()
-    async with booted_station(gateway_url, model):
+    async with demo_201(gateway_url) as station:
         record = await command(api, "reset", type="OnIdle")
         assert record["status"] == "Accepted"
-    assert model.received == [("Reset", {"type": "OnIdle", "evse_id": None})]
-    async with booted_station(gateway_url, model) as station:  # rebooted
-        assert (await station.boot("RemoteReset")).status == "Accepted"
+        await station.charger.wait_booted(2)  # rebooted at once: nothing was charging
+        assert station.charger.journal.find("boot")[-1]["reason"] == "RemoteReset"
         await station.status(1, "Available")
+    assert station.received == [("Reset", {"type": "OnIdle"})]
     assert connector(seeded, 1).status == "Available"
 
 
 async def test_TC_B_22_CSMS_reset_with_ongoing_transaction_immediate(
     seeded, worker, gateway_url, api, temporal_client
 ):
-    model = StationModel()
-    async with booted_station(gateway_url, model) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, DEMO_TAG)
+        ended: list[dict] = []
+
+        def reset(request: dict):
+            """Ends the transaction, then reboots (as the charger does after Immediate)."""
+
+            async def reboot() -> None:
+                ended.append(await station.event(tx.ended("ImmediateReset", "ResetCommand")))
+                await station.charger.reboot("RemoteReset", hard=True)
+
+            return {"status": "Accepted"}, reboot()
+
+        station.charger.answer_with("Reset", reset)
         await station.event(tx.started())
         await station.event(tx.updated(800))
         assert (await command(api, "reset", type="Immediate"))["status"] == "Accepted"
-        ended = await station.event(tx.ended("ImmediateReset", "ResetCommand"))
-        assert ended.id_token_info is None  # no idToken sent, none answered
-    async with booted_station(gateway_url, model) as station:
-        assert (await station.boot("RemoteReset")).status == "Accepted"
+        await station.charger.wait_booted(2)
+        assert station.charger.journal.find("boot")[-1]["reason"] == "RemoteReset"
+    assert ended[0].get("idTokenInfo") is None  # no idToken sent, none answered
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED
     assert (view.stop_reason, view.energy_wh) == ("ImmediateReset", 800)
@@ -125,7 +133,7 @@ async def test_TC_B_22_CSMS_reset_with_ongoing_transaction_immediate(
 
 
 async def test_TC_C_02_CSMS_local_start_authorization_invalid_unknown(seeded, worker, gateway_url):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         assert (await station.authorize("UNKNOWN-42"))["status"] in ("Invalid", "Unknown")
         assert (await station.authorize(DEMO_TAG))["status"] == "Accepted"
     assert sessions(seeded) == []  # a decision alone is no session
@@ -137,11 +145,11 @@ async def test_TC_C_02_CSMS_local_start_authorization_invalid_unknown(seeded, wo
 async def test_TC_E_04_CSMS_local_start_authorization_first_success(
     seeded, worker, gateway_url, temporal_client
 ):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         assert (await station.authorize(DEMO_TAG))["status"] == "Accepted"
         tx = station.transaction(1, DEMO_TAG)
         started = await station.event(tx.started("Authorized"))
-        assert started.id_token_info["status"] == "Accepted"
+        assert started["idTokenInfo"]["status"] == "Accepted"
         for _ in range(2):
             await station.event(tx.updated(1000))
         await station.event(tx.ended())
@@ -151,16 +159,17 @@ async def test_TC_E_04_CSMS_local_start_authorization_first_success(
 
 
 async def test_TC_E_09_CSMS_start_transaction_options_ev_connected(seeded, worker, gateway_url):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         await station.status(1, "Occupied")
-        await station.send(
-            call.NotifyEvent(
-                generated_at=iso(station.model.clock),
-                seq_no=0,
-                event_data=[
+        await station.call(
+            "NotifyEvent",
+            {
+                "generatedAt": iso(station.clock),
+                "seqNo": 0,
+                "eventData": [
                     {
                         "eventId": 1,
-                        "timestamp": iso(station.model.clock),
+                        "timestamp": iso(station.clock),
                         "trigger": "Delta",
                         "actualValue": "Occupied",
                         "eventNotificationType": "HardWiredNotification",
@@ -168,11 +177,11 @@ async def test_TC_E_09_CSMS_start_transaction_options_ev_connected(seeded, worke
                         "variable": {"name": "AvailabilityState"},
                     }
                 ],
-            )
+            },
         )
         tx = station.transaction(1, None)
         started = await station.event(tx.started("CablePluggedIn", with_token=False))
-        assert started.id_token_info is None
+        assert started.get("idTokenInfo") is None
         await eventually(lambda: [s.state for s in sessions(seeded)] == ["Pending"])
     assert connector(seeded, 1).status == "Occupied"
     [notified] = station_events(seeded, "NotifyEvent")
@@ -182,14 +191,14 @@ async def test_TC_E_09_CSMS_start_transaction_options_ev_connected(seeded, worke
 async def test_TC_E_03_CSMS_local_start_cable_plugin_first_success(
     seeded, worker, gateway_url, temporal_client
 ):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, None)
         tx.meter_wh = 52_000
         await station.event(tx.started("CablePluggedIn", with_token=False))
         # Reusable state Authorized (local): Authorize, then the idToken in a TransactionEvent.
         assert (await station.authorize(DEMO_TAG))["status"] == "Accepted"
         authorized = await station.event(tx.updated(0, "Authorized", id_token=TAG))
-        assert authorized.id_token_info["status"] == "Accepted"
+        assert authorized["idTokenInfo"]["status"] == "Accepted"
         await station.event(tx.updated(1200, "ChargingStateChanged"))
         await station.event(tx.ended())
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
@@ -201,7 +210,7 @@ async def test_TC_E_03_CSMS_local_start_cable_plugin_first_success(
 async def test_TC_E_03_variant_cable_plugin_first_never_authorized_is_not_billed(
     seeded, worker, gateway_url, temporal_client
 ):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, None)
         await station.event(tx.started("CablePluggedIn", with_token=False))
         await station.event(tx.updated(700))
@@ -215,7 +224,7 @@ async def test_TC_E_38_CSMS_local_start_transaction_ev_not_ready(
     seeded, worker, gateway_url, temporal_client
 ):
     """chargingState SuspendedEV (EV not ready) counts as idle time in the session."""
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, DEMO_TAG)
         await station.event(tx.started())
         ten = timedelta(minutes=10)
@@ -241,13 +250,12 @@ async def _query_when(handle, predicate):
 async def test_TC_E_43_CS_offline_behaviour_transaction_during_offline_period(
     seeded, worker, gateway_url, temporal_client
 ):
-    model = StationModel()
-    async with booted_station(gateway_url, model) as station:
-        tx = station.transaction(2, DEMO_TAG, at=model.clock - timedelta(hours=1))
+    async with demo_201(gateway_url) as station:
+        tx = station.transaction(2, DEMO_TAG, at=station.clock - timedelta(hours=1))
     queue = [tx.started(offline=True), tx.updated(900, offline=True), tx.ended(offline=True)]
-    async with booted_station(gateway_url, model) as station:
+    async with demo_201(gateway_url, station) as station:
         answers = [await station.event(event) for event in queue]
-    assert answers[0].id_token_info["status"] == "Accepted"
+    assert answers[0]["idTokenInfo"]["status"] == "Accepted"
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 900
     with seeded.session() as s:
@@ -258,7 +266,7 @@ async def test_TC_E_43_CS_offline_behaviour_transaction_during_offline_period(
 async def test_TC_E_21_CSMS_stop_transaction_options_stop_authorized_remote(
     seeded, worker, gateway_url, api, temporal_client
 ):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, DEMO_TAG)
         await station.event(tx.started())
         await station.event(tx.updated(400))
@@ -269,8 +277,8 @@ async def test_TC_E_21_CSMS_stop_transaction_options_stop_authorized_remote(
         )
     assert (
         "RequestStopTransaction",
-        {"transaction_id": tx.transaction_id},
-    ) in station.model.received
+        {"transactionId": tx.transaction_id},
+    ) in station.received
     assert view.state == SessionState.COMPLETED and view.stop_reason == "Remote"
 
 
@@ -280,7 +288,7 @@ async def test_TC_E_21_CSMS_stop_transaction_options_stop_authorized_remote(
 async def test_TC_F_01_CSMS_remote_start_transaction_cable_plugin_first(
     seeded, worker, gateway_url, api, temporal_client
 ):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, None)
         await station.event(tx.started("CablePluggedIn", with_token=False))
         record = await command(
@@ -291,8 +299,8 @@ async def test_TC_F_01_CSMS_remote_start_transaction_cable_plugin_first(
         await eventually(lambda: [s.state for s in sessions(seeded)] == ["Charging"])
         await station.event(tx.updated(600))
         await station.event(tx.ended())
-    _, request = station.model.received[0]
-    assert request["id_token"]["id_token"] == DEMO_TAG and request["remote_start_id"] == 5
+    _, request = station.received[0]
+    assert request["idToken"]["idToken"] == DEMO_TAG and request["remoteStartId"] == 5
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 600
 
@@ -300,10 +308,10 @@ async def test_TC_F_01_CSMS_remote_start_transaction_cable_plugin_first(
 async def test_TC_F_06_CSMS_remote_unlock_connector_without_transaction(
     seeded, worker, gateway_url, api
 ):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         record = await command(api, "unlock_connector", evse_id=1, connector_id=1)
     assert record["status"] == "Unlocked"
-    assert station.model.received == [("UnlockConnector", {"evse_id": 1, "connector_id": 1})]
+    assert station.received == [("UnlockConnector", {"evseId": 1, "connectorId": 1})]
 
 
 # ---- G. Availability ------------------------------------------------------------------------
@@ -312,23 +320,23 @@ async def test_TC_F_06_CSMS_remote_unlock_connector_without_transaction(
 async def test_TC_G_05_CSMS_change_availability_station_operative_to_inoperative(
     seeded, worker, gateway_url, api
 ):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         record = await command(api, "change_availability", operative=False)
         assert record["status"] == "Accepted"
         await eventually(
             lambda: all((c := connector(seeded, e)) and c.status == "Unavailable" for e in (1, 2))
         )
-    assert station.model.received == [
-        ("ChangeAvailability", {"operational_status": "Inoperative", "evse": None})
-    ]
+    assert station.received == [("ChangeAvailability", {"operationalStatus": "Inoperative"})]
 
 
 async def test_TC_G_04_CSMS_change_availability_evse_inoperative_to_operative(
     seeded, worker, gateway_url, api
 ):
-    async with booted_station(gateway_url) as station:
-        await station.status(1, "Unavailable")
+    async with demo_201(gateway_url) as station:
+        evse = station.charger.connectors[1]
+        evse.inoperative = True  # the EVSE starts out inoperative
+        await station.charger.status(evse, "Unavailable")
         record = await command(api, "change_availability", connector_id=1, operative=True)
         assert record["status"] == "Accepted"
         await eventually(lambda: connector(seeded, 1).status == "Available")
-    assert station.model.received[-1][1] == {"operational_status": "Operative", "evse": {"id": 1}}
+    assert station.received[-1][1] == {"operationalStatus": "Operative", "evse": {"id": 1}}

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from activities.monitoring_activities import monitoring_activities
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from api.routes.alerts import wake_sweep
+from chargers.script import scripted
 from domain.alerts import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
@@ -28,7 +29,6 @@ from domain.alerts import (
 from gateway import events
 from store.db import Database
 from store.monitoring_tables import Alert, AlertEvent
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually
 from tests.monitoring.conftest import WEBHOOK_SECRET, WebhookReceiver
@@ -69,11 +69,11 @@ async def sweeps(db: Database, count: int = 3) -> None:
 
 async def test_faulted_connector_16(seeded, worker, gateway_url, webhook):
     key = alert_key(AlertCause.CONNECTOR_FAULTED, DEMO_STATION, 2)
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
-        await charger.call(_status(2, "Faulted", "GroundFailure"))
-        await charger.call(_status(2, "Faulted", "GroundFailure"))  # the same cause again
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+        await charger.call(*_status(2, "Faulted", "GroundFailure"))
+        await charger.call(*_status(2, "Faulted", "GroundFailure"))  # the same cause again
         await eventually(lambda: state_of(seeded, key) == "open")
-        await charger.call(_status(2, "Available"))
+        await charger.call(*_status(2, "Available"))
         await eventually(lambda: state_of(seeded, key) == "resolved")
         await eventually(lambda: len(webhook.events(key)) == 2)
     [alert] = alerts_of(seeded, key)
@@ -101,12 +101,12 @@ async def test_faulted_connector_201_maps_to_unspecified(seeded, worker, gateway
 
 async def test_station_offline_beyond_threshold(seeded, worker, gateway_url, webhook):
     key = alert_key(AlertCause.STATION_OFFLINE, DEMO_STATION)
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD):
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD):
         pass  # connected, then gone
     await eventually(lambda: state_of(seeded, key) == "open")
     await sweeps(seeded)
     assert len(alerts_of(seeded, key)) == 1  # still one alert, sweep after sweep
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD):
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD):
         await eventually(lambda: state_of(seeded, key) == "resolved")
         await eventually(lambda: len(webhook.events(key)) == 2)
     [alert] = alerts_of(seeded, key)
@@ -121,7 +121,7 @@ async def keep_metering(charger) -> None:
 
 
 async def test_session_stuck_without_meter_values(seeded, worker, gateway_url, webhook):
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         await charger.start_transaction(DEMO_TAG)
         session_id = contract.session_workflow_id(DEMO_STATION, charger.transaction_id)
         key = alert_key(AlertCause.SESSION_STUCK, session_id)
@@ -142,7 +142,7 @@ async def test_session_stuck_without_meter_values(seeded, worker, gateway_url, w
 
 async def test_repeated_authorization_failures(seeded, worker, gateway_url, webhook):
     key = alert_key(AlertCause.AUTH_FAILURES, DEMO_STATION)
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         for n in range(4):
             assert (await charger.authorize(f"UNKNOWN-{n}"))["status"] == "Invalid"
         await eventually(lambda: state_of(seeded, key) == "open")
@@ -206,8 +206,8 @@ async def test_failed_job_from_another_workflow(seeded, worker, temporal_client,
 
 async def test_operators_acknowledge_and_resolve(seeded, worker, gateway_url, api, webhook):
     key = alert_key(AlertCause.CONNECTOR_FAULTED, DEMO_STATION, 1)
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
-        await charger.call(_status(1, "Faulted", "HighTemperature"))
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+        await charger.call(*_status(1, "Faulted", "HighTemperature"))
         await eventually(lambda: state_of(seeded, key) == "open")
         [alert] = alerts_of(seeded, key)
 
@@ -218,7 +218,7 @@ async def test_operators_acknowledge_and_resolve(seeded, worker, gateway_url, ap
         assert acked.json()["acknowledged_by"] == "admin"
         assert (await api.post(f"/alerts/{alert.id}/acknowledge")).status_code == 409
 
-        await charger.call(_status(1, "Faulted", "HighTemperature"))  # still the same alert
+        await charger.call(*_status(1, "Faulted", "HighTemperature"))  # still the same alert
         await eventually(lambda: status_rows(seeded) == 2)
         resolved = await api.post(f"/alerts/{alert.id}/resolve", json={"note": "fan replaced"})
         assert resolved.json()["state"] == "resolved"
@@ -241,10 +241,8 @@ async def test_operators_acknowledge_and_resolve(seeded, worker, gateway_url, ap
     await eventually(all_marked_delivered)
 
 
-def _status(connector: int, status: str, error: str = "NoError"):
-    from ocpp.v16 import call
-
-    return call.StatusNotification(connector_id=connector, error_code=error, status=status)
+def _status(connector: int, status: str, error: str = "NoError") -> tuple[str, dict]:
+    return "StatusNotification", {"connectorId": connector, "errorCode": error, "status": status}
 
 
 async def test_sweep_continues_as_new(seeded, worker, temporal_client, settings):

@@ -24,7 +24,7 @@ from domain.analytics import MonthlyReportRequest
 from store.db import Database
 from tests.conftest import ADMIN_KEY
 from tests.helpers import charger_session_result, eventually
-from tests.v201.support import booted_station
+from tests.stations import demo_201
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ten_minutes = timedelta(minutes=10)
@@ -218,8 +218,8 @@ async def test_201_charging_time_agrees_with_the_idle_fee(
 ):
     """A real 2.0.1 session through the gateway: charging 10 min, SuspendedEV 10 min (idle),
     charging 1 min. Analytics' charging time is the session's duration minus its idle time."""
-    async with booted_station(gateway_url) as station:
-        started = station.model.clock
+    async with demo_201(gateway_url) as station:
+        started = station.clock
         await station.status(1, "Occupied")
         tx = station.transaction(1, DEMO_TAG)
         await station.event(tx.started())

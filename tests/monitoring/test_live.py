@@ -13,10 +13,9 @@ import time
 from dataclasses import dataclass
 
 import httpx
-from ocpp.v16 import call
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
-from tests.chargers import charger16, iso
+from chargers.script import iso, scripted
 from tests.conftest import ADMIN_KEY, DEMO_PASSWORD
 from tests.helpers import eventually
 from workflows import contract
@@ -69,7 +68,7 @@ async def live_stream(base_url: str, **params):
 
 async def test_session_power_reaches_the_stream(seeded, worker, gateway_url, api_server):
     async with live_stream(api_server) as arrived:
-        async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+        async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
             await charger.status("Preparing")
             await charger.start_transaction(DEMO_TAG)
             session_id = contract.session_workflow_id(DEMO_STATION, charger.transaction_id)
@@ -77,10 +76,11 @@ async def test_session_power_reaches_the_stream(seeded, worker, gateway_url, api
             charger.meter_wh += 1500
             sent = time.monotonic()
             await charger.call(
-                call.MeterValues(
-                    connector_id=1,
-                    transaction_id=charger.transaction_id,
-                    meter_value=[
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "transactionId": charger.transaction_id,
+                    "meterValue": [
                         {
                             "timestamp": iso(charger.clock),
                             "sampledValue": [
@@ -97,7 +97,7 @@ async def test_session_power_reaches_the_stream(seeded, worker, gateway_url, api
                             ],
                         }
                     ],
-                )
+                },
             )
             meter = await eventually(lambda: _first(arrived, "meter", session_id=session_id))
             print(f"\nMeterValues → SSE event latency: {1000 * (meter.at - sent):.1f} ms")
@@ -138,7 +138,7 @@ async def test_session_power_reaches_the_stream(seeded, worker, gateway_url, api
 async def test_stream_filters_by_station_and_type(seeded, worker, gateway_url, api_server):
     async with live_stream(api_server, station_id="OTHER", types="meter") as other:
         async with live_stream(api_server, station_id=DEMO_STATION, types="connector") as mine:
-            async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+            async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
                 await charger.status("Faulted")
                 await eventually(lambda: _first(mine, "connector", status="Faulted"))
     assert {a.event for a in mine} == {"ready", "connector"}

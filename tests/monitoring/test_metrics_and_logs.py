@@ -14,8 +14,8 @@ from ampflow.devstack import free_port
 from ampflow.logging_json import JsonFormatter, bind_station
 from ampflow.seed import DEMO_STATION
 from ampflow.simulator import basic_auth_header
+from chargers.script import scripted
 from gateway.server import Gateway
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 
 
@@ -54,7 +54,7 @@ async def test_gateway_metrics_on_their_own_port(seeded, settings, temporal_clie
                 subprotocols=["ocpp1.6"],
                 additional_headers=basic_auth_header(DEMO_STATION, "wrong"),
             )
-        async with charger16(url, DEMO_STATION, DEMO_PASSWORD) as charger:
+        async with scripted(url, DEMO_STATION, DEMO_PASSWORD) as charger:
             await charger.status("Available")
             async with httpx.AsyncClient() as http:
                 scraped = await http.get(f"http://127.0.0.1:{settings.gateway_metrics_port}/")

@@ -13,14 +13,13 @@ from datetime import timedelta
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
-from ampflow.simulator_v201 import connect
+from chargers.script import scripted
 from domain.session import SessionState, SessionView
 from store.db import Database
 from store.tables import ChargingSession, MeterSample
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
-from tests.v201.support import booted_station
+from tests.stations import demo_201
 
 ATTACKER = "DEMO"  # DEMO-1 minus its suffix
 ATTACKER_PASSWORD = "attacker-pass-0123"
@@ -52,9 +51,9 @@ def _session(db: Database, session_id: str) -> ChargingSession | None:
 
 async def _attack_201(url: str, transaction_id: str) -> None:
     """`DEMO` starts, meters 900 kWh and ends a transaction with the given id."""
-    async with connect(url, ATTACKER, ATTACKER_PASSWORD) as attacker:
-        assert (await attacker.boot()).status == "Accepted"
-        later = attacker.model.clock + timedelta(minutes=30)
+    async with scripted(url, ATTACKER, ATTACKER_PASSWORD, version="2.0.1") as attacker:
+        assert attacker.charger.boot_status == "Accepted"
+        later = attacker.clock + timedelta(minutes=30)
         tx = attacker.transaction(1, DEMO_TAG, at=later, transaction_id=transaction_id)
         await attacker.event(tx.started())
         await attacker.event(tx.updated(900_000))
@@ -65,9 +64,9 @@ async def test_a_201_transaction_id_cannot_reach_another_stations_running_sessio
     seeded, worker, gateway_url, temporal_client, api
 ):
     await _register_attacker(api)
-    async with booted_station(gateway_url) as victim:
+    async with demo_201(gateway_url) as victim:
         tx = victim.transaction(1, DEMO_TAG, transaction_id="7")
-        assert (await victim.event(tx.started())).id_token_info["status"] == "Accepted"
+        assert (await victim.event(tx.started()))["idTokenInfo"]["status"] == "Accepted"
         await victim.event(tx.updated(1_000))
         victim_id = await eventually(lambda: _running_session_at(seeded, DEMO_STATION))
         # `DEMO` + `1-{key}` spells the victim's session id under the old scheme.
@@ -95,18 +94,17 @@ async def test_a_201_station_cannot_pre_create_another_stations_next_sessions(
 
         last = s.exec(text("SELECT last_value FROM session_number_seq")).scalar_one()  # type: ignore
     for guess in range(last, last + 4):
-        async with connect(gateway_url, ATTACKER, ATTACKER_PASSWORD) as attacker:
-            await attacker.boot()
+        async with scripted(gateway_url, ATTACKER, ATTACKER_PASSWORD, version="2.0.1") as attacker:
             tx = attacker.transaction(1, DEMO_TAG, transaction_id=f"1-{guess}")
             await attacker.event(tx.started())
             await attacker.event(tx.updated(500_000))
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         assert (await charger.authorize(DEMO_TAG))["status"] == "Accepted"
         started = await charger.start_transaction(DEMO_TAG)
-        assert started.id_tag_info["status"] == "Accepted"
+        assert started["idTagInfo"]["status"] == "Accepted"
         await charger.meter(1_500)
         await charger.stop_transaction()
-    view = await session_result(temporal_client, DEMO_STATION, started.transaction_id)
+    view = await session_result(temporal_client, DEMO_STATION, started["transactionId"])
     assert view.state == SessionState.COMPLETED
     assert view.energy_wh == 1_500  # the driver pays for their own energy only
     session_id = view.session_id
@@ -119,11 +117,11 @@ async def test_a_16_station_cannot_meter_or_stop_another_stations_transaction(
     seeded, worker, gateway_url, temporal_client, api
 ):
     await _register_attacker(api)
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as victim:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as victim:
         started = await victim.start_transaction(DEMO_TAG)
         await victim.meter(1_000)
-        victim_tx = started.transaction_id
-        async with charger16(gateway_url, ATTACKER, ATTACKER_PASSWORD) as attacker:
+        victim_tx = started["transactionId"]
+        async with scripted(gateway_url, ATTACKER, ATTACKER_PASSWORD) as attacker:
             attacker.transaction_id = victim_tx  # the victim's number, sent as its own
             attacker.id_tag = DEMO_TAG
             attacker.meter_wh = 10_000

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ampflow.seed import DEMO_STATION
-from tests.chargers import charger16
+from chargers.script import scripted
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually
 
@@ -22,7 +22,7 @@ def _stored(db, query: str) -> list[str]:
 
 
 async def test_a_station_password_is_not_stored_in_the_logs(seeded, worker, gateway_url, api):
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD):
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD):
         reply = await api.post(
             f"/stations/{DEMO_STATION}/commands",
             json={

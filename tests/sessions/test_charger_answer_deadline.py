@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
+from chargers.script import scripted
 from domain.session import SessionState
 from gateway import metrics
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import charger_session_result, session_result
-from tests.v201.support import booted_station, payments_for
+from tests.records import payments_for
+from tests.stations import demo_201
 from workers.session_worker import build_worker
 
 CHARGER_CALL_TIMEOUT_S = 15  # shorter than a real charger's 30 s: the answer must beat it
@@ -30,17 +31,18 @@ async def test_16_authorize_and_start_are_answered_while_no_worker_runs(
 ):
     settings.charger_answer_deadline_s = 1.0
     before = _fallbacks("Authorize")
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
-        charger._response_timeout = CHARGER_CALL_TIMEOUT_S
+    async with scripted(
+        gateway_url, DEMO_STATION, DEMO_PASSWORD, message_timeout_s=CHARGER_CALL_TIMEOUT_S
+    ) as charger:
         assert (await charger.authorize(DEMO_TAG))["status"] == "Accepted"
         assert (await charger.authorize("NOT-A-CARD"))["status"] == "Invalid"
         started = await charger.start_transaction(DEMO_TAG)
-        assert started.id_tag_info["status"] == "Accepted" and started.transaction_id > 0
+        assert started["idTagInfo"]["status"] == "Accepted" and started["transactionId"] > 0
         await charger.meter(2_000)
         await charger.stop_transaction()
     assert _fallbacks("Authorize") >= before + 2
     async with build_worker(temporal_client, seeded, settings.task_queue, settings=settings):
-        view = await session_result(temporal_client, DEMO_STATION, started.transaction_id, 60)
+        view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 60)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 2_000
     assert [p.amount for p in payments_for(seeded, view.session_id)] == [view.total]
 
@@ -49,12 +51,11 @@ async def test_201_authorize_and_start_are_answered_while_no_worker_runs(
     seeded, settings, gateway, gateway_url, temporal_client
 ):
     settings.charger_answer_deadline_s = 1.0
-    async with booted_station(gateway_url) as station:
-        station._response_timeout = CHARGER_CALL_TIMEOUT_S
+    async with demo_201(gateway_url, message_timeout_s=CHARGER_CALL_TIMEOUT_S) as station:
         assert (await station.authorize(DEMO_TAG))["status"] == "Accepted"
         tx = station.transaction(1, DEMO_TAG)
         started = await station.event(tx.started())
-        assert started.id_token_info["status"] == "Accepted"
+        assert started["idTokenInfo"]["status"] == "Accepted"
         await station.event(tx.updated(3_000))
         await station.event(tx.ended())
     async with build_worker(temporal_client, seeded, settings.task_queue, settings=settings):
@@ -70,17 +71,18 @@ async def test_a_session_the_fallback_let_start_but_the_workflow_refuses_is_stop
 ):
     """The card is blocked after the fallback accepted it: the session stops the charger."""
     settings.charger_answer_deadline_s = 1.0
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
-        charger._response_timeout = CHARGER_CALL_TIMEOUT_S
+    async with scripted(
+        gateway_url, DEMO_STATION, DEMO_PASSWORD, message_timeout_s=CHARGER_CALL_TIMEOUT_S
+    ) as charger:
         started = await charger.start_transaction(DEMO_TAG)
-        assert started.id_tag_info["status"] == "Accepted"
+        assert started["idTagInfo"]["status"] == "Accepted"
         blocked = await api.patch(f"/tokens/{DEMO_TAG}", json={"status": "Blocked"})
         assert blocked.status_code == 200, blocked.text
         async with build_worker(temporal_client, seeded, settings.task_queue, settings=settings):
             for _ in range(200):
-                if "RemoteStopTransaction" in charger.received:
+                if "RemoteStopTransaction" in charger.actions_received():
                     break
                 await asyncio.sleep(0.1)
-            assert "RemoteStopTransaction" in charger.received
-            view = await session_result(temporal_client, DEMO_STATION, started.transaction_id, 60)
+            assert "RemoteStopTransaction" in charger.actions_received()
+            view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 60)
     assert view.stop_reason == "Remote"

@@ -10,10 +10,10 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
+from chargers.script import scripted
 from domain.session import SessionState
 from gateway.server import Gateway
 from store.tables import MeterSample, Payment, Receipt
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import session_result
 from workers.session_worker import build_worker
@@ -59,7 +59,7 @@ async def test_session_survives_a_crash(
     state = {"tx": None, "wh": 10_000, "clock": None}
     try:
         for step in STEPS:
-            async with charger16(url, DEMO_STATION, DEMO_PASSWORD) as cp:
+            async with scripted(url, DEMO_STATION, DEMO_PASSWORD) as cp:
                 cp.transaction_id, cp.id_tag = state["tx"], DEMO_TAG
                 cp.meter_wh, cp.clock = state["wh"], state["clock"] or cp.clock
                 if step == "authorize":

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION
+from chargers.script import scripted
 from domain.session import SessionState
 from store.tables import Payment, Station
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import charger_session_result, session_result
-from tests.v201.support import booted_station
+from tests.stations import demo_201
 
 
 def make_free(db) -> None:
@@ -20,9 +20,9 @@ def make_free(db) -> None:
 
 async def test_free_vend_16_any_tag_charges_for_free(seeded, worker, gateway_url, temporal_client):
     make_free(seeded)
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
         started = await cp.start_transaction("WHATEVER-TAG")
-        assert started.id_tag_info["status"] == "Accepted"
+        assert started["idTagInfo"]["status"] == "Accepted"
         await cp.meter(4000, minutes=30)
         await cp.stop_transaction()
     view = await session_result(temporal_client, DEMO_STATION, cp.transaction_id)
@@ -36,7 +36,7 @@ async def test_free_vend_16_any_tag_charges_for_free(seeded, worker, gateway_url
 
 async def test_free_vend_201_without_any_token(seeded, worker, gateway_url, temporal_client):
     make_free(seeded)
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, None, token_type="NoAuthorization")
         await station.event(tx.started("CablePluggedIn", with_token=False))
         await station.event(tx.updated(wh=1500))

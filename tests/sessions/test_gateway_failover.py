@@ -8,10 +8,10 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
+from chargers.script import scripted
 from domain.session import SessionState
 from gateway.server import Gateway
 from store.tables import MeterSample, Payment
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
 from workflows import contract
@@ -25,14 +25,12 @@ async def test_session_moves_to_the_other_gateway(
     await first.start(host="127.0.0.1", port=0)
     await second.start(host="127.0.0.1", port=0)
     try:
-        async with charger16(
-            f"ws://127.0.0.1:{first.port}/ocpp", DEMO_STATION, DEMO_PASSWORD
-        ) as cp:
+        async with scripted(f"ws://127.0.0.1:{first.port}/ocpp", DEMO_STATION, DEMO_PASSWORD) as cp:
             await cp.start_transaction(DEMO_TAG)
             await cp.meter(1200, minutes=10)
             await first.stop()  # the gateway dies with the charger connected
         state = (cp.transaction_id, cp.meter_wh, cp.clock)
-        async with charger16(
+        async with scripted(
             f"ws://127.0.0.1:{second.port}/ocpp", DEMO_STATION, DEMO_PASSWORD
         ) as cp2:
             cp2.transaction_id, cp2.meter_wh, cp2.clock = state

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
+from chargers.script import scripted
 from domain.session import SessionState, SessionView
 from gateway.server import Gateway
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import session_result
 from workflows import contract
@@ -29,24 +29,24 @@ async def test_a_late_close_on_the_old_gateway_does_not_take_the_session_offline
     await old.start(host="127.0.0.1", port=0)
     await new.start(host="127.0.0.1", port=0)
     try:
-        async with charger16(f"ws://127.0.0.1:{old.port}/ocpp", DEMO_STATION, DEMO_PASSWORD) as a:
+        async with scripted(f"ws://127.0.0.1:{old.port}/ocpp", DEMO_STATION, DEMO_PASSWORD) as a:
             started = await a.start_transaction(DEMO_TAG)
             await a.meter(1_000)
-            async with charger16(
+            async with scripted(
                 f"ws://127.0.0.1:{new.port}/ocpp", DEMO_STATION, DEMO_PASSWORD
             ) as b:
-                b.transaction_id, b.id_tag = started.transaction_id, DEMO_TAG
+                b.transaction_id, b.id_tag = started["transactionId"], DEMO_TAG
                 b.meter_wh, b.clock = a.meter_wh, a.clock
-                await a._connection.close()  # the half-open socket finally closes on `old`
+                await a.charger.stop()  # the half-open socket finally closes on `old`
                 await asyncio.sleep(OFFLINE_CLOSE_S + 3)  # past the offline guard
                 await b.meter(500)
                 handle = temporal_client.get_workflow_handle(
-                    contract.session_workflow_id(DEMO_STATION, started.transaction_id)
+                    contract.session_workflow_id(DEMO_STATION, started["transactionId"])
                 )
                 live = await handle.query(contract.QUERY_STATE, result_type=SessionView)
                 assert live.online and live.state == SessionState.CHARGING, live
                 await b.stop_transaction()
-        view = await session_result(temporal_client, DEMO_STATION, started.transaction_id)
+        view = await session_result(temporal_client, DEMO_STATION, started["transactionId"])
     finally:
         await old.stop()
         await new.stop()

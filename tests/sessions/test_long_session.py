@@ -6,17 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
-from ocpp.v16 import call
 from sqlalchemy import func
 from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG, DEMO_TARIFF
+from chargers.script import iso, scripted
 from domain.money import round_half_up
 from domain.session import SessionState
 from gateway.server import Gateway
 from store.tables import MeterSample, Payment
-from tests.chargers import charger16, iso
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
 from workflows import contract
@@ -34,7 +33,7 @@ async def test_72_hour_session_is_exact(settings, seeded, temporal_client, datab
     await gw.start(host="127.0.0.1", port=0)
     samples = HOURS * 3600 // SAMPLE_S
     try:
-        async with charger16(f"ws://127.0.0.1:{gw.port}/ocpp", DEMO_STATION, DEMO_PASSWORD) as cp:
+        async with scripted(f"ws://127.0.0.1:{gw.port}/ocpp", DEMO_STATION, DEMO_PASSWORD) as cp:
             # Replayed from the past: a charger's timestamps are never ahead of the CSMS's clock
             # (a reading more than a day ahead is taken as received, see gateway/timestamps.py).
             cp.clock = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=HOURS + 1)
@@ -58,9 +57,8 @@ async def test_72_hour_session_is_exact(settings, seeded, temporal_client, datab
                         }
                     )
                 await cp.call(
-                    call.MeterValues(
-                        connector_id=1, transaction_id=cp.transaction_id, meter_value=readings
-                    )
+                    "MeterValues",
+                    {"connectorId": 1, "transactionId": cp.transaction_id, "meterValue": readings},
                 )
             cp.meter_wh = energy + samples * WH_PER_SAMPLE
             cp.clock = start_clock + timedelta(hours=HOURS)

@@ -15,10 +15,10 @@ from sqlmodel import select
 from temporalio.client import WorkflowFailureError
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
+from chargers.script import scripted
 from domain.session import SessionState
 from store.billing_tables import LedgerEntry
 from store.tables import ChargingSession
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
 from workflows import contract
@@ -26,7 +26,7 @@ from workflows import contract
 
 async def _received(charger, action: str) -> bool:
     for _ in range(300):
-        if action in charger.received:
+        if action in charger.actions_received():
             return True
         await asyncio.sleep(0.1)
     return False
@@ -36,19 +36,19 @@ async def test_a_remote_stop_is_sent_again_after_the_charger_reconnects(
     seeded, worker, settings, gateway_url, temporal_client, api
 ):
     settings.remote_stop_grace_s = 40  # re-sent every 10 s within it
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as away:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as away:
         started = await away.start_transaction(DEMO_TAG)
         await away.meter(1_000)
-        state = (started.transaction_id, away.meter_wh, away.clock)
-    session_id = contract.session_workflow_id(DEMO_STATION, started.transaction_id)
+        state = (started["transactionId"], away.meter_wh, away.clock)
+    session_id = contract.session_workflow_id(DEMO_STATION, started["transactionId"])
     # The operator stops the session while the charger is away: the first attempt fails.
     assert (await api.post(f"/sessions/{session_id}/stop")).status_code == 202
     await asyncio.sleep(1)
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as back:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as back:
         back.transaction_id, back.meter_wh, back.clock = state
         back.id_tag = DEMO_TAG
         assert await _received(back, "RemoteStopTransaction")  # sent again, and it stops
-        view = await session_result(temporal_client, DEMO_STATION, started.transaction_id, 60)
+        view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 60)
     assert view.state == SessionState.COMPLETED and view.stop_reason == "Remote"
     assert "closed without a stop from the charger" not in view.flags
 
@@ -67,11 +67,11 @@ def _charged(db, session_id: str) -> list[int]:
 async def test_a_cancelled_session_stops_the_charger_and_settles(
     seeded, worker, gateway_url, temporal_client
 ):
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         charger.stop_after_remote_stop = False  # the charger obeys, but its stop comes late
         started = await charger.start_transaction(DEMO_TAG)
         await charger.meter(2_000)
-        session_id = contract.session_workflow_id(DEMO_STATION, started.transaction_id)
+        session_id = contract.session_workflow_id(DEMO_STATION, started["transactionId"])
         handle = temporal_client.get_workflow_handle(session_id)
         await eventually(lambda: _row(seeded, session_id).state == "Charging")
         await handle.cancel()
@@ -90,7 +90,7 @@ async def test_a_cancelled_session_stops_the_charger_and_settles(
 async def test_a_cancelled_session_that_never_started_is_released(
     seeded, worker, settings, gateway_url, temporal_client
 ):
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         assert (await charger.authorize(DEMO_TAG))["status"] == "Accepted"
     [session_id] = await eventually(lambda: _open_sessions(temporal_client, settings.task_queue))
     handle = temporal_client.get_workflow_handle(session_id)

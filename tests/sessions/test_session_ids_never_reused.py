@@ -9,8 +9,8 @@ replay the ended session's intent — but get a session of its own.
 from __future__ import annotations
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
+from chargers.script import scripted
 from domain.session import SessionState
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
 
@@ -27,15 +27,15 @@ async def _ids(client, task_queue: str) -> list[str]:
 async def test_a_start_after_its_authorized_session_ended_gets_a_new_session(
     seeded, worker, settings, gateway_url, temporal_client
 ):
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         assert (await charger.authorize(DEMO_TAG))["status"] == "Accepted"
         [authorized] = await eventually(lambda: _ids(temporal_client, settings.task_queue))
         await temporal_client.get_workflow_handle(authorized).terminate("operator")
         started = await charger.start_transaction(DEMO_TAG)
-        assert started.id_tag_info["status"] == "Accepted"
+        assert started["idTagInfo"]["status"] == "Accepted"
         await charger.meter(1_000)
         await charger.stop_transaction()
-    view = await session_result(temporal_client, DEMO_STATION, started.transaction_id)
+    view = await session_result(temporal_client, DEMO_STATION, started["transactionId"])
     assert view.session_id != authorized
     assert view.state == SessionState.COMPLETED and view.energy_wh == 1_000
     assert await _runs(temporal_client, authorized) == 1  # never a second run under its id

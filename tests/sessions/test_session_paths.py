@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
+from chargers.script import scripted
 from domain.session import SessionState, SessionView
 from gateway.server import Gateway
 from store.tables import ChargingSession, IdToken, Payment, Receipt
-from tests.chargers import charger16
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually, session_result
 from workflows import contract
@@ -47,7 +47,7 @@ def payments_for(db, session_id: str) -> list[Payment]:
 
 
 async def test_remote_start_and_remote_stop(seeded, worker, gateway_url, api, temporal_client):
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         started = await api.post(
             "/sessions", json={"station_id": DEMO_STATION, "connector_id": 2, "id_token": DEMO_TAG}
         )
@@ -62,14 +62,14 @@ async def test_remote_start_and_remote_stop(seeded, worker, gateway_url, api, te
         stopped = await api.post(f"/sessions/{session_id}/stop")
         assert stopped.status_code == 202
         view = await session_result(temporal_client, DEMO_STATION, charger.transaction_id)
-    assert "RemoteStopTransaction" in charger.received
+    assert "RemoteStopTransaction" in charger.actions_received()
     assert view.state == SessionState.COMPLETED and view.stop_reason == "Remote"
     assert view.energy_wh == 2000
     assert len(payments_for(seeded, session_id)) == 1
 
 
 async def test_remote_start_the_charger_refuses(seeded, worker, gateway_url, api, temporal_client):
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         charger.accept_remote_start = False
         started = await api.post(
             "/sessions", json={"station_id": DEMO_STATION, "id_token": DEMO_TAG}
@@ -87,7 +87,7 @@ async def test_remote_start_the_charger_refuses(seeded, worker, gateway_url, api
 async def test_remote_start_but_the_ev_never_starts(
     seeded, fast_settings, fast_gateway, api, temporal_client, worker
 ):
-    async with charger16(url(fast_gateway), DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(url(fast_gateway), DEMO_STATION, DEMO_PASSWORD) as charger:
         charger.start_after_remote_start = False
         started = await api.post(
             "/sessions", json={"station_id": DEMO_STATION, "id_token": DEMO_TAG}
@@ -102,7 +102,7 @@ async def test_remote_start_but_the_ev_never_starts(
 async def test_authorized_but_never_started_is_released(
     seeded, fast_settings, fast_gateway, temporal_client, worker
 ):
-    async with charger16(url(fast_gateway), DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(url(fast_gateway), DEMO_STATION, DEMO_PASSWORD) as charger:
         assert (await charger.authorize(DEMO_TAG))["status"] == "Accepted"
     sessions = [
         w
@@ -121,9 +121,9 @@ async def test_authorized_but_never_started_is_released(
 async def test_start_without_authorize_then_local_stop(
     seeded, worker, gateway_url, temporal_client
 ):
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         result = await charger.start_transaction(DEMO_TAG)
-        assert result.id_tag_info["status"] == "Accepted"
+        assert result["idTagInfo"]["status"] == "Accepted"
         await charger.meter(1000)
         await charger.stop_transaction("EVDisconnected")
     view = await session_result(temporal_client, DEMO_STATION, charger.transaction_id)
@@ -134,9 +134,9 @@ async def test_group_card_gets_its_parent_id(seeded, worker, gateway_url):
     with seeded.session() as s:
         s.get(IdToken, 1).group_id = "FLEET-7"
         s.add(IdToken(token="FLEET-CARD-2", driver_id=1, group_id="FLEET-7"))
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         info = await charger.authorize("FLEET-CARD-2")
-    assert info == {"status": "Accepted", "parent_id_tag": "FLEET-7"}  # as the library names it
+    assert info == {"status": "Accepted", "parentIdTag": "FLEET-7"}
 
 
 async def test_eternal_guard_stops_remotely(
@@ -146,13 +146,13 @@ async def test_eternal_guard_stops_remotely(
     gw = Gateway(fast_settings, temporal_client, database_url, fast_settings.task_queue)
     await gw.start(host="127.0.0.1", port=0)
     try:
-        async with charger16(url(gw), DEMO_STATION, DEMO_PASSWORD) as charger:
+        async with scripted(url(gw), DEMO_STATION, DEMO_PASSWORD) as charger:
             await charger.start_transaction(DEMO_TAG)
             await charger.meter(500)
             view = await session_result(temporal_client, DEMO_STATION, charger.transaction_id)
     finally:
         await gw.stop()
-    assert "RemoteStopTransaction" in charger.received
+    assert "RemoteStopTransaction" in charger.actions_received()
     assert view.state == SessionState.COMPLETED and view.stop_reason == "Remote"
 
 
@@ -163,7 +163,7 @@ async def test_eternal_guard_closes_when_the_charger_ignores_the_stop(
     gw = Gateway(fast_settings, temporal_client, database_url, fast_settings.task_queue)
     await gw.start(host="127.0.0.1", port=0)
     try:
-        async with charger16(url(gw), DEMO_STATION, DEMO_PASSWORD) as charger:
+        async with scripted(url(gw), DEMO_STATION, DEMO_PASSWORD) as charger:
             charger.stop_after_remote_stop = False
             await charger.start_transaction(DEMO_TAG)
             await charger.meter(700)
@@ -187,14 +187,14 @@ def _billed(db, transaction_id) -> ChargingSession | None:
 async def test_offline_charger_is_closed_then_reconciled(
     seeded, fast_settings, fast_gateway, temporal_client, worker, db
 ):
-    async with charger16(url(fast_gateway), DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(url(fast_gateway), DEMO_STATION, DEMO_PASSWORD) as charger:
         await charger.start_transaction(DEMO_TAG)
         await charger.meter(1500)
     # Offline now: the guard closes the session with the last known energy and flags it.
     row = await eventually(lambda: _billed(db, charger.transaction_id), timeout=20)
     assert row.stop_reason == "ChargerOffline" and row.energy_wh == 1500
     # The charger comes back and sends its real stop: the session is reconciled.
-    async with charger16(url(fast_gateway), DEMO_STATION, DEMO_PASSWORD) as again:
+    async with scripted(url(fast_gateway), DEMO_STATION, DEMO_PASSWORD) as again:
         again.transaction_id, again.id_tag = charger.transaction_id, DEMO_TAG
         again.meter_wh, again.clock = charger.meter_wh + 300, charger.clock
         await again.stop_transaction("Local")
@@ -207,7 +207,7 @@ async def test_offline_charger_is_closed_then_reconciled(
 async def test_idle_time_is_tracked_from_connector_status(
     seeded, worker, gateway_url, temporal_client
 ):
-    async with charger16(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         await charger.start_transaction(DEMO_TAG)
         await charger.meter(3000, minutes=30)
         await charger.status("SuspendedEV")

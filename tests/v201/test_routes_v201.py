@@ -3,55 +3,64 @@
 from __future__ import annotations
 
 import pytest
-from ocpp.exceptions import NotSupportedError
-from ocpp.v201 import call
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION
-from ampflow.simulator_v201 import iso
+from chargers.rpc import CallError
+from chargers.script import iso
 from gateway import events
 from gateway.schemas import known_actions
 from gateway.v201.routes import ROUTES
 from store.tables import MeterSample
 from tests.helpers import eventually
-from tests.v201.support import EventLog, booted_station, station_events
+from tests.records import EventLog, station_events
+from tests.stations import demo_201
 
 NOW = "2026-01-01T12:00:00Z"
 
 # Actions the station may send that this CSMS deliberately answers with NotSupported.
 NOT_SUPPORTED = [
-    call.Get15118EVCertificate(
-        iso15118_schema_version="urn:iso:15118:2:2013:MsgDef", action="Install", exi_request="AA"
+    (
+        "Get15118EVCertificate",
+        {
+            "iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
+            "action": "Install",
+            "exiRequest": "AA",
+        },
     ),
-    call.GetCertificateStatus(
-        ocsp_request_data={
-            "hashAlgorithm": "SHA256",
-            "issuerNameHash": "a",
-            "issuerKeyHash": "b",
-            "serialNumber": "c",
-            "responderURL": "https://ocsp.example",
-        }
+    (
+        "GetCertificateStatus",
+        {
+            "ocspRequestData": {
+                "hashAlgorithm": "SHA256",
+                "issuerNameHash": "a",
+                "issuerKeyHash": "b",
+                "serialNumber": "c",
+                "responderURL": "https://ocsp.example",
+            }
+        },
     ),
-    call.NotifyCustomerInformation(data="x", seq_no=0, generated_at=NOW, request_id=1),
-    call.NotifyDisplayMessages(request_id=1),
-    call.NotifyMonitoringReport(request_id=1, seq_no=0, generated_at=NOW),
-    call.PublishFirmwareStatusNotification(status="Idle"),
-    call.Reset(type="Immediate"),  # a CSMS-to-station action sent the wrong way
+    ("NotifyCustomerInformation", {"data": "x", "seqNo": 0, "generatedAt": NOW, "requestId": 1}),
+    ("NotifyDisplayMessages", {"requestId": 1}),
+    ("NotifyMonitoringReport", {"requestId": 1, "seqNo": 0, "generatedAt": NOW}),
+    ("PublishFirmwareStatusNotification", {"status": "Idle"}),
+    ("Reset", {"type": "Immediate"}),  # a CSMS-to-station action sent the wrong way
 ]
 
 
 def test_the_route_table_covers_the_charger_initiated_messages_we_support():
     assert set(ROUTES) <= known_actions("ocpp2.0.1")
-    assert {type(p).__name__ for p in NOT_SUPPORTED}.isdisjoint(ROUTES)
+    assert {action for action, _ in NOT_SUPPORTED}.isdisjoint(ROUTES)
 
 
 async def test_unsupported_actions_get_an_explicit_not_supported(seeded, gateway_url):
-    async with booted_station(gateway_url) as station:
-        for payload in NOT_SUPPORTED:
-            with pytest.raises(NotSupportedError):
-                await station.call(payload, suppress=False)
+    async with demo_201(gateway_url) as station:
+        for action, payload in NOT_SUPPORTED:
+            with pytest.raises(CallError) as refused:
+                await station.call(action, payload)
+            assert refused.value.code == "NotSupported", action
         # The connection is still usable afterwards.
-        assert (await station.send(call.Heartbeat())).current_time
+        assert (await station.call("Heartbeat", {}))["currentTime"]
 
 
 async def test_station_reports_are_answered_recorded_and_published(
@@ -59,37 +68,39 @@ async def test_station_reports_are_answered_recorded_and_published(
 ):
     log = EventLog()
     gateway.services.events.subscribe(log)
-    async with booted_station(gateway_url) as station:
-        signed = await station.send(call.SignCertificate(csr="-----BEGIN CSR-----"))
-        assert signed.status == "Rejected" and signed.status_info["reason_code"]
-        needs = await station.send(
-            call.NotifyEVChargingNeeds(
-                evse_id=1, charging_needs={"requestedEnergyTransfer": "AC_three_phase"}
-            )
+    async with demo_201(gateway_url) as station:
+        signed = await station.call("SignCertificate", {"csr": "-----BEGIN CSR-----"})
+        assert signed["status"] == "Rejected" and signed["statusInfo"]["reasonCode"]
+        needs = await station.call(
+            "NotifyEVChargingNeeds",
+            {"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase"}},
         )
-        assert needs.status == "Rejected"
-        transfer = await station.send(call.DataTransfer(vendor_id="com.example", data="x"))
-        assert transfer.status == "UnknownVendorId"
-        await station.send(call.FirmwareStatusNotification(status="Downloading", request_id=7))
-        await station.send(call.LogStatusNotification(status="Uploaded", request_id=8))
-        await station.send(
-            call.SecurityEventNotification(type="TamperDetectionActivated", timestamp=NOW)
+        assert needs["status"] == "Rejected"
+        transfer = await station.call("DataTransfer", {"vendorId": "com.example", "data": "x"})
+        assert transfer["status"] == "UnknownVendorId"
+        await station.call("FirmwareStatusNotification", {"status": "Downloading", "requestId": 7})
+        await station.call("LogStatusNotification", {"status": "Uploaded", "requestId": 8})
+        await station.call(
+            "SecurityEventNotification", {"type": "TamperDetectionActivated", "timestamp": NOW}
         )
-        await station.send(
-            call.ReservationStatusUpdate(reservation_id=3, reservation_update_status="Expired")
+        await station.call(
+            "ReservationStatusUpdate", {"reservationId": 3, "reservationUpdateStatus": "Expired"}
         )
-        await station.send(call.NotifyReport(request_id=4, generated_at=NOW, seq_no=0, tbc=True))
-        await station.send(
-            call.NotifyChargingLimit(charging_limit={"chargingLimitSource": "EMS"}, evse_id=1)
+        await station.call(
+            "NotifyReport", {"requestId": 4, "generatedAt": NOW, "seqNo": 0, "tbc": True}
         )
-        await station.send(call.ClearedChargingLimit(charging_limit_source="EMS", evse_id=1))
+        await station.call(
+            "NotifyChargingLimit", {"chargingLimit": {"chargingLimitSource": "EMS"}, "evseId": 1}
+        )
+        await station.call("ClearedChargingLimit", {"chargingLimitSource": "EMS", "evseId": 1})
         # The main meter (evseId 0) in kWh with a multiplier: stored in base units.
-        await station.send(
-            call.MeterValues(
-                evse_id=0,
-                meter_value=[
+        await station.call(
+            "MeterValues",
+            {
+                "evseId": 0,
+                "meterValue": [
                     {
-                        "timestamp": iso(station.model.clock),
+                        "timestamp": iso(station.clock),
                         "sampledValue": [
                             {
                                 "value": 12.5,
@@ -99,7 +110,7 @@ async def test_station_reports_are_answered_recorded_and_published(
                         ],
                     }
                 ],
-            )
+            },
         )
 
     assert [(e.status, e.request_id) for e in log.of(events.FirmwareStatus)] == [("Downloading", 7)]

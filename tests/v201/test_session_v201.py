@@ -7,8 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
-from ampflow.simulator import run_session as run_session16
-from ampflow.simulator_v201 import StationModel, run_session
+from chargers.script import run_session
 from domain.session import SessionState
 from gateway import events
 from gateway.server import Gateway
@@ -16,21 +15,31 @@ from store.tables import Connector, MeterSample, Station
 from tests.conftest import DEMO_PASSWORD
 from tests.e2e.test_demo_session import hand_rated_total
 from tests.helpers import charger_session_id, charger_session_result, eventually, session_result
-from tests.v201.support import (
-    EventLog,
-    booted_station,
-    payments_for,
-    receipts_for,
-    sessions,
-    station_events,
-)
+from tests.records import EventLog, payments_for, receipts_for, sessions, station_events
+from tests.stations import demo_201
+
+V201 = {"version": "2.0.1"}
+# What the station tells at boot (the test checks the CSMS keeps it).
+IDENTITY = {
+    "model": "Simulator-2",
+    "serial": "SIM-201",
+    "firmware_version": "sim-2.0",
+    "iccid": "8931000000000000001",
+}
 
 
 async def test_a_201_session_is_rated_paid_and_receipted(
     seeded, worker, gateway_url, temporal_client, api
 ):
     sim = await run_session(
-        gateway_url, DEMO_STATION, DEMO_PASSWORD, DEMO_TAG, meter_values=6, wh_per_interval=1234
+        gateway_url,
+        DEMO_STATION,
+        DEMO_PASSWORD,
+        DEMO_TAG,
+        meter_values=6,
+        wh_per_interval=1234,
+        **V201,
+        **IDENTITY,
     )
     assert (sim.boot_status, sim.authorize_status, sim.start_status) == (
         "Accepted",
@@ -71,12 +80,12 @@ async def test_a_201_session_is_rated_paid_and_receipted(
 async def test_unknown_token_is_invalid_and_never_billed(
     seeded, worker, gateway_url, temporal_client, api
 ):
-    refused = await run_session(gateway_url, DEMO_STATION, DEMO_PASSWORD, "NOT-A-CARD")
+    refused = await run_session(gateway_url, DEMO_STATION, DEMO_PASSWORD, "NOT-A-CARD", **V201)
     assert refused.authorize_status == "Invalid" and refused.transaction_id is None
 
     # A station that starts anyway (e.g. offline-authorized) is told Invalid and stops (E05).
     sim = await run_session(
-        gateway_url, DEMO_STATION, DEMO_PASSWORD, "NOT-A-CARD", skip_authorize=True
+        gateway_url, DEMO_STATION, DEMO_PASSWORD, "NOT-A-CARD", skip_authorize=True, **V201
     )
     assert sim.start_status == "Invalid"
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, sim.transaction_id)
@@ -92,11 +101,10 @@ async def test_offline_queued_events_end_in_exactly_one_billed_session(
 ):
     """E12: a whole transaction happened offline; the queue arrives after the reconnect, and the
     station re-sends events it never saw answered (the Started, the Ended)."""
-    model = StationModel()
-    async with booted_station(gateway_url, model) as station:
+    async with demo_201(gateway_url) as station:
         await station.status(1, "Available")
     # Offline for a while: three hours ago a driver charged 3 × 1000 Wh.
-    past = model.clock - timedelta(hours=3)
+    past = station.clock - timedelta(hours=3)
     tx = station.transaction(1, DEMO_TAG, at=past)
     started = tx.started(offline=True)
     queue = [started, started]  # sent, connection lost before the answer: queued again
@@ -104,10 +112,10 @@ async def test_offline_queued_events_end_in_exactly_one_billed_session(
     ended = tx.ended(offline=True)
     queue += [ended, ended]
 
-    async with booted_station(gateway_url, model) as station:
+    async with demo_201(gateway_url, station) as station:
         answers = [await station.event(event) for event in queue]
-    assert answers[0].id_token_info["status"] == "Accepted"
-    assert answers[1].id_token_info == answers[0].id_token_info
+    assert answers[0]["idTokenInfo"]["status"] == "Accepted"
+    assert answers[1]["idTokenInfo"] == answers[0]["idTokenInfo"]
 
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED
@@ -126,12 +134,12 @@ async def test_a_retransmitted_transaction_event_counts_once(
     """Same seqNo, same message id (a retransmission after a lost answer): one effect."""
     log = EventLog()
     gateway.services.events.subscribe(log)
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, DEMO_TAG)
         await station.event(tx.started())
         first = tx.updated(1000)
-        await station.call(first, suppress=False, unique_id="retry-me")
-        await station.call(first, suppress=False, unique_id="retry-me")
+        await station.event(first, unique_id="retry-me")
+        await station.event(first, unique_id="retry-me")
         await station.event(tx.updated(1000))
         ended = tx.ended()
         await station.event(ended)
@@ -151,10 +159,10 @@ async def test_a_retransmitted_transaction_event_counts_once(
 async def test_unknown_transaction_updates_and_ends_are_acknowledged_and_recorded(
     seeded, worker, gateway_url
 ):
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, None)
         tx.seq_no = 7  # the Started was never seen by this CSMS
-        assert (await station.event(tx.updated(500))).id_token_info is None
+        assert (await station.event(tx.updated(500))).get("idTokenInfo") is None
         await station.event(tx.updated(500))
         await station.event(tx.ended())
     updated = station_events(seeded, "UnknownTransactionUpdated")
@@ -172,7 +180,7 @@ async def test_remote_start_from_the_api_joins_the_stations_transaction(
 ):
     """The API's session asks for RequestStartTransaction; the station's TransactionEvent
     (remoteStartId = the session number) joins that session instead of opening another."""
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         started = await api.post(
             "/sessions", json={"station_id": DEMO_STATION, "connector_id": 2, "id_token": DEMO_TAG}
         )
@@ -180,7 +188,7 @@ async def test_remote_start_from_the_api_joins_the_stations_transaction(
         session_id, number = started.json()["session_id"], started.json()["transaction_id"]
         tx = await eventually(lambda: station.active_on(2))
         assert tx.remote_start_id == int(number)
-        await eventually(lambda: station.model.meter_wh.get(2) is not None)  # Started answered
+        await eventually(lambda: station.meter_wh.get(2) is not None)  # Started answered
         await station.event(tx.updated(2500))
         await station.event(tx.ended())
 
@@ -189,17 +197,15 @@ async def test_remote_start_from_the_api_joins_the_stations_transaction(
     assert view.state == SessionState.COMPLETED and view.energy_wh == 2500
     assert [s.id for s in sessions(seeded)] == [session_id]
     assert len(payments_for(seeded, session_id)) == 1
-    action, request = station.model.received[0]
-    assert action == "RequestStartTransaction"
-    assert request["id_token"] == {"id_token": DEMO_TAG, "type": "Central"}
+    [request] = [p for action, p in station.received if action == "RequestStartTransaction"]
+    assert request["idToken"] == {"idToken": DEMO_TAG, "type": "Central"}
 
 
 async def test_after_a_gateway_restart_a_finished_transaction_is_not_reopened(
     seeded, worker, gateway_url, settings, temporal_client, database_url
 ):
     """The answer cache is gone with the old gateway; the session's id may not be reused."""
-    model = StationModel()
-    async with booted_station(gateway_url, model) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, DEMO_TAG)
         started, updated, ended = tx.started(), tx.updated(1000), tx.ended()
         for event in (started, updated, ended):
@@ -212,11 +218,11 @@ async def test_after_a_gateway_restart_a_finished_transaction_is_not_reopened(
     fresh = Gateway(settings, temporal_client, database_url, settings.task_queue)
     await fresh.start(host="127.0.0.1", port=0)
     try:
-        async with booted_station(f"ws://127.0.0.1:{fresh.port}/ocpp", model) as station:
-            again = await station.send(started)
-            assert again.id_token_info["status"] == "Accepted"  # a fresh decision
-            await station.send(updated)
-            await station.send(ended)
+        async with demo_201(f"ws://127.0.0.1:{fresh.port}/ocpp", station) as station:
+            again = await station.event(started)
+            assert again["idTokenInfo"]["status"] == "Accepted"  # a fresh decision
+            await station.event(updated)
+            await station.event(ended)
     finally:
         await fresh.stop()
     assert (await handle.describe()).run_id == first_run  # no second run of the session
@@ -231,15 +237,15 @@ async def test_tokens_presented_during_a_transaction_are_answered(
 ):
     """Every event carrying an idToken gets idTokenInfo: the session's own decision for its
     token (E06 StopAuthorized), a fresh one for another token; neither ends the session."""
-    async with booted_station(gateway_url) as station:
+    async with demo_201(gateway_url) as station:
         tx = station.transaction(1, DEMO_TAG)
         await station.event(tx.started())
         stranger = {"idToken": "STRANGER", "type": "ISO14443"}
         other = await station.event(tx.updated(300, "StopAuthorized", id_token=stranger))
-        assert other.id_token_info["status"] == "Invalid"
+        assert other["idTokenInfo"]["status"] == "Invalid"
         own = {"idToken": DEMO_TAG, "type": "ISO14443"}
         ended = await station.event(tx.ended(id_token=own))
-        assert ended.id_token_info["status"] == "Accepted"
+        assert ended["idTokenInfo"]["status"] == "Accepted"
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED and view.energy_wh == 300
 
@@ -249,13 +255,13 @@ async def test_a_reused_transaction_id_gets_a_session_of_its_own(
 ):
     """A station that spoke 1.6 before now counts its 2.0.1 transactions from 1 again: the id
     of a finished session is not a retransmission, so the new transaction is not lost."""
-    old = await run_session16(gateway_url, DEMO_STATION, DEMO_PASSWORD, DEMO_TAG, meter_values=1)
+    old = await run_session(gateway_url, DEMO_STATION, DEMO_PASSWORD, DEMO_TAG, meter_values=1)
     old_view = await session_result(temporal_client, DEMO_STATION, old.transaction_id)
-    async with booted_station(gateway_url) as station:
-        later = station.model.clock + timedelta(hours=1)
+    async with demo_201(gateway_url) as station:
+        later = station.clock + timedelta(hours=1)
         tx = station.transaction(1, DEMO_TAG, at=later, transaction_id=str(old.transaction_id))
         started = await station.event(tx.started())
-        assert started.id_token_info["status"] == "Accepted"
+        assert started["idTokenInfo"]["status"] == "Accepted"
         await station.event(tx.updated(700))
         await station.event(tx.ended())
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
@@ -264,8 +270,8 @@ async def test_a_reused_transaction_id_gets_a_session_of_its_own(
     assert sorted(s.id for s in sessions(seeded)) == sorted([old_view.session_id, view.session_id])
     assert [s.energy_wh for s in sessions(seeded) if s.id == old_view.session_id] == [1500]
     # The station resets and counts from the same id again: a third, separate session.
-    async with booted_station(gateway_url) as station:
-        again = station.model.clock + timedelta(hours=2)
+    async with demo_201(gateway_url) as station:
+        again = station.clock + timedelta(hours=2)
         tx2 = station.transaction(1, DEMO_TAG, at=again, transaction_id=str(old.transaction_id))
         await station.event(tx2.started())
         await station.event(tx2.updated(200))
