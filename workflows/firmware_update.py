@@ -159,7 +159,10 @@ class FirmwareUpdate:
         if session is None:
             return
         if not policy.wait_while_charging:
-            raise _Failed(f"refused: session {session} is charging (force to override)")
+            raise _Failed(
+                f"refused: session {session} is charging; set policy wait_while_charging to "
+                "wait for it to end (up to busy_timeout_s), or force to install anyway"
+            )
         self.progress.state = FirmwareState.WAITING_FOR_IDLE
         await self._record(JobState.RUNNING)
         deadline = workflow.now() + timedelta(seconds=policy.busy_timeout_s)

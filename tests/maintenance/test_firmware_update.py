@@ -207,7 +207,10 @@ async def test_refuses_or_waits_while_a_session_is_charging(station, api, db):
     image = await upload(api)
     session_id = charging_session(db)
     refused = await finished_job(api, await update(api, image["id"]))
-    assert refused["reason"] == f"refused: session {session_id} is charging (force to override)"
+    assert refused["reason"] == (
+        f"refused: session {session_id} is charging; set policy wait_while_charging to "
+        "wait for it to end (up to busy_timeout_s), or force to install anyway"
+    )
     assert not [m for m, _ in station.received if m == "UpdateFirmware"]
 
     waited = await finished_job(
