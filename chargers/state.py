@@ -1,4 +1,5 @@
-"""What a charger keeps across reboots: configuration, local list, firmware, meters, profiles.
+"""What a charger keeps across reboots: configuration, local list, firmware, meters, profiles,
+2.0.1 display messages and variable monitors.
 
 Kept in memory, and in a small JSON file when the charger has a `state_file` (written
 atomically after every change).
@@ -29,6 +30,9 @@ class PersistentState:
     inoperative: list[int] = field(default_factory=list)  # connectors (0 = station)
     profiles: list[dict] = field(default_factory=list)  # installed charging profiles
     pending_firmware: dict | None = None  # an install that completes after the reboot
+    display_messages: list[dict] = field(default_factory=list)  # 2.0.1 MessageInfo, by id
+    monitors: list[dict] = field(default_factory=list)  # 2.0.1 variable monitors
+    monitoring_level: int = 9  # 2.0.1: report monitor events of this severity or lower
     boots: int = 0
 
     @classmethod

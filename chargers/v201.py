@@ -12,6 +12,7 @@ from chargers.clock import iso, parse_iso
 from chargers.connector import Connector, Transaction, status_201
 from chargers.outbox import Outgoing
 from chargers.rpc import Answer, OcppFault
+from chargers.v201_display import DisplayAndMonitoring201
 from chargers.v201_maintenance import Maintenance201
 from chargers.v201_reports import ReportsMixin
 from chargers.v201_smart import SmartCharging201
@@ -35,7 +36,7 @@ _REASONS_201 = {
 _REJECTED = {"status": "Rejected"}
 
 
-class Protocol201(ReportsMixin, SmartCharging201, Maintenance201):
+class Protocol201(ReportsMixin, DisplayAndMonitoring201, SmartCharging201, Maintenance201):
     version = "2.0.1"
 
     def __init__(self, charger: Charger) -> None:
@@ -48,7 +49,8 @@ class Protocol201(ReportsMixin, SmartCharging201, Maintenance201):
             "ChangeAvailability": self.change_availability,
             "ClearCache": self.clear_cache,
             "ClearChargingProfile": self.clear_charging_profile,
-            "ClearDisplayMessage": lambda p: ({"status": "Unknown"}, None),
+            "ClearDisplayMessage": self.clear_display_message,
+            "ClearVariableMonitoring": self.clear_variable_monitoring,
             "CostUpdated": self.cost_updated,
             "CustomerInformation": lambda p: (_REJECTED, None),
             "DataTransfer": self.data_transfer,
@@ -56,10 +58,11 @@ class Protocol201(ReportsMixin, SmartCharging201, Maintenance201):
             "GetBaseReport": self.get_base_report,
             "GetChargingProfiles": self.get_charging_profiles,
             "GetCompositeSchedule": self.get_composite_schedule,
-            "GetDisplayMessages": lambda p: ({"status": "Unknown"}, None),
+            "GetDisplayMessages": self.get_display_messages,
             "GetInstalledCertificateIds": lambda p: ({"status": "NotFound"}, None),
             "GetLocalListVersion": self.get_local_list_version,
             "GetLog": self.get_log,
+            "GetMonitoringReport": self.get_monitoring_report,
             "GetReport": self.get_report,
             "GetTransactionStatus": self.get_transaction_status,
             "GetVariables": self.get_variables,
@@ -70,8 +73,11 @@ class Protocol201(ReportsMixin, SmartCharging201, Maintenance201):
             "Reset": self.reset,
             "SendLocalList": self.send_local_list,
             "SetChargingProfile": self.set_charging_profile,
-            "SetDisplayMessage": lambda p: (_REJECTED, None),
+            "SetDisplayMessage": self.set_display_message,
+            "SetMonitoringBase": self.set_monitoring_base,
+            "SetMonitoringLevel": self.set_monitoring_level,
             "SetNetworkProfile": lambda p: (_REJECTED, None),
+            "SetVariableMonitoring": self.set_variable_monitoring,
             "SetVariables": self.set_variables,
             "TriggerMessage": self.trigger_message,
             "UnlockConnector": self.unlock_connector,

@@ -266,7 +266,7 @@ async def test_delivered_power_follows_the_charging_profile(
     "version, action, payload",
     [
         ("1.6", "Heartbeat", {}),
-        ("2.0.1", "SetMonitoringBase", {"monitoringBase": "All"}),
+        ("2.0.1", "UnpublishFirmware", {"checksum": "0" * 32}),
     ],
 )
 async def test_unsupported_calls_get_a_callerror(
