@@ -4,9 +4,17 @@ Used by `ampflow simulate`, the tests, the chaos suite and the benchmarks. See R
 what a charger does, its switches and its journal (JSON lines) format.
 """
 
-from chargers.charger import Charger
+from chargers.charger import Charger, basic_auth_header
 from chargers.config import Behaviour, ChargerConfig
 from chargers.connector import Transaction
 from chargers.journal import Journal, read
 
-__all__ = ["Behaviour", "Charger", "ChargerConfig", "Journal", "Transaction", "read"]
+__all__ = [
+    "Behaviour",
+    "Charger",
+    "basic_auth_header",
+    "ChargerConfig",
+    "Journal",
+    "Transaction",
+    "read",
+]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import inspect
 import itertools
 import logging
 import random
@@ -106,7 +107,7 @@ class Charger:
         self._reboot: str | None = None  # the boot reason after a requested reboot
         self._stopping = False
         # Test hooks: answers given instead of the protocol's own (see `answer_with`).
-        self.overrides: dict[str, Callable[[dict], Answer | dict]] = {}
+        self.overrides: dict[str, Callable[[dict], Any]] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -248,7 +249,7 @@ class Charger:
                 ws = await websockets.connect(
                     f"{self.config.url.rstrip('/')}/{self.station_id}",
                     subprotocols=[schemas.SUBPROTOCOLS[self.version]],
-                    additional_headers=_basic_auth(self.station_id, self.config.password),
+                    additional_headers=basic_auth_header(self.station_id, self.config.password),
                     open_timeout=30,
                     ping_interval=None,  # the CSMS pings; chargers answer
                     compression=None,
@@ -360,10 +361,11 @@ class Charger:
 
     # ---- test hooks: explicit messages, raw frames, chosen answers --------------------------
 
-    def answer_with(self, action: str, handler: Callable[[dict], Answer | dict] | None) -> None:
+    def answer_with(self, action: str, handler: Callable[[dict], Any] | None) -> None:
         """Answer `action` with `handler(payload)` (a response payload, or a payload and a
-        coroutine run once the answer is on the wire) instead of the charger's own behaviour;
-        None restores it. The answer is still validated against the schema."""
+        coroutine run once the answer is on the wire; or an awaitable of either) instead of the
+        charger's own behaviour; raising `OcppFault` answers a CALLERROR; None restores the
+        charger's own. The answer is still validated against the schema."""
         if handler is None:
             self.overrides.pop(action, None)
         else:
@@ -374,6 +376,8 @@ class Charger:
         if handler is None:
             return await self.protocol.dispatch(action, payload)
         answer = handler(payload)
+        if inspect.isawaitable(answer):  # a slow answer (the CSMS may time out meanwhile)
+            answer = await answer
         return answer if isinstance(answer, tuple) else (answer, None)
 
     async def call(
@@ -507,6 +511,7 @@ class Charger:
             await self._ws.close()
 
 
-def _basic_auth(station_id: str, password: str) -> dict[str, str]:
+def basic_auth_header(station_id: str, password: str) -> dict[str, str]:
+    """The HTTP Basic `Authorization` header a station sends with its WebSocket handshake."""
     token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}

@@ -4,50 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
-import websockets
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call, call_result
+from collections.abc import AsyncIterator
 
 from ampflow.seed import DEMO_STATION
-from ampflow.simulator import basic_auth_header
+from chargers.rpc import OcppFault
+from chargers.script import Script16, scripted
 from gateway.server import Gateway
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually
 
 
-class ObedientCharger(ChargePoint):
-    """Answers Reset and UnlockConnector; is slow on ClearCache; knows nothing of the rest."""
-
-    @on("Reset")
-    def on_reset(self, type: str):
-        self.last_reset = type
-        return call_result.Reset(status="Accepted")
-
-    @on("UnlockConnector")
-    def on_unlock(self, connector_id: int):
-        return call_result.UnlockConnector(status="Unlocked")
-
-    @on("ClearCache")
-    async def on_clear_cache(self):
-        await asyncio.sleep(3)
-        return call_result.ClearCache(status="Accepted")
-
-
 @contextlib.asynccontextmanager
-async def connected_charger(url: str):
-    async with websockets.connect(
-        f"{url}/{DEMO_STATION}",
-        subprotocols=["ocpp1.6"],
-        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
-    ) as ws:
-        charger = ObedientCharger(DEMO_STATION, ws)
-        reader = asyncio.create_task(charger.start())
-        await charger.call(call.BootNotification(charge_point_vendor="T", charge_point_model="T"))
-        try:
-            yield charger
-        finally:
-            reader.cancel()
+async def connected_charger(url: str) -> AsyncIterator[Script16]:
+    """A virtual charger that accepts Reset (without rebooting), is slow on ClearCache and
+    knows nothing of GetConfiguration (NotImplemented)."""
+    async with scripted(url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        cp.last_reset = None
+
+        def reset(request: dict) -> dict:
+            cp.last_reset = request["type"]
+            return {"status": "Accepted"}
+
+        async def slow_clear_cache(request: dict) -> dict:
+            await asyncio.sleep(3)
+            return {"status": "Accepted"}
+
+        def unknown(request: dict) -> dict:
+            raise OcppFault("NotImplemented", "no GetConfiguration here")
+
+        cp.charger.answer_with("Reset", reset)
+        cp.charger.answer_with("ClearCache", slow_clear_cache)
+        cp.charger.answer_with("GetConfiguration", unknown)
+        yield cp
 
 
 async def test_commands_reach_the_station_and_are_recorded(seeded, worker, gateway_url, api):

@@ -19,7 +19,7 @@ from sqlmodel import select
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ampflow.seed import DEMO_STATION
-from ampflow.simulator import basic_auth_header
+from chargers import basic_auth_header
 from store.tables import Station, StationEvent
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually

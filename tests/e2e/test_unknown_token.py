@@ -8,17 +8,15 @@ no payment row, no receipt).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-import websockets
 from sqlalchemy import text
 from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
-from ampflow.simulator import basic_auth_header, run_session
+from chargers.script import run_session, scripted
 from domain.session import SessionState
 from store.tables import ChargingSession, IdToken, Payment, Receipt
 from tests.conftest import DEMO_PASSWORD
@@ -148,12 +146,7 @@ async def test_token_expiring_in_the_future_is_accepted(
 
 async def test_id_tag_with_nul_is_invalid_not_stuck(seeded, worker, gateway_url):
     """A schema-valid idTag the database cannot hold (U+0000) is simply unknown: Invalid."""
-    async with websockets.connect(
-        f"{gateway_url}/{DEMO_STATION}",
-        subprotocols=["ocpp1.6"],
-        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
-        open_timeout=10,
-    ) as ws:
-        await ws.send(orjson.dumps([2, "auth-nul", "Authorize", {"idTag": "DEMO\x00TAG"}]).decode())
-        answer = orjson.loads(await asyncio.wait_for(ws.recv(), 15))
+    frame = orjson.dumps([2, "auth-nul", "Authorize", {"idTag": "DEMO\x00TAG"}]).decode()
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        answer = await cp.charger.send_raw(frame, answer_id="auth-nul", timeout_s=15)
     assert answer == [3, "auth-nul", {"idTagInfo": {"status": "Invalid"}}]

@@ -17,23 +17,19 @@ captured (not left open), one ledger entry for the session, one receipt.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
-import websockets
-from ocpp.v16 import call
 from sqlmodel import select
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.payments.ledger import LedgerProvider
 from ampflow.seed import DEMO_STATION, DEMO_TAG, DEMO_TARIFF
-from ampflow.simulator import SimulatedChargePoint, basic_auth_header
+from chargers.script import Script16, scripted
 from domain.money import round_half_up
 from domain.session import SessionState
 from store.billing_tables import LedgerEntry
@@ -62,72 +58,27 @@ EXPECTED_DURATION_S = (METER_VALUES + 1) * 60
 EXPECTED_TOTAL = 196
 
 
-def _iso(at: datetime) -> str:
-    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 @dataclass
 class Charger:
     """One OCPP 1.6 charger driven a step at a time (simulated clock, one minute per reading)."""
 
-    cp: SimulatedChargePoint
-    started_at: datetime | None = None
-    at: datetime | None = None
-    energy_wh: int = METER_START_WH
+    cp: Script16
     transaction_id: int | None = None
 
     async def boot_authorize_start(self) -> None:
-        boot = await self.cp.call(
-            call.BootNotification(charge_point_vendor="Ampflow", charge_point_model="Restart")
-        )
-        assert boot.status == "Accepted"
-        auth = await self.cp.call(call.Authorize(id_tag=DEMO_TAG))
-        assert auth.id_tag_info["status"] == "Accepted"
-        self.started_at = self.at = datetime.now(UTC).replace(microsecond=0)
-        start = await self.cp.call(
-            call.StartTransaction(
-                connector_id=1,
-                id_tag=DEMO_TAG,
-                meter_start=METER_START_WH,
-                timestamp=_iso(self.started_at),
-            )
-        )
-        assert start.id_tag_info["status"] == "Accepted"
-        self.transaction_id = start.transaction_id
+        assert self.cp.charger.boot_status == "Accepted"
+        assert (await self.cp.authorize(DEMO_TAG))["status"] == "Accepted"
+        self.cp.meter_wh = METER_START_WH
+        start = await self.cp.start_transaction(DEMO_TAG)
+        assert start["idTagInfo"]["status"] == "Accepted"
+        self.transaction_id = start["transactionId"]
 
     async def meter_values(self, count: int) -> None:
         for _ in range(count):
-            self.energy_wh += WH_PER_MINUTE
-            self.at += timedelta(minutes=1)
-            reading = {
-                "timestamp": _iso(self.at),
-                "sampledValue": [
-                    {
-                        "value": str(self.energy_wh),
-                        "measurand": "Energy.Active.Import.Register",
-                        "unit": "Wh",
-                    }
-                ],
-            }
-            answer = await self.cp.call(
-                call.MeterValues(
-                    connector_id=1, transaction_id=self.transaction_id, meter_value=[reading]
-                )
-            )
-            assert answer is not None
+            await self.cp.meter(WH_PER_MINUTE, minutes=1)  # answered, or it raises
 
     async def stop(self) -> None:
-        self.at += timedelta(minutes=1)
-        answer = await self.cp.call(
-            call.StopTransaction(
-                meter_stop=self.energy_wh,
-                timestamp=_iso(self.at),
-                transaction_id=self.transaction_id,
-                reason="Local",
-                id_tag=DEMO_TAG,
-            )
-        )
-        assert answer is not None  # the gateway acknowledged the stop
+        await self.cp.stop_transaction("Local", minutes=1)  # the gateway acknowledged the stop
 
     @property
     def session_id(self) -> str:
@@ -136,18 +87,8 @@ class Charger:
 
 @asynccontextmanager
 async def connected_charger(gateway_url: str) -> AsyncIterator[Charger]:
-    async with websockets.connect(
-        f"{gateway_url}/{DEMO_STATION}",
-        subprotocols=["ocpp1.6"],
-        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
-        open_timeout=10,
-    ) as ws:
-        cp = SimulatedChargePoint(DEMO_STATION, ws, response_timeout=30)
-        reader = asyncio.create_task(cp.start())
-        try:
-            yield Charger(cp)
-        finally:
-            reader.cancel()
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        yield Charger(cp)
 
 
 def session_worker(temporal_client: Client, db, settings):

@@ -22,7 +22,7 @@ from sqlmodel import select
 from websockets.exceptions import ConnectionClosed
 
 from ampflow.seed import DEMO_STATION
-from ampflow.simulator import basic_auth_header
+from chargers import basic_auth_header
 from domain.credentials import hash_password
 from gateway.server import Gateway
 from store.tables import OcppMessage, Station

@@ -10,7 +10,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ampflow.seed import DEMO_STATION
-from ampflow.simulator import basic_auth_header
+from chargers import basic_auth_header
 from gateway.server import Gateway
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually

@@ -8,7 +8,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidMessage, InvalidStatus
 
-from ampflow.simulator import basic_auth_header
+from chargers import basic_auth_header
 from domain.credentials import hash_password
 from gateway.server import Gateway
 from store.tables import Station

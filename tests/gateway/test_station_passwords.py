@@ -11,7 +11,7 @@ from websockets.exceptions import InvalidStatus
 
 from ampflow.seed import DEMO_STATION
 from ampflow.settings import Settings
-from ampflow.simulator import basic_auth_header
+from chargers import basic_auth_header
 from domain.credentials import hash_password
 from gateway.server import Gateway
 from store.tables import Station

@@ -8,7 +8,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from ampflow.simulator import basic_auth_header
+from chargers import basic_auth_header
 from gateway.server import Gateway
 
 BOOT_201 = {"reason": "PowerUp", "chargingStation": {"model": "Box", "vendorName": "New"}}

@@ -15,7 +15,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 
 from ampflow.simulator import basic_auth_header
-from tests.chargers import iso
+from chargers.script import iso
 
 
 class _Socket(ChargePoint):

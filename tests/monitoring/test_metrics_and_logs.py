@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ampflow.devstack import free_port
 from ampflow.logging_json import JsonFormatter, bind_station
 from ampflow.seed import DEMO_STATION
-from ampflow.simulator import basic_auth_header
+from chargers import basic_auth_header
 from chargers.script import scripted
 from gateway.server import Gateway
 from tests.conftest import DEMO_PASSWORD
