@@ -62,7 +62,7 @@ def _from_api_key(db: Session, settings: Settings, key: str) -> Principal | None
 
 def _from_bearer(db: Session, settings: Settings, token: str) -> Principal | None:
     try:
-        claims = security.read_access_token(security.auth_secret(settings), token)
+        claims = security.read_access_token(security.access_keys(settings), token)
     except security.InvalidToken:
         return None
     session = db.get(AuthSession, claims.session_id)

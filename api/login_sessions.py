@@ -121,7 +121,7 @@ def _pair(db: Session, settings: Settings, session: AuthSession, now: datetime) 
         )
     )
     access = security.issue_access_token(
-        security.auth_secret(settings),
+        security.access_keys(settings),
         f"{session.subject_kind}:{session.subject_id}",
         session.role,
         session.id,

@@ -1,14 +1,18 @@
-"""Secrets of the API: Argon2 passwords, HMAC-signed access tokens, random opaque tokens.
+"""Secrets of the API: Argon2 passwords, signed access tokens (JWT), random opaque tokens.
 
-Access tokens are compact JWTs (HS256) made with the standard library: header, claims
-(`sub`, `role`, `sid`, `iat`, `exp`, `iss`, `typ`) and an HMAC-SHA256 signature with the auth
-secret. Refresh tokens, password-reset tokens and API keys are random (256 bits) and stored
-only as SHA-256 hashes.
+Access tokens are JWTs made and checked with PyJWT: HS256 only (the accepted algorithm list is
+explicit, so `none` or RS/HS confusion cannot pass), the signing key's id in the header `kid`,
+claims `iss` (`ampflow`), `aud` (`ampflow-api`), `sub`, `role`, `sid`, `typ`, `iat` and `exp`,
+all required. Refresh tokens, password-reset tokens and API keys are random (256 bits) and
+stored only as SHA-256 hashes.
 
-The auth secret is `AMPFLOW_AUTH_SECRET`; unset, it is derived from `AMPFLOW_ADMIN_API_KEY`
-(HMAC with a fixed label), and without either a random one is created once and kept in
-`AMPFLOW_DATA_DIR/auth_secret`. Changing it signs everybody out of their access tokens (the
-refresh tokens stay valid).
+The keys are `AMPFLOW_AUTH_SECRET`, comma-separated, newest first: the first signs, every one
+verifies (its `kid` is a fingerprint of the key), so a key is rotated by putting the new one in
+front and dropping the old one once the access tokens it signed have expired
+(`AMPFLOW_ACCESS_TOKEN_TTL_S`). Unset, the key is derived from `AMPFLOW_ADMIN_API_KEY` (HMAC with
+a fixed label), and without either a random one is created once and kept in
+`AMPFLOW_DATA_DIR/auth_secret`. Access tokens of the earlier hand-made format (no `kid`, no
+`aud`) are refused (401): clients get a new one with their refresh token, which stays valid.
 """
 
 from __future__ import annotations
@@ -16,20 +20,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from ampflow.settings import Settings
 
 ISSUER = "ampflow"
-_HEADER = {"alg": "HS256", "typ": "JWT"}
+AUDIENCE = "ampflow-api"
+ALGORITHM = "HS256"
 _hasher = PasswordHasher()
 
 
@@ -101,25 +106,47 @@ class InvalidToken(Exception):
     """A bearer token that is malformed, forged, of another kind or expired."""
 
 
+def key_id(secret: bytes) -> str:
+    """The `kid` of a signing key: a fingerprint, so no secret is ever named in a token."""
+    return hmac.new(secret, b"ampflow access-token key id", hashlib.sha256).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeys:
+    """The key that signs new access tokens and every key that still verifies them, by `kid`."""
+
+    signing: bytes
+    verifying: dict[str, bytes]
+
+    @classmethod
+    def of(cls, *secrets_: bytes) -> AccessKeys:
+        """Newest first: the first signs, every one verifies."""
+        return cls(signing=secrets_[0], verifying={key_id(s): s for s in secrets_})
+
+
+def _keys(keys: AccessKeys | bytes) -> AccessKeys:
+    return keys if isinstance(keys, AccessKeys) else AccessKeys.of(keys)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(secret: bytes, signing_input: str) -> str:
-    return _b64(hmac.new(secret, signing_input.encode("ascii"), hashlib.sha256).digest())
-
-
 def issue_access_token(
-    secret: bytes, subject: str, role: str, session_id: str, ttl_s: int, now: float | None = None
+    keys: AccessKeys | bytes,
+    subject: str,
+    role: str,
+    session_id: str,
+    ttl_s: int,
+    now: float | None = None,
 ) -> str:
-    """A signed access token for `subject` valid for `ttl_s` seconds."""
+    """A signed access token (JWT, HS256, with the signing key's `kid`) for `subject`, valid
+    for `ttl_s` seconds."""
+    keyring = _keys(keys)
     issued = int(time.time() if now is None else now)
     claims = {
         "iss": ISSUER,
+        "aud": AUDIENCE,
         "typ": "access",
         "sub": subject,
         "role": role,
@@ -127,27 +154,33 @@ def issue_access_token(
         "iat": issued,
         "exp": issued + ttl_s,
     }
-    signing_input = (
-        _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
-        + "."
-        + _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return jwt.encode(
+        claims, keyring.signing, algorithm=ALGORITHM, headers={"kid": key_id(keyring.signing)}
     )
-    return f"{signing_input}.{_sign(secret, signing_input)}"
 
 
-def read_access_token(secret: bytes, token: str, now: float | None = None) -> AccessClaims:
-    """The claims of a valid token; raises `InvalidToken` otherwise."""
+def read_access_token(
+    keys: AccessKeys | bytes, token: str, now: float | None = None
+) -> AccessClaims:
+    """The claims of a valid token; raises `InvalidToken` otherwise. Only HS256, our issuer and
+    audience, a known `kid`, and an unexpired `exp` pass (`now`: a fixed clock, for tests)."""
+    keyring = _keys(keys)
     try:
-        header_b64, claims_b64, signature = token.split(".")
-        expected = _sign(secret, f"{header_b64}.{claims_b64}")
-        if not same_secret(signature, expected):
-            raise InvalidToken("bad signature")
-        header = json.loads(_unb64(header_b64))
-        claims = json.loads(_unb64(claims_b64))
-        if header != _HEADER or claims.get("iss") != ISSUER or claims.get("typ") != "access":
-            raise InvalidToken("not an Ampflow access token")
-        if int(claims["exp"]) <= (time.time() if now is None else now):
-            raise InvalidToken("expired")
+        header = jwt.get_unverified_header(token)
+        secret = keyring.verifying.get(header.get("kid", ""))
+        if secret is None:
+            raise InvalidToken("unknown signing key (signed before a key change?)")
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            leeway=0 if now is None else time.time() - now,
+        )
+        if claims.get("typ") != "access":
+            raise InvalidToken("not an access token")
         result = AccessClaims(
             subject=str(claims["sub"]),
             role=str(claims["role"]),
@@ -158,17 +191,28 @@ def read_access_token(secret: bytes, token: str, now: float | None = None) -> Ac
         return result
     except InvalidToken:
         raise
-    except (ValueError, KeyError, TypeError, UnicodeError) as err:
-        raise InvalidToken("malformed token") from err
+    except jwt.ExpiredSignatureError as err:
+        raise InvalidToken("expired") from err
+    except (jwt.InvalidTokenError, ValueError, KeyError, TypeError, UnicodeError) as err:
+        raise InvalidToken("malformed or forged token") from err
 
 
 # ---- the auth secret -----------------------------------------------------------------------
 
 
-def auth_secret(settings: Settings) -> bytes:
-    """The HMAC key of access tokens (see the module docstring for where it comes from)."""
+def access_keys(settings: Settings) -> AccessKeys:
+    """The signing and verifying keys of access tokens (`AMPFLOW_AUTH_SECRET`, newest first)."""
     if settings.auth_secret:
-        return settings.auth_secret.encode()
+        given = [part.strip() for part in settings.auth_secret.split(",") if part.strip()]
+        if given:
+            return AccessKeys.of(*(part.encode() for part in given))
+    return AccessKeys.of(auth_secret(settings))
+
+
+def auth_secret(settings: Settings) -> bytes:
+    """The key that signs access tokens (see the module docstring for where it comes from)."""
+    if settings.auth_secret:
+        return settings.auth_secret.split(",", 1)[0].strip().encode()
     if settings.admin_api_key:
         label = b"ampflow access-token secret v1"
         return hmac.new(settings.admin_api_key.encode(), label, hashlib.sha256).digest()

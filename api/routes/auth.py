@@ -44,11 +44,10 @@ RESET_ACCEPTED = {
 
 
 class RegistrationAccepted(BaseModel):
-    """What happens after `POST /auth/register` (the same answer whether or not the address
-    already has an account, so the answer never tells who is registered)."""
+    """What happens after `POST /auth/register`: the same answer for every address (whether it
+    has an account or not), so the answer never tells who is registered."""
 
     detail: str
-    email: str = Field(description="where the message goes")
     next_steps: list[str]
     confirm: str = Field(description="the request that creates the account")
     code_valid_s: int = Field(description="how long the e-mailed code works")
@@ -260,24 +259,23 @@ def whoami(who: PrincipalDep) -> WhoAmI:
 # ---- passwords -----------------------------------------------------------------------------
 
 
-def registration_accepted(email: str, settings: Settings) -> RegistrationAccepted:
+def registration_accepted(settings: Settings) -> RegistrationAccepted:
     """The exact next steps of a registration, told the same way for every address."""
     minutes = settings.password_reset_ttl_s // 60
     base = settings.api_base_url
     where = (
-        f"an e-mail to {email}"
+        "an e-mail to the address you gave"
         if settings.smtp_host
-        else f"a message to {email}, kept in this server's dev mailbox (no SMTP is configured: "
-        "an operator reads it at GET /dev/mailbox)"
+        else "a message to the address you gave, kept in this server's dev mailbox (no SMTP is "
+        "configured: an operator reads it at GET /dev/mailbox)"
     )
     return RegistrationAccepted(
         detail=f"No account exists yet. We are sending {where} now. It holds a confirmation "
         f"code: send it within {minutes} minutes to POST {base}/auth/register/confirm and the "
         f"account is created; then sign in at POST {base}/auth/token. If the address already "
         "has an account, the message says so instead: sign in, or reset the password.",
-        email=email,
         next_steps=[
-            f"Open the message sent to {email} (subject 'Confirm your Ampflow account').",
+            "Open the message (subject 'Confirm your Ampflow account').",
             f'POST {base}/auth/register/confirm with {{"token": "<the code>"}} within '
             f"{minutes} minutes: the account is created (answer 204).",
             f"Sign in: POST {base}/auth/token (grant_type=password, your e-mail and password).",
@@ -319,7 +317,7 @@ def register(
             "Someone tried to register this address again. If it was you, sign in or ask "
             "for a password reset.",
         )
-        return registration_accepted(email, settings)
+        return registration_accepted(settings)
     code = security.new_secret("rg_")
     now = datetime.now(UTC)
     db.add(
@@ -343,7 +341,7 @@ def register(
         '{"token": "<the code>"}\n\n'
         "If you did not ask for this, ignore this message: no account is created.",
     )
-    return registration_accepted(email, settings)
+    return registration_accepted(settings)
 
 
 @router.post("/register/confirm", status_code=status.HTTP_204_NO_CONTENT)

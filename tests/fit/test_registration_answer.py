@@ -13,7 +13,6 @@ async def test_registration_tells_the_next_steps_and_they_work(http, settings):
     assert answer.status_code == 202, answer.text
     told = answer.json()
     minutes = settings.password_reset_ttl_s // 60
-    assert told["email"] == email
     assert told["detail"].startswith("No account exists yet.")
     assert f"within {minutes} minutes" in told["detail"]
     assert "/dev/mailbox" in told["detail"]  # no SMTP in the tests: where the message is
@@ -35,7 +34,7 @@ async def test_registration_tells_the_next_steps_and_they_work(http, settings):
     again = await http.post("/auth/register", json=body)
     assert (again.status_code, again.json()) == (202, told)
     other = await http.post("/auth/register", json={**body, "email": "ann@example.com"})
-    assert other.json()["detail"] == told["detail"].replace(email, "ann@example.com")
+    assert other.json() == told
 
 
 async def test_a_password_reset_request_says_what_happens(http):
