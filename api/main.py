@@ -33,6 +33,8 @@ from api.routes.maintenance import router as maintenance_router
 from api.routes.me import router as me_router
 from api.routes.operators import router as operators_router
 from api.routes.reports import router as reports_router
+from api.routes.station_reports import customer_router as customer_information_router
+from api.routes.station_reports import router as station_reports_router
 from api.routes.uploads import router as uploads_router
 from store.db import Database
 
@@ -83,6 +85,8 @@ def create_app(
     app.include_router(firmware_router)
     app.include_router(uploads_router)
     app.include_router(codec_router)  # Temporal codec server for the UI and CLI
+    app.include_router(station_reports_router)
+    app.include_router(customer_information_router)
     for monitoring in (live_router, alerts_router, analytics_router, reports_router):
         app.include_router(monitoring)
     app.add_middleware(NulGuard)  # NUL in path, query or JSON body: 422

@@ -27,6 +27,32 @@ COMMAND_NAMES = (
     # Local authorization lists (gateway/*/local_list_commands.py, domain.access).
     "send_local_list",  # params: version, update_type Full|Differential, entries [...]
     "get_local_list_version",
+    # 2.0.1 function blocks (gateway/v201/device_commands.py); 1.6: not_supported.
+    "set_variable_monitoring",  # params: monitors [{name, type, value, severity, ...}]
+    "set_monitoring_base",  # params: base All|FactoryDefault|HardWiredOnly
+    "set_monitoring_level",  # params: severity 0-9
+    "clear_variable_monitoring",  # params: ids
+    "get_monitoring_report",  # params: request_id, criteria, variables
+    "customer_information",  # params: request_id, report, clear, customer_identifier|id_token
+    "set_display_message",  # params: id, content, priority, state, start, end, language
+    "get_display_messages",  # params: request_id, ids, priority, state
+    "clear_display_message",  # params: id
+    "get_charging_profiles",  # params: request_id, evse_id, purpose, stack_level, source
+    "publish_firmware",  # params: request_id, location, checksum (local controllers)
+    "unpublish_firmware",  # params: checksum
+)
+
+# Commands answered later by reports the charger sends in parts (`/stations/{id}/reports`):
+# when the operator gives no `request_id`, the API picks one (in the command's params).
+REPORTED_COMMANDS = frozenset(
+    {
+        "get_monitoring_report",
+        "customer_information",
+        "get_display_messages",
+        "get_charging_profiles",
+        "publish_firmware",
+        "get_base_report",
+    }
 )
 
 

@@ -128,6 +128,11 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     # station commands (api/routes/commands.py)
     "POST /stations/{station_id}/commands": STATION_OPS,
     "GET /stations/{station_id}/commands": READ,
+    # reports chargers send after a command (api/routes/station_reports.py)
+    "GET /stations/{station_id}/reports": READ,
+    "GET /stations/{station_id}/reports/{kind}/{request_id}": READ,
+    "GET /stations/{station_id}/customer-information/{request_id}": PERSONAL_DATA,
+    "GET /stations/{station_id}/customer-information/{request_id}/text": PERSONAL_DATA,
     # tariffs (api/routes/tariffs.py)
     "POST /tariffs": ADMIN,
     "GET /tariffs": READ,

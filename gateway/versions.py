@@ -11,6 +11,7 @@ from gateway.v16.local_list_commands import COMMANDS as V16_LOCAL_LIST
 from gateway.v16.maintenance_commands import COMMANDS as V16_MAINTENANCE
 from gateway.v16.routes import ROUTES as V16_ROUTES
 from gateway.v201.commands import COMMANDS as V201_COMMANDS
+from gateway.v201.device_commands import COMMANDS as V201_DEVICE
 from gateway.v201.local_list_commands import COMMANDS as V201_LOCAL_LIST
 from gateway.v201.maintenance_commands import COMMANDS as V201_MAINTENANCE
 from gateway.v201.routes import ROUTES as V201_ROUTES
@@ -34,3 +35,7 @@ TRANSLATORS[OCPP201] = {**TRANSLATORS.get(OCPP201, {}), **V201_MAINTENANCE}
 # Local authorization lists (SendLocalList, GetLocalListVersion).
 TRANSLATORS[OCPP16] = {**TRANSLATORS[OCPP16], **V16_LOCAL_LIST}
 TRANSLATORS[OCPP201] = {**TRANSLATORS[OCPP201], **V201_LOCAL_LIST}
+
+# 2.0.1 function blocks answered by reports: monitoring, customer information, display
+# messages, charging profile reports, firmware publishing (1.6 has none of them).
+TRANSLATORS[OCPP201] = {**TRANSLATORS[OCPP201], **V201_DEVICE}

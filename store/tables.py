@@ -377,3 +377,4 @@ import store.access_tables  # noqa: E402, F401  (access control tables, migratio
 import store.billing_tables  # noqa: E402, F401  (billing tables, migration 0003)
 import store.maintenance_tables  # noqa: E402, F401  (maintenance tables, migration 0005)
 import store.monitoring_tables  # noqa: E402, F401  (monitoring tables, migration 0006_monitoring)
+import store.report_tables  # noqa: E402, F401  (charger reports, migration 0011)

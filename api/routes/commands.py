@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -12,7 +13,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.deps import OperatorDep, PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.redaction import shown_model
-from domain.commands import COMMAND_NAMES, CommandRecord, StationCommand
+from domain.commands import COMMAND_NAMES, REPORTED_COMMANDS, CommandRecord, StationCommand
 from store.audit import audit
 from store.tables import Station, StationCommandLog
 from workflows import contract
@@ -50,6 +51,8 @@ async def send_command(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown command {body.name}")
     if db.get(Station, station_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station")
+    if body.name in REPORTED_COMMANDS and body.params.get("request_id") is None:
+        body.params["request_id"] = secrets.randbelow(2**31 - 1) + 1  # names the report
     audit(db, who, f"station.{body.name}", f"station:{station_id}", body.params)
     db.commit()  # the request is on record even if the station never answers
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")

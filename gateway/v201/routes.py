@@ -3,11 +3,11 @@
 Deliberately absent, so answered with a NotSupported CALLERROR by the connection:
 - ISO 15118 Plug & Charge: Get15118EVCertificate, GetCertificateStatus, NotifyEVChargingSchedule
   (no PKI behind this CSMS; an empty or made-up answer would mislead the EV).
-- Answers to requests this CSMS never sends: NotifyCustomerInformation (CustomerInformation),
-  NotifyDisplayMessages (GetDisplayMessages), NotifyMonitoringReport (GetMonitoringReport),
-  ReportChargingProfiles (GetChargingProfiles), PublishFirmwareStatusNotification
-  (PublishFirmware, local controllers only).
 - Actions only the CSMS sends (Reset, RequestStartTransaction, ...).
+
+The reports chargers send after an operator's request (NotifyMonitoringReport,
+NotifyDisplayMessages, NotifyCustomerInformation, ReportChargingProfiles,
+PublishFirmwareStatusNotification) are stored by `gateway/v201/reports.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from gateway.v201 import (
     firmware,
     metering,
     provisioning,
+    reports,
     reservation,
     security,
     smart_charging,
@@ -39,7 +40,12 @@ ROUTES: dict[str, Handler] = {
     "NotifyChargingLimit": smart_charging.notify_charging_limit,
     "NotifyEVChargingNeeds": smart_charging.notify_ev_charging_needs,
     "NotifyEvent": diagnostics.notify_event,
+    "NotifyCustomerInformation": reports.notify_customer_information,
+    "NotifyDisplayMessages": reports.notify_display_messages,
+    "NotifyMonitoringReport": reports.notify_monitoring_report,
     "NotifyReport": provisioning.notify_report,
+    "PublishFirmwareStatusNotification": reports.publish_firmware_status,
+    "ReportChargingProfiles": reports.report_charging_profiles,
     "ReservationStatusUpdate": reservation.reservation_status,
     "SecurityEventNotification": security.security_event,
     "SignCertificate": security.sign_certificate,

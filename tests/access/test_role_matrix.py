@@ -151,6 +151,8 @@ MATRIX = """
 | `POST /stations/{station_id}/commands` | ✓ | ✓ | – | – | – | – |
 | `GET /stations/{station_id}/configuration` | ✓ | ✓ | – | – | – | – |
 | `PUT /stations/{station_id}/configuration` | ✓ | ✓ | – | – | – | – |
+| `GET /stations/{station_id}/customer-information/{request_id}` | ✓ | – | ✓ | – | – | – |
+| `GET /stations/{station_id}/customer-information/{request_id}/text` | ✓ | – | ✓ | – | – | – |
 | `PUT /stations/{station_id}/location` | ✓ | ✓ | – | – | – | – |
 | `PUT /stations/{station_id}/connectors/{connector_id}/spec` | ✓ | ✓ | – | – | – | – |
 | `PUT /stations/{station_id}/connectors/{connector_id}/tariff` | ✓ | – | – | – | – | – |
@@ -166,6 +168,8 @@ MATRIX = """
 | `GET /stations/{station_id}/messages` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /stations/{station_id}/price-preview` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /stations/{station_id}/reject` | ✓ | ✓ | – | – | – | – |
+| `GET /stations/{station_id}/reports` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /stations/{station_id}/reports/{kind}/{request_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `POST /stations/{station_id}/reset` | ✓ | ✓ | – | – | – | – |
 | `POST /stations/{station_id}/unlock` | ✓ | ✓ | – | – | – | – |
 | `PUT /tariff-groups/{group_id}` | ✓ | – | – | – | – | – |
