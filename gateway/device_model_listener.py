@@ -69,7 +69,7 @@ class DeviceModelStore:
         ]
         if not rows:
             return
-        async with self.store.pool.connection() as conn:
+        async with self.store.pool.connection() as conn, conn.transaction():
             async with conn.cursor() as cur:
                 await cur.executemany(_UPSERT, rows)
 

@@ -263,7 +263,7 @@ class LiveListener:
     async def _write(self, batch: LiveBatch) -> int:
         """One transaction; returns how many alerts were raised."""
         raised = 0
-        async with self.services.store.pool.connection() as conn:
+        async with self.services.store.pool.connection() as conn, conn.transaction():
             async with conn.cursor() as cur:
                 if batch.statuses:
                     await cur.executemany(_INSERT_STATUS, batch.statuses)

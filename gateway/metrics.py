@@ -38,8 +38,9 @@ CALL_SECONDS = Histogram(
 )
 DECISIONS = Counter(
     "ampflow_gateway_decisions",
-    "Authorize/start answers by how they were decided (primary: the session workflow within "
-    "the deadline; fallback: the store, past it)",
+    "Authorize/start answers by how they were decided (gateway: from the store by the "
+    "workflow's rule, the workflow recording it; primary: the session workflow within the "
+    "deadline; fallback: the store, past it)",
     ["action", "path"],
 )
 CLAMPED = Counter(
@@ -104,7 +105,7 @@ def stop(server) -> None:
 
 
 def decision(action: str, path: str) -> None:
-    """Count an Authorize/start answer decided on `path` (`primary` or `fallback`)."""
+    """Count an Authorize/start answer decided on `path` (`gateway`, `primary`, `fallback`)."""
     DECISIONS.labels(action, path).inc()
 
 

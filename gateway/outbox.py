@@ -82,7 +82,7 @@ class StationOutbox:
     ) -> int:
         """Store a report (committed when this returns); `inline`: the caller delivers it."""
         data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-        async with self.store.pool.connection() as conn:
+        async with self.store.fast.connection() as conn:  # what the charger's answer waits for
             cur = await conn.execute(
                 "INSERT INTO station_outbox (station_id, session_id, kind, message_id, payload, "
                 "lease_owner, lease_until) VALUES (%s, %s, %s, %s, %s, %s, "
@@ -150,7 +150,7 @@ class StationOutbox:
         self._draining.clear()
         self._sweeper = None
         try:
-            async with self.store.pool.connection() as conn:
+            async with self.store.delivery.connection() as conn:
                 await conn.execute(
                     "UPDATE station_outbox SET lease_owner = NULL, lease_until = NULL "
                     "WHERE lease_owner = %s AND delivered_at IS NULL",
@@ -202,7 +202,7 @@ class StationOutbox:
 
     async def _claim(self, station_id: str) -> list[OutboxRow]:
         """Lease the station's first pending rows, unless another gateway holds its head."""
-        async with self.store.pool.connection() as conn, conn.transaction():
+        async with self.store.delivery.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "SELECT id, session_id, kind, message_id, payload, lease_owner, "
                 "lease_until > now() AS leased FROM station_outbox "
@@ -224,7 +224,7 @@ class StationOutbox:
         return [OutboxRow(r[0], station_id, r[1], r[2], r[3], r[4]) for r in found]
 
     async def _close(self, row_id: int, error: str | None) -> None:
-        async with self.store.pool.connection() as conn:
+        async with self.store.delivery.connection() as conn:
             await conn.execute(
                 "UPDATE station_outbox SET delivered_at = now(), lease_owner = NULL, "
                 "last_error = COALESCE(%s, last_error) WHERE id = %s",
@@ -232,7 +232,7 @@ class StationOutbox:
             )
 
     async def _failed(self, row_id: int, error: str) -> None:
-        async with self.store.pool.connection() as conn:
+        async with self.store.delivery.connection() as conn:
             await conn.execute(
                 "UPDATE station_outbox SET attempts = attempts + 1, last_error = %s WHERE id = %s",
                 (error[:500], row_id),
@@ -254,7 +254,7 @@ class StationOutbox:
                     self.kick(row["station_id"])
                 sweeps += 1
                 if sweeps % _PRUNE_EVERY == 0:  # delivered rows are kept a day for operators
-                    async with self.store.pool.connection() as conn:
+                    async with self.store.delivery.connection() as conn:
                         await conn.execute(
                             "DELETE FROM station_outbox "
                             "WHERE delivered_at < now() - interval '1 day'"

@@ -183,7 +183,7 @@ class Recorder:
         """The message log and last-seen times: COPY, without waiting for the disk flush
         (synchronous_commit off: a crash may lose the last instant of log, never a sample)."""
         try:
-            async with self.pool.connection() as conn, conn.cursor() as cur:
+            async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 await cur.execute("SET LOCAL synchronous_commit TO off")
                 if frames:
                     async with cur.copy(_LOG_COPY) as copy:

@@ -54,7 +54,7 @@ class Gateway:
         self.settings = settings
         self.command_queue = command_queue or gateway_task_queue()
         self.store = StationStore(database_url)
-        self.recorder = Recorder(self.store.pool)
+        self.recorder = Recorder(self.store.fast)
         self.bridge = SessionBridge(client, self.store, settings, task_queue)
         self.services = GatewayServices(settings, self.store, self.recorder, self.bridge)
         self.authenticator = StationAuthenticator.from_settings(self.store, settings)

@@ -46,6 +46,7 @@ from domain.session import (
     StopRequest,
 )
 from gateway import metrics
+from gateway.decisions import GatewayDecisions
 from gateway.fallback import FallbackDecisions
 from gateway.outbox import StationOutbox
 from gateway.session_delivery import SessionDelivery
@@ -79,6 +80,7 @@ class SessionBridge:
         self.settings = settings
         self.task_queue = task_queue
         self.fallback = FallbackDecisions(store)
+        self.decisions = GatewayDecisions(store, settings.ledger_credit_limit)
         self.delivery = SessionDelivery(client, store, self._start_operation)
         self.outbox = StationOutbox(client, store, self.delivery)
         # (station, message id) -> session number, so a retransmitted frame hits the same session.
@@ -95,21 +97,26 @@ class SessionBridge:
         self._charging_states: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def authorize(self, station_id: str, id_token: str, message_id: str) -> Authorization:
-        """Decide on a presented credential inside a new session workflow (within the deadline,
-        else from the fallback decision)."""
+        """Decide on a presented credential: at the gateway when the store settles it, else
+        inside a new session workflow (within the deadline, else from the fallback decision).
+        An accepted token is remembered for the Start with the same idTag (it joins)."""
+        result = await self._at_gateway("Authorize", station_id, id_token, hold=True)
+        if result is not None and result.status != AuthorizationStatus.ACCEPTED:
+            return result  # refused from the store: no session, nothing to hold
         number = await self._number_for_message(station_id, message_id, id_token)
-        result = await self._within_deadline(
-            "Authorize",
-            station_id,
-            self.client.execute_update_with_start_workflow(
-                contract.UPDATE_AUTHORIZE,
-                AuthorizeRequest(id_token=id_token),
-                start_workflow_operation=self._start_operation(station_id, number),
-                id=f"authorize-{message_id}",
-                result_type=Authorization,
-            ),
-            lambda: self.fallback.decide(station_id, id_token),
+        update = self.client.execute_update_with_start_workflow(
+            contract.UPDATE_AUTHORIZE,
+            AuthorizeRequest(id_token=id_token),
+            start_workflow_operation=self._start_operation(station_id, number),
+            id=f"authorize-{message_id}",
+            result_type=Authorization,
         )
+        if result is not None:  # accepted here: the session records it and holds, unwaited
+            self._spawn(_log_late_failure(f"{station_id} Authorize (recorded late)", update))
+        else:
+            result = await self._within_deadline(
+                "Authorize", station_id, update, lambda: self.fallback.decide(station_id, id_token)
+            )
         if result.status == AuthorizationStatus.ACCEPTED:  # the Start with this idTag joins it
             await self.store.remember_authorization(
                 station_id,
@@ -201,6 +208,9 @@ class SessionBridge:
         ends as soon as it has answered. Every request gets a fresh decision (message ids may
         repeat across connections).
         """
+        result = await self._at_gateway("Authorize", station_id, id_token, hold=False)
+        if result is not None:  # the session workflow applies the same rule at the start
+            return result
         workflow_id = f"authorize-{station_id}-{uuid.uuid4().hex[:16]}"
         return await self._within_deadline(
             "Authorize",
@@ -377,6 +387,24 @@ class SessionBridge:
         self._meter_pending.clear()
 
     # ---- the deadline and the fallback (ADR-005 §2) ------------------------------------
+
+    async def _at_gateway(
+        self, action: str, station_id: str, id_token: str, *, hold: bool
+    ) -> Authorization | None:
+        """The gateway's own decision from the store, when the workflow could add nothing to
+        it (`GatewayDecisions`, ADR-005 §6). None: the caller asks the workflow."""
+        try:
+            answer = await asyncio.wait_for(
+                self.decisions.decide(station_id, id_token, hold_at_answer=hold),
+                self.settings.charger_answer_deadline_s,
+            )
+        except Exception as err:  # the store is slow or down: the workflow path decides
+            log.warning("%s %s: no decision at the gateway (%s)", station_id, action, err)
+            answer = None
+        if answer is None:
+            return None
+        metrics.decision(action, "gateway")
+        return answer
 
     async def _within_deadline(
         self,

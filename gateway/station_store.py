@@ -30,18 +30,36 @@ class StationStore:
     """Async access to the few tables the gateway reads and writes."""
 
     def __init__(self, database_url: str, *, max_size: int = 8) -> None:
+        # Pools by purpose (ADR-005 §6): `pool` for the answers of the session path (numbers,
+        # token decisions, joins) and `fast` for what a charger is answered from without a workflow
+        # (handshake, boot, status, the message log and meter samples, storing outbox rows),
+        # so a saturated session path never holds a connection a StatusNotification waits for.
+        # Autocommit: a single statement is one round trip (no BEGIN, no COMMIT); what must be
+        # atomic says so with `conn.transaction()`.
+        url = libpq_url(database_url)
+        options = {"autocommit": True}
         self.pool = AsyncConnectionPool(
-            libpq_url(database_url), min_size=1, max_size=max_size, open=False
+            url, min_size=1, max_size=max_size, open=False, kwargs=options
+        )
+        self.fast = AsyncConnectionPool(
+            url, min_size=1, max_size=max_size, open=False, kwargs=options
+        )
+        # The outbox drain (background delivery to workflows) has its own, so a backlog of
+        # deliveries never delays an answer either.
+        self.delivery = AsyncConnectionPool(
+            url, min_size=1, max_size=max_size // 2, open=False, kwargs=options
         )
 
     async def open(self) -> None:
-        await self.pool.open(wait=True)
+        for pool in (self.pool, self.fast, self.delivery):
+            await pool.open(wait=True)
 
     async def close(self) -> None:
-        await self.pool.close()
+        for pool in (self.pool, self.fast, self.delivery):
+            await pool.close()
 
     async def identity(self, station_id: str) -> StationIdentity | None:
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             cur = await conn.execute(
                 "SELECT password_hash, security_profile, ocpp_versions, registration_status "
                 "FROM stations WHERE id = %s",
@@ -55,7 +73,7 @@ class StationStore:
 
     async def admit_pending(self, station_id: str, password_hash: str) -> None:
         """Put an unknown station into the operator inbox (registration Pending)."""
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             await conn.execute(
                 "INSERT INTO stations (id, password_hash, security_profile, ocpp_versions, "
                 "connector_count, registration_status, connected) "
@@ -65,7 +83,7 @@ class StationStore:
             )
 
     async def registration_status(self, station_id: str) -> str | None:
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             cur = await conn.execute(
                 "SELECT registration_status FROM stations WHERE id = %s", (station_id,)
             )
@@ -74,7 +92,7 @@ class StationStore:
 
     async def record_boot(self, station_id: str, info: dict, at: datetime) -> str | None:
         """Store the boot facts; returns the station's registration status (one round trip)."""
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             cur = await conn.execute(
                 "UPDATE stations SET vendor = %s, model = %s, serial_number = %s, "
                 "firmware_version = %s, iccid = %s, last_boot_at = %s, last_seen_at = %s "
@@ -96,7 +114,7 @@ class StationStore:
     async def record_status(
         self, station_id: str, connector_id: int, status: str, error_code: str | None, at: datetime
     ) -> None:
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             await conn.execute(
                 "INSERT INTO connectors (station_id, connector_id, status, error_code, updated_at) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (station_id, connector_id) DO UPDATE "
@@ -109,7 +127,7 @@ class StationStore:
         self, station_id: str, at: datetime, task_queue: str, version: str
     ) -> None:
         """Record that this gateway (its command queue) now holds the station's socket."""
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             await conn.execute(
                 "UPDATE stations SET connected = true, last_seen_at = %s, gateway_queue = %s, "
                 "connected_version = %s WHERE id = %s",
@@ -121,7 +139,7 @@ class StationStore:
 
         True when this gateway still owned the route: only then is the station offline.
         """
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             cur = await conn.execute(
                 "UPDATE stations SET connected = false, last_seen_at = %s, gateway_queue = NULL "
                 "WHERE id = %s AND gateway_queue = %s",
@@ -130,7 +148,7 @@ class StationStore:
             return cur.rowcount > 0
 
     async def touch(self, station_id: str, at: datetime) -> None:
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             await conn.execute(
                 "UPDATE stations SET last_seen_at = %s WHERE id = %s", (at, station_id)
             )
@@ -145,7 +163,7 @@ class StationStore:
 
     async def active_sessions(self, station_id: str) -> list[tuple[str, int | None]]:
         """(session id, connector id) of the station's sessions that have not ended yet."""
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             cur = await conn.execute(
                 "SELECT id, connector_id FROM sessions WHERE station_id = %s "
                 "AND state IN ('Pending', 'Charging')",
@@ -260,14 +278,14 @@ class StationStore:
 
     async def record_event(self, station_id: str, kind: str, detail: dict) -> None:
         """Something an operator should see (refused handshake, unknown transaction, ...)."""
-        async with self.pool.connection() as conn:
+        async with self.fast.connection() as conn:
             await conn.execute(
                 "INSERT INTO station_events (station_id, kind, detail) VALUES (%s, %s, %s)",
                 # jsonb cannot hold \u0000 either: drop it from what chargers sent
                 (station_id[:48], kind, orjson.dumps(detail).decode().replace("\\u0000", "")),
             )
 
-    async def fetch_dicts(self, query: str, params: tuple) -> list[dict]:
+    async def fetch_dicts(self, query: str, params: tuple | dict) -> list[dict]:
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(query, params)
