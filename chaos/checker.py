@@ -52,6 +52,9 @@ def read_guest_links(notes: Path) -> dict[str, str]:
     return links
 
 
+_GUEST = "guest:"  # keys of `owed` for guest links (the rest are ledger stations)
+
+
 def check(
     plans: list[StationPlan],
     drivers: dict[str, int],
@@ -107,6 +110,14 @@ def check(
         if sid not in accounted and captured(pis) > 0:
             verdict.add(f"money for no charger transaction: {sid} captured {captured(pis)}")
 
+    for key, expected in owed.items():
+        if key.startswith(_GUEST):
+            token = key.removeprefix(_GUEST)
+            pi = intents[evidence.guest_links[token]]
+            want, got = min(expected, pi["amount"]), captured([pi])
+            if got != want:
+                verdict.add(f"guest {token}: captured {got}, expected {want} (hold {pi['amount']})")
+
     for plan in plans:
         if plan.kind == "ledger":
             driver = drivers[plan.station_id]
@@ -155,14 +166,12 @@ def _check_tx(plan, tx, rows, evidence, by_session, captured, accounted, owed, v
         expected = 0
     if plan.kind == "guest":
         intent_id = evidence.guest_links.get(tx.id_tag or "")
-        pi = evidence.stripe["payment_intents"].get(intent_id or "")
-        if pi is None:
+        if evidence.stripe["payment_intents"].get(intent_id or "") is None:
             verdict.add(f"{name}: guest transaction without a known payment link ({tx.id_tag})")
             return
-        want = min(expected, pi["amount"])
-        got = captured([pi])
-        if got != want:
-            verdict.add(f"{name}: guest captured {got}, expected {want} (hold {pi['amount']})")
+        # Judged per link once every transaction is seen: a link may serve a refused start and
+        # then the one that charged (its money is the sum of their prices, capped by the hold).
+        owed[_GUEST + (tx.id_tag or "")] += expected
     elif plan.pays_by_card:
         got = captured(by_session.get(session["id"], []))
         if got != expected:

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.tariff import Tariff
     from workflows import contract
     from workflows import session_steps as steps
+    from workflows.station_command import reached_station
 
 # Connector states in which a car is plugged in but not drawing energy (1.6 and 2.0.1 names).
 IDLE_STATUSES = frozenset({"SuspendedEV", "SuspendedEVSE", "Finishing", "Idle", "EVConnected"})
@@ -56,6 +57,7 @@ _CLEAN_CANCEL = "session-clean-cancel"  # a cancelled session stops, settles and
 _GUEST_RELEASE = "session-release-guest"  # a guest's payment is released if never charged
 _PROMPT_STOP = "session-prompt-stop"  # a stop asked for before the start is sent at once
 _STORED_START = "session-wait-stored-start"  # no expiry while the charger's start is stored
+_UNSURE_REMOTE_START = "session-unsure-remote-start"  # a remote start's lost answer: wait
 _STORED_START_CHECKS = 15  # minutes at most
 
 
@@ -321,8 +323,24 @@ class ChargingSession:
             sent = await steps.command(
                 self.params.station_id, "remote_start", params, remote.requested_by
             )
-            if sent.outcome != "ok" or sent.status != "Accepted":
-                reason = f"remote start not accepted: {sent.status or sent.outcome}"
+            accepted = sent.outcome == "ok" and sent.status == "Accepted"
+            reason = f"remote start not accepted: {sent.status or sent.outcome}"
+            if not accepted and workflow.patched(_UNSURE_REMOTE_START):
+                if self.m.start_request is not None:
+                    # A charger start joined this session meanwhile (the refusal was of a
+                    # repeated request): the transaction runs, and is billed, here.
+                    workflow.logger.info("%s, but a start joined; going on", reason)
+                elif reached_station(sent) is None:
+                    # The answer was lost (a gateway or Temporal fault): the charger may have
+                    # accepted and started. Wait for its start as after an Accepted; the
+                    # authorization timeout (and a start stored in the outbox) decide.
+                    workflow.logger.info("remote start answer lost (%s); waiting", sent.outcome)
+                else:
+                    await self._release_hold(reason)  # a start's hold, had one raced in
+                    await self._release_guest(reason)
+                    await self._record(SessionState.EXPIRED, review_reason=reason)
+                    return self._finish(SessionState.EXPIRED, reason)
+            elif not accepted:
                 await self._release_guest(reason)
                 await self._record(SessionState.EXPIRED, review_reason=reason)
                 return self._finish(SessionState.EXPIRED, reason)

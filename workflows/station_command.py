@@ -31,6 +31,20 @@ _STORE = {
 }
 
 
+_NOT_CONNECTED = "is not connected"
+
+
+def reached_station(record: CommandRecord) -> bool | None:
+    """Did the command reach the station? True (it answered), False (it was never sent: no
+    gateway held the station, or the charger refused it), None (unknown: sent, but the answer
+    was lost to a gateway, Temporal or network fault, or timed out)."""
+    if record.outcome in ("ok", "rejected", "not_supported"):
+        return True
+    if record.outcome == "offline" and (record.error or "").endswith(_NOT_CONNECTED):
+        return False
+    return None
+
+
 async def send_to_station(command: StationCommand) -> CommandRecord:
     """Route a command to its station's gateway and describe the outcome (any workflow may)."""
     record = CommandRecord(
@@ -45,7 +59,7 @@ async def send_to_station(command: StationCommand) -> CommandRecord:
         CommandActivities.route_for_station, command.station_id, **_STORE
     )
     if not route.connected or route.task_queue is None:
-        record.error = f"{command.station_id} is not connected"
+        record.error = f"{command.station_id} {_NOT_CONNECTED}"
         return record
     try:
         # A dead gateway never drains its queue: schedule_to_start bounds the wait.
