@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 _RETRANSMISSION_WINDOW_S = 600.0
 _START_RETRY_MAX_S = 30.0  # back-off cap while Temporal is unreachable
+_RECORDING_MAX = 64  # unwaited Authorize updates in flight; beyond, the start does their work
 _TRANSIENT = (
     RPCStatusCode.UNAVAILABLE,
     RPCStatusCode.DEADLINE_EXCEEDED,
@@ -94,6 +95,9 @@ class SessionBridge:
         self._answers: OrderedDict[tuple, dict] = OrderedDict()
         self._noted: OrderedDict[tuple, bool] = OrderedDict()
         self._links: OrderedDict[tuple[str, str], str] = OrderedDict()
+        # Authorize updates sent without waiting, by session: the start joining it goes after
+        # (two updates racing into a just-started workflow stall it for a task timeout).
+        self._recording: dict[str, asyncio.Task] = {}
         self._charging_states: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def authorize(self, station_id: str, id_token: str, message_id: str) -> Authorization:
@@ -111,8 +115,13 @@ class SessionBridge:
             id=f"authorize-{message_id}",
             result_type=Authorization,
         )
-        if result is not None:  # accepted here: the session records it and holds, unwaited
-            self._spawn(_log_late_failure(f"{station_id} Authorize (recorded late)", update))
+        if result is not None and len(self._recording) >= _RECORDING_MAX:
+            update.close()  # Temporal is behind: the start will start the session and hold
+        elif result is not None:  # accepted here: the session records it and holds, unwaited
+            session_id = contract.session_workflow_id(station_id, number)
+            task = self._spawn(_log_late_failure(f"{station_id} Authorize (recorded late)", update))
+            self._recording[session_id] = task
+            task.add_done_callback(lambda _: self._recording.pop(session_id, None))
         else:
             result = await self._within_deadline(
                 "Authorize", station_id, update, lambda: self.fallback.decide(station_id, id_token)
@@ -151,6 +160,9 @@ class SessionBridge:
         if number is None:
             number = await self.store.next_session_number()
         self._remember(self._by_message, (station_id, "", fingerprint), (number, time.monotonic()))
+        recording = self._recording.get(contract.session_workflow_id(station_id, number))
+        if recording is not None:
+            await asyncio.wait({recording}, timeout=self.settings.charger_answer_deadline_s / 2)
         try:
             return await self._start_durably(
                 "StartTransaction", station_id, str(number), request, message_id, fingerprint
@@ -580,10 +592,11 @@ class SessionBridge:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
 
 def _key_of(station_id: str, session_id: str) -> str:
