@@ -149,23 +149,24 @@ class Script16(_Script):
         self.transaction_id = result["transactionId"]
         return result
 
-    async def meter(self, wh: int, minutes: int = 1, connector_id: int = 1) -> None:
-        """`wh` more energy, `minutes` later: one MeterValues with the register."""
+    async def meter(
+        self, wh: int, minutes: int = 1, connector_id: int = 1, power_w: float | None = None
+    ) -> None:
+        """`wh` more energy, `minutes` later: one MeterValues with the register (and the
+        power, if given)."""
         self.meter_wh += wh
         self.clock += timedelta(minutes=minutes)
+        sampled: list[dict] = [{"value": str(self.meter_wh), "measurand": ENERGY, "unit": "Wh"}]
+        if power_w is not None:
+            sampled.append(
+                {"value": f"{power_w:.1f}", "measurand": "Power.Active.Import", "unit": "W"}
+            )
         await self.call(
             "MeterValues",
             {
                 "connectorId": connector_id,
                 "transactionId": self.transaction_id,
-                "meterValue": [
-                    {
-                        "timestamp": iso(self.clock),
-                        "sampledValue": [
-                            {"value": str(self.meter_wh), "measurand": ENERGY, "unit": "Wh"}
-                        ],
-                    }
-                ],
+                "meterValue": [{"timestamp": iso(self.clock), "sampledValue": sampled}],
             },
         )
 
@@ -181,8 +182,11 @@ class Script16(_Script):
             },
         )
 
-    async def stop_transaction(self, reason: str = "Local", minutes: int = 1) -> dict:
-        """StopTransaction of the current transaction, `minutes` later; the answer."""
+    async def stop_transaction(
+        self, reason: str = "Local", minutes: int = 1, id_tag: str | None = None
+    ) -> dict:
+        """StopTransaction of the current transaction, `minutes` later, with `id_tag` (default:
+        the start's; another card of its group may stop it); the answer."""
         self.clock += timedelta(minutes=minutes)
         payload: dict = {
             "meterStop": self.meter_wh,
@@ -190,8 +194,8 @@ class Script16(_Script):
             "transactionId": self.transaction_id,
             "reason": reason,
         }
-        if self.id_tag:
-            payload["idTag"] = self.id_tag
+        if id_tag or self.id_tag:
+            payload["idTag"] = id_tag or self.id_tag
         return await self.call("StopTransaction", payload)
 
 

@@ -290,11 +290,11 @@ class Protocol16(SmartCharging16, Maintenance16):
 
     def get_configuration(self, p: dict) -> Answer:
         settings = self.c.settings
-        keys = p.get("key") or list(settings.table)
+        keys = p.get("key") or [k for k, v in settings.table.items() if not v.write_only]
         known, unknown = [], []
         for key in keys:
             value = settings.get(key)
-            if value is None:
+            if value is None or (key in settings.table and settings.table[key].write_only):
                 unknown.append(key)
                 continue
             readonly = settings.table[key].readonly if key in settings.table else True

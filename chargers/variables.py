@@ -18,10 +18,13 @@ class Variable:
     readonly: bool = False
     neutral: str | None = None
     reboot: bool = False  # a change takes effect after a reboot (2.0.1 RebootRequired)
+    write_only: bool = False  # set by the CSMS, never read back (e.g. AuthorizationKey)
 
 
-def _v(key, default, kind="int", readonly=False, neutral=None, reboot=False) -> Variable:
-    return Variable(key, default, kind, readonly, neutral, reboot)
+def _v(
+    key, default, kind="int", readonly=False, neutral=None, reboot=False, write_only=False
+) -> Variable:
+    return Variable(key, default, kind, readonly, neutral, reboot, write_only)
 
 
 _MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import"
@@ -29,6 +32,7 @@ _MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import"
 V16_KEYS = [
     _v("AllowOfflineTxForUnknownId", "false", "bool"),
     _v("AuthorizationCacheEnabled", "true", "bool", neutral="cache_enabled"),
+    _v("AuthorizationKey", "", "str", write_only=True),  # security profile 1/2 password
     _v("AuthorizeRemoteTxRequests", "false", "bool", neutral="authorize_remote"),
     _v("ChargeProfileMaxStackLevel", "10", readonly=True),
     _v("ChargingScheduleAllowedChargingRateUnit", "Current,Power", "list", readonly=True),

@@ -1,5 +1,6 @@
-"""Card lifecycle through a real OCPP 1.6 charger: issue, block (refused at the next Authorize
-and pushed to the charger's local list), unblock, expiry, concurrency limit, group stop."""
+"""Card lifecycle through a scripted OCPP 1.6 virtual charger: issue, block (refused at the next
+Authorize and pushed to the charger's local list), unblock, expiry, concurrency limit, group
+stop."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from ampflow.seed import DEMO_STATION, DEMO_TAG
 from gateway.local_list_listener import LocalListListener
 from store.access_tables import AuditEntry
 from store.tables import ChargingSession, Station
-from tests.access.charger import connected_charger
+from tests.access.conftest import (
+    connected_charger,
+    list_version,
+    lists,
+    local_list,
+    stopped_transactions,
+)
 from tests.access.helpers import ADMIN, bearer, driver_account, operator_account
 from tests.helpers import eventually, session_result
 from workflows import contract
@@ -24,13 +31,13 @@ async def _synced(http, charger, version: int) -> None:
 
     async def recorded():
         state = (await http.get(LIST, headers=ADMIN)).json()
-        return charger.list_version == version and state["version"] == version
+        return list_version(charger) == version and state["version"] == version
 
     try:
         await eventually(recorded, timeout=15)
     except AssertionError as err:
         state = (await http.get(LIST, headers=ADMIN)).json()
-        raise AssertionError(f"charger got {charger.lists}; server: {state}") from err
+        raise AssertionError(f"charger got {lists(charger)}; server: {state}") from err
 
 
 async def _until_offline(db) -> None:
@@ -52,21 +59,21 @@ async def _enable_list(http, charger) -> None:
 
 async def test_blocked_card_is_refused_and_pushed_to_the_charger(http, charger):
     await _enable_list(http, charger)
-    first = charger.lists[0]
+    first = lists(charger)[0]
     assert (first["version"], first["type"]) == (1, "Full")
-    assert {"id_tag": DEMO_TAG, "id_tag_info": {"status": "Accepted"}} in first["entries"]
+    assert {"idTag": DEMO_TAG, "idTagInfo": {"status": "Accepted"}} in first["entries"]
     assert (await charger.authorize(DEMO_TAG))["status"] == "Accepted"
 
     blocked = await http.patch(f"/tokens/{DEMO_TAG}", json={"status": "Blocked"}, headers=ADMIN)
     assert blocked.status_code == 200 and blocked.json()["status"] == "Blocked"
     assert (await charger.authorize(DEMO_TAG))["status"] == "Blocked"  # the very next Authorize
     await _synced(http, charger, 2)
-    assert charger.lists[1] == {
+    assert lists(charger)[1] == {
         "version": 2,
         "type": "Differential",
-        "entries": [{"id_tag": DEMO_TAG, "id_tag_info": {"status": "Blocked"}}],
+        "entries": [{"idTag": DEMO_TAG, "idTagInfo": {"status": "Blocked"}}],
     }
-    assert charger.local_list[DEMO_TAG] == {"status": "Blocked"}
+    assert local_list(charger)[DEMO_TAG] == {"status": "Blocked"}
 
     state = (await http.get(LIST, headers=ADMIN)).json()
     assert (state["enabled"], state["version"], state["entries"]) == (True, 2, 1)
@@ -96,7 +103,7 @@ async def test_blocked_card_is_refused_and_pushed_to_the_charger(http, charger):
     )
     assert unblocked.status_code == 200
     await _synced(http, charger, 3)
-    assert charger.local_list[DEMO_TAG] == {"status": "Accepted"}
+    assert local_list(charger)[DEMO_TAG] == {"status": "Accepted"}
     assert (await charger.authorize(DEMO_TAG))["status"] == "Accepted"
 
     audit = (await http.get("/audit", params={"target": "id_token:1"}, headers=ADMIN)).json()
@@ -108,16 +115,21 @@ async def test_blocked_card_is_refused_and_pushed_to_the_charger(http, charger):
 
 async def test_a_refused_differential_is_sent_again_in_full(http, charger):
     await _enable_list(http, charger)
-    charger.list_answers = ["VersionMismatch"]
+
+    def refuse_once(payload: dict) -> dict:
+        charger.charger.answer_with("SendLocalList", None)  # the next list: its own answer
+        return {"status": "VersionMismatch"}
+
+    charger.charger.answer_with("SendLocalList", refuse_once)
     issued = await http.post("/tokens", json={"token": "STOCK-1"}, headers=ADMIN)
     assert issued.status_code == 201 and issued.json()["driver_id"] is None
     await _synced(http, charger, 3)
-    assert [(p["version"], p["type"]) for p in charger.lists] == [
+    assert [(p["version"], p["type"]) for p in lists(charger)] == [
         (1, "Full"),
         (2, "Differential"),
         (3, "Full"),  # a new number for every list sent
     ]
-    assert set(charger.local_list) == {DEMO_TAG, "STOCK-1"}
+    assert set(local_list(charger)) == {DEMO_TAG, "STOCK-1"}
     history = (await http.get(f"{LIST}/versions", headers=ADMIN)).json()
     assert [v["outcome"] for v in history] == ["accepted", "refused", "accepted"]
     assert history[1]["status"] == "VersionMismatch"
@@ -137,14 +149,14 @@ async def test_an_offline_station_gets_its_list_when_it_comes_back(
 
     await eventually(offline_recorded)
     async with connected_charger(gateway_url) as charger:
-        await eventually(lambda: charger.list_version >= 1, timeout=15)
-        assert charger.lists[0]["type"] == "Full"
+        await eventually(lambda: list_version(charger) >= 1, timeout=15)
+        assert lists(charger)[0]["type"] == "Full"
     await _until_offline(db)
     # Disabling clears the list on the charger (a full, empty list).
     async with connected_charger(gateway_url) as charger:
         await http.put(LIST, json={"enabled": False}, headers=ADMIN)
-        await eventually(lambda: charger.lists and charger.lists[-1]["entries"] == [], timeout=15)
-        assert charger.lists[-1]["type"] == "Full"
+        await eventually(lambda: lists(charger) and lists(charger)[-1]["entries"] == [], timeout=15)
+        assert lists(charger)[-1]["type"] == "Full"
 
 
 async def test_a_rebooted_charger_gets_the_whole_list_again(
@@ -159,8 +171,8 @@ async def test_a_rebooted_charger_gets_the_whole_list_again(
     await _until_offline(db)
     async with connected_charger(gateway_url) as replaced:  # boots with an empty list
         await _synced(http, replaced, 2)
-        assert [(p["version"], p["type"]) for p in replaced.lists] == [(2, "Full")]
-        assert set(replaced.local_list) == {DEMO_TAG}
+        assert [(p["version"], p["type"]) for p in lists(replaced)] == [(2, "Full")]
+        assert set(local_list(replaced)) == {DEMO_TAG}
 
 
 async def test_expiry_and_concurrency_limit(http, charger, db):
@@ -177,10 +189,12 @@ async def test_expiry_and_concurrency_limit(http, charger, db):
         url, json={"token": "ONE-AT-A-TIME", "max_concurrent_sessions": 1}, headers=ADMIN
     )
     assert limited.json()["max_concurrent_sessions"] == 1
-    tx, info = await charger.start_tx("ONE-AT-A-TIME", connector_id=1)
-    assert info["status"] == "Accepted"
+    start = await charger.start_transaction("ONE-AT-A-TIME", connector_id=1)
+    tx = start["transactionId"]
+    assert start["idTagInfo"]["status"] == "Accepted"
+    await charger.status("Charging", 1)
     assert (await charger.authorize("ONE-AT-A-TIME"))["status"] == "ConcurrentTx"
-    await charger.stop_tx(tx)
+    await charger.stop_transaction()
 
     def state() -> str | None:
         with db.session() as session:
@@ -210,15 +224,18 @@ async def test_group_stop_by_card_and_by_app(http, charger, db, temporal_client)
         assert response.status_code == 201
 
     # On the charger: B's card stops A's session (same parentIdTag, OCPP 1.6 group stop).
-    tx, info = await charger.start_tx("FLEET-A", connector_id=1)
-    assert info == {"status": "Accepted", "parent_id_tag": "FLEET-1"}
-    assert (await charger.authorize("FLEET-B"))["parent_id_tag"] == "FLEET-1"
-    await charger.stop_tx(tx, id_tag="FLEET-B")
+    start = await charger.start_transaction("FLEET-A", connector_id=1)
+    tx = start["transactionId"]
+    assert start["idTagInfo"] == {"status": "Accepted", "parentIdTag": "FLEET-1"}
+    await charger.status("Charging", 1)
+    assert (await charger.authorize("FLEET-B"))["parentIdTag"] == "FLEET-1"
+    await charger.stop_transaction(id_tag="FLEET-B")
     view = await session_result(temporal_client, DEMO_STATION, tx)
     assert view.state.value == "Completed"
 
     # In the app: the colleague may stop A's next session, the outsider may not even see it.
-    tx, _ = await charger.start_tx("FLEET-A", connector_id=2)
+    tx = (await charger.start_transaction("FLEET-A", connector_id=2))["transactionId"]
+    await charger.status("Charging", 2)
     session_id = contract.session_workflow_id(DEMO_STATION, tx)
     denied = await http.post(f"/me/sessions/{session_id}/stop", headers=outsider["headers"])
     assert denied.status_code == 404
@@ -228,7 +245,7 @@ async def test_group_stop_by_card_and_by_app(http, charger, db, temporal_client)
     stopped = await http.post(f"/me/sessions/{session_id}/stop", headers=colleague["headers"])
     assert stopped.status_code == 202, stopped.text
     assert stopped.json()["status"] == "Accepted"
-    await eventually(lambda: tx in charger.stopped)
+    await eventually(lambda: tx in stopped_transactions(charger))
     view = await session_result(temporal_client, DEMO_STATION, tx)
     assert view.state.value == "Completed" and view.stop_reason == "Remote"
     with db.session() as session:

@@ -10,6 +10,7 @@ from sqlmodel import select
 from ampflow.seed import DEMO_STATION
 from store.access_tables import DriverLogin
 from store.tables import ChargingSession, IdToken, Receipt, StationCommandLog
+from tests.access.conftest import started_transactions
 from tests.access.helpers import ADMIN, driver_account
 from tests.helpers import eventually, session_result
 from workflows import contract
@@ -81,7 +82,7 @@ async def test_a_driver_sees_only_their_own_data(http, seeded):
 
 async def test_stations_show_availability_and_price(http, charger):
     ann = await driver_account(http, "ann@example.com")
-    await charger.status(2, "Charging")
+    await charger.status("Charging", 2)
     stations = (await http.get("/me/stations", headers=ann["headers"])).json()
     [station] = [s for s in stations if s["id"] == DEMO_STATION]
     assert station["connected"] is True
@@ -112,8 +113,9 @@ async def test_start_follow_and_stop_from_the_app(http, charger, db, temporal_cl
     )
     assert started.status_code == 202, started.text
     assert started.json()["outcome"] == "ok" and started.json()["status"] == "Accepted"
-    await eventually(lambda: charger.started)
-    tx = charger.started[0]
+    await eventually(lambda: started_transactions(charger))
+    [tx] = started_transactions(charger)
+    await charger.status("Charging", 1)
     session_id = contract.session_workflow_id(DEMO_STATION, tx)
     with db.session() as session:  # the app credential: a Central idToken of ≤ 20 characters
         login = session.get(DriverLogin, ann["driver_id"])
@@ -127,7 +129,7 @@ async def test_start_follow_and_stop_from_the_app(http, charger, db, temporal_cl
 
     mine = (await http.get("/me/sessions", headers=ann["headers"])).json()
     assert [s["id"] for s in mine] == [session_id] and mine[0]["state"] == "Charging"
-    await charger.meter(tx, wh=2500)
+    await charger.meter(2500, power_w=7400)
 
     async def live_energy():
         detail = (await http.get(f"/me/sessions/{session_id}", headers=ann["headers"])).json()
