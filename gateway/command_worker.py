@@ -29,6 +29,7 @@ from domain.credentials import secret_config_problem
 from gateway.connection import CommandError
 from gateway.protocol import OcppError
 from gateway.services import GatewayServices
+from gateway.station_auth import send_command
 from gateway.versions import TRANSLATORS
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ class GatewayActivities:
             problem = secret_config_problem(action, payload)
             if problem:
                 raise ValueError(problem)
-            response = await conn.call(action, payload, timeout_s=command.timeout_s)
+            # Credentials stored as the station answers; nothing a Pending station must not get.
+            response = await send_command(conn, action, payload, command.timeout_s)
         except CommandError as err:
             raise _failure(err.kind, str(err)) from err
         except (OcppError, KeyError, ValueError, TypeError) as err:

@@ -32,6 +32,7 @@ from domain.credentials import (
     station_password_problem,
     verify_station_password,
 )
+from gateway.connection import CommandError, StationConnection
 from gateway.handshake_guard import AdmissionLimiter, HandshakeGuard, Lock
 from gateway.station_store import StationIdentity, StationStore
 from store.monitoring_tables import RAISE_ALERT
@@ -189,7 +190,8 @@ class StationAuthenticator:
         if user != station_id:
             return Refusal(401, "Basic user does not match the station id")
         if not await self._password_ok(identity, password):
-            return Refusal(401, "wrong password")
+            if not await self._rotated_password_ok(station_id, password):
+                return Refusal(401, "wrong password")
         return identity
 
     async def _unknown(self, station_id: str, authorization: str | None, address: str):
@@ -240,6 +242,22 @@ class StationAuthenticator:
             await self._rehash(identity.station_id, encoded, password)
         return ok
 
+    async def _rotated_password_ok(self, station_id: str, password: str) -> bool:
+        """A password sent to the station whose answer we never saw (lost, timed out, or
+        RebootRequired): the station proves it took it by logging in with it, and from then on
+        only this one is valid. Read only when the stored password did not match."""
+        async with self.store.fast.connection() as conn:
+            cur = await conn.execute(
+                "SELECT pending_password_hash FROM stations WHERE id = %s", (station_id,)
+            )
+            row = await cur.fetchone()
+        pending = row[0] if row else None
+        if not pending or not verify_station_password(password, pending, self.keys):
+            return False
+        await promote_password(self.store, station_id, pending)
+        log.info("%s logged in with its new password; the previous one is refused", station_id)
+        return True
+
     async def _rehash(self, station_id: str, old: str, password: str) -> None:
         """Store the password under the current pepper (unless it changed meanwhile)."""
         async with self.store.pool.connection() as conn:
@@ -267,3 +285,200 @@ class StationAuthenticator:
                 await conn.execute(RAISE_ALERT, alert.sql_params())
         except Exception:
             log.exception("could not raise %s", alert.key)
+
+
+# ---- commands that change what admits the station ------------------------------------------
+#
+# The operator rotates the Basic-auth password (2.0.1 A01: SetVariables
+# SecurityCtrlr.BasicAuthPassword; 1.6 security whitepaper: ChangeConfiguration AuthorizationKey)
+# and raises the security profile (SecurityCtrlr.SecurityProfile; 1.6 SecurityProfile). The
+# stored credentials follow the station's answer, never the request: a new password is kept as
+# `pending_password_hash` before it is sent, becomes the station's password when the station
+# answers Accepted (the old one is refused from then on) and is dropped when it refuses. When the
+# answer is not known (lost, timed out) or says RebootRequired, both stay valid until the station
+# logs in with the new one (`StationAuthenticator._rotated_password_ok`), so a lost answer never
+# locks a station out. A raised profile is recorded once accepted; lower ones are never sent.
+
+# 1.6 §4.2 / 2.0.1 B02: while Pending, the CSMS may configure and query the station, not start or
+# stop transactions on it.
+NOT_WHILE_PENDING = frozenset(
+    {
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "RequestStartTransaction",
+        "RequestStopTransaction",
+    }
+)
+_TAKEN_LATER = "RebootRequired"  # accepted, in effect after the station's next reboot
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialChange:
+    """What an outgoing command changes about the station's admission."""
+
+    password: str | None = None
+    profile: int | None = None
+
+
+def credential_change(action: str, payload: dict) -> CredentialChange | None:
+    """The new password and/or security profile an outgoing command sets (None: neither)."""
+    if action == "ChangeConfiguration":
+        key = _bare(payload.get("key"))
+        if key == "authorizationkey":
+            return CredentialChange(password=str(payload.get("value", "")))
+        if key == "securityprofile":
+            return CredentialChange(profile=_profile(payload.get("value")))
+        return None
+    if action != "SetVariables":
+        return None
+    password: str | None = None
+    profile: int | None = None
+    for item in payload.get("setVariableData") or []:
+        item = item or {}
+        name = _bare((item.get("variable") or {}).get("name"))
+        component = str((item.get("component") or {}).get("name") or "").lower()
+        if name == "basicauthpassword":
+            password = str(item.get("attributeValue", ""))
+        elif name == "securityprofile" and component == "securityctrlr":
+            profile = _profile(item.get("attributeValue"))
+    if password is None and profile is None:
+        return None
+    return CredentialChange(password=password, profile=profile)
+
+
+def credential_answers(action: str, response: dict) -> tuple[str | None, str | None]:
+    """The station's status for the new password and for the new profile."""
+    if action == "ChangeConfiguration":  # one key per message: the status is that key's
+        status = response.get("status")
+        return status, status
+    password = profile = None
+    for result in response.get("setVariableResult") or []:
+        name = _bare(((result or {}).get("variable") or {}).get("name"))
+        if name == "basicauthpassword":
+            password = result.get("attributeStatus")
+        elif name == "securityprofile":
+            profile = result.get("attributeStatus")
+    return password, profile
+
+
+async def send_command(
+    conn: StationConnection, action: str, payload: dict, timeout_s: float
+) -> dict:
+    """`conn.call`, keeping the stored credentials in step with what the station accepted, and
+    refusing what a Pending station must not be sent. Raises `ValueError` for a command that
+    must not be sent (nothing was sent), `CommandError` as `conn.call`."""
+    if conn.registration_status != "Accepted" and action in NOT_WHILE_PENDING:
+        raise CommandError(
+            "not_supported",
+            f"{conn.station_id} is {conn.registration_status}: {action} is not sent "
+            "until the station is Accepted",
+        )
+    change = credential_change(action, payload)
+    if change is None:
+        return await conn.call(action, payload, timeout_s=timeout_s)
+    station_id, store, settings = conn.station_id, conn.services.store, conn.services.settings
+    if change.profile is not None:
+        await _check_profile(store, settings, station_id, change.profile)
+    pending = None
+    if change.password is not None:
+        pending = hash_station_password(change.password, station_keys(settings))
+        async with store.fast.connection() as db:
+            await db.execute(
+                "UPDATE stations SET pending_password_hash = %s WHERE id = %s",
+                (pending, station_id),
+            )
+    try:
+        response = await conn.call(action, payload, timeout_s=timeout_s)
+    except CommandError as err:
+        # A CALLERROR is a refusal; an invalid answer, a timeout or a lost socket say nothing
+        # about whether the station took the password, so it stays valid until it is used.
+        if pending is not None and err.kind == "rejected" and str(err).startswith(f"{action}: "):
+            await _drop_pending(store, station_id, pending)
+        raise
+    password_status, profile_status = credential_answers(action, response)
+    try:
+        if pending is not None:
+            if password_status == "Accepted":
+                await promote_password(store, station_id, pending)
+                log.info("%s accepted its new password; the previous one is refused", station_id)
+            elif password_status != _TAKEN_LATER:
+                await _drop_pending(store, station_id, pending)
+        if change.profile is not None and profile_status in ("Accepted", _TAKEN_LATER):
+            async with store.fast.connection() as db:
+                await db.execute(
+                    "UPDATE stations SET security_profile = %s "
+                    "WHERE id = %s AND security_profile < %s",
+                    (change.profile, station_id, change.profile),
+                )
+            log.info("%s accepted security profile %d", station_id, change.profile)
+    except Exception:  # the station did answer: report it; a pending password still works
+        log.exception("%s: could not store the outcome of %s", station_id, action)
+    return response
+
+
+async def promote_password(store: StationStore, station_id: str, pending: str) -> None:
+    """The pending password becomes the station's only one (unless replaced meanwhile)."""
+    async with store.fast.connection() as db:
+        await db.execute(
+            "UPDATE stations SET password_hash = pending_password_hash, "
+            "pending_password_hash = NULL WHERE id = %s AND pending_password_hash = %s",
+            (station_id, pending),
+        )
+
+
+async def _drop_pending(store: StationStore, station_id: str, pending: str) -> None:
+    async with store.fast.connection() as db:
+        await db.execute(
+            "UPDATE stations SET pending_password_hash = NULL "
+            "WHERE id = %s AND pending_password_hash = %s",
+            (station_id, pending),
+        )
+
+
+async def _check_profile(store: StationStore, settings: Settings, station_id: str, profile: int):
+    """A profile is only ever raised, and only to one this gateway can admit."""
+    async with store.fast.connection() as db:
+        cur = await db.execute("SELECT security_profile FROM stations WHERE id = %s", (station_id,))
+        row = await cur.fetchone()
+    current = row[0] if row else 1
+    if profile < current:
+        raise ValueError(
+            f"security profile {profile} is below the station's profile {current} (no downgrade)"
+        )
+    if profile >= 2 and settings.gateway_tls_cert_file is None:
+        raise ValueError(
+            f"security profile {profile} needs the gateway's TLS listener "
+            "(AMPFLOW_GATEWAY_TLS_CERT_FILE): the station could not connect again"
+        )
+    if profile == 3 and settings.gateway_tls_client_ca_file is None:
+        raise ValueError(
+            "security profile 3 needs AMPFLOW_GATEWAY_TLS_CLIENT_CA_FILE (the CA of station "
+            "certificates): the station could not connect again"
+        )
+
+
+async def pending_at_this_boot(store: StationStore, station_id: str) -> bool:
+    """Use up an operator's 'Pending at the next boot' mark (`POST /stations/{id}/pending-boot`):
+    the station goes to the operator inbox (registration Pending) until it is approved."""
+    async with store.fast.connection() as db:
+        cur = await db.execute(
+            "UPDATE stations SET registration_status = 'Pending', pending_next_boot = false "
+            "WHERE id = %s AND pending_next_boot RETURNING id",
+            (station_id,),
+        )
+        return await cur.fetchone() is not None
+
+
+def _profile(value: object) -> int:
+    try:
+        profile = int(str(value).strip())
+    except ValueError:
+        profile = 0
+    if profile not in (1, 2, 3):
+        raise ValueError(f"security profile must be 1, 2 or 3, not {value!r}")
+    return profile
+
+
+def _bare(name: object) -> str:
+    """`SecurityCtrlr.BasicAuthPassword` -> `basicauthpassword`."""
+    return str(name or "").rsplit(".", 1)[-1].lower()

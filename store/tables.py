@@ -44,6 +44,9 @@ class Station(SQLModel, table=True):
     free_vend: bool = False  # anyone may charge here, unauthorized and free of charge
     gateway_queue: str | None = None  # task queue of the gateway process holding the socket
     connected_version: str | None = None  # OCPP subprotocol of the live connection
+    # a new Basic-auth password sent to the station, answer not known yet (0012; station_auth)
+    pending_password_hash: str | None = None
+    pending_next_boot: bool = False  # answer its next BootNotification Pending (0012)
     # the site the station stands at (0010_locations); None: not placed yet
     location_id: str | None = Field(
         default=None, foreign_key="locations.id", max_length=64, index=True

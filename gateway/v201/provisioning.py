@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from gateway import events
 from gateway.connection import StationConnection
 from gateway.device_model_listener import DeviceModelReport
+from gateway.station_auth import pending_at_this_boot
 from gateway.timestamps import now_iso
 
 PENDING_INTERVAL_S = 60  # a Pending station boots again after this
@@ -28,6 +29,7 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
         "iccid": (station.get("modem") or {}).get("iccid"),
     }
     now = datetime.now(UTC)
+    await pending_at_this_boot(conn.services.store, conn.station_id)  # an operator's mark
     registration = await conn.services.store.record_boot(conn.station_id, info, now) or "Pending"
     conn.registration_status = registration
     await conn.services.events.publish(
