@@ -144,6 +144,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     # station registration (api/routes/stations.py)
     "POST /stations/{station_id}/approve": STATION_OPS,
     "POST /stations/{station_id}/reject": STATION_OPS,
+    "PUT /stations/{station_id}/pending-next-boot": STATION_OPS,
     # maintenance (api/routes/maintenance.py, firmware.py, uploads.py)
     "POST /stations/{station_id}/diagnostics": STATION_OPS,
     "POST /stations/{station_id}/reset": STATION_OPS,

@@ -18,6 +18,7 @@ from api.schemas import (
     StationPublic,
 )
 from domain.credentials import generate_station_password, hash_station_password
+from store.audit import audit
 from store.tables import Connector, OcppMessage, Station, Tariff
 
 router = APIRouter(prefix="/stations", tags=["stations"])
@@ -111,6 +112,44 @@ def reject_station(station_id: str, db: SessionDep, _: OperatorDep) -> StationPu
     db.add(station)
     db.flush()
     return _public(db, station)
+
+
+class PendingNextBoot(BaseModel):
+    pending: bool = Field(description="true: answer the next BootNotification Pending")
+
+
+class PendingNextBootState(BaseModel):
+    station_id: str
+    pending_next_boot: bool
+    registration_status: str
+
+
+@router.put("/{station_id}/pending-next-boot")
+def set_pending_next_boot(
+    station_id: str, body: PendingNextBoot, db: SessionDep, who: OperatorDep
+) -> PendingNextBootState:
+    """Answer the station's next BootNotification `Pending` (OCPP 1.6 §4.2, 2.0.1 B02), e.g. to
+    configure it before it may charge: at that boot it joins the inbox (registration Pending,
+    `GET /stations?registration=Pending`); while Pending, the CSMS may query and configure it
+    (GetConfiguration/ChangeConfiguration, GetVariables/SetVariables, GetBaseReport,
+    TriggerMessage) but not start or stop transactions, and the station's own messages other
+    than BootNotification, Heartbeat and StatusNotification are answered `SecurityError`.
+    `POST /stations/{id}/approve` accepts it at the boot after. `pending: false` withdraws a mark
+    the station has not used yet. Only for an Accepted station (409 otherwise)."""
+    station = db.get(Station, station_id)
+    if station is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station")
+    if station.registration_status != "Accepted":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"station is {station.registration_status}")
+    station.pending_next_boot = body.pending
+    db.add(station)
+    audit(db, who, "station.pending_next_boot", f"station:{station_id}", {"pending": body.pending})
+    db.flush()
+    return PendingNextBootState(
+        station_id=station.id,
+        pending_next_boot=station.pending_next_boot,
+        registration_status=station.registration_status,
+    )
 
 
 def _pending_or_404(db: Session, station_id: str) -> Station:

@@ -58,6 +58,11 @@ OPERATOR_WRITES: list[tuple[str, str, dict | None]] = [
     ("PUT /tariff-groups/{group_id}", "/tariff-groups/G1", {"tariff_id": "{tariff_id}"}),
     ("POST /stations/{station_id}/approve", "/stations/PENDING-1/approve", {}),
     ("POST /stations/{station_id}/reject", "/stations/PENDING-2/reject", None),
+    (
+        "PUT /stations/{station_id}/pending-next-boot",
+        "/stations/DEMO-1/pending-next-boot",
+        {"pending": False},
+    ),
     ("POST /stations/{station_id}/diagnostics", "/stations/DEMO-1/diagnostics", {}),
     ("POST /maintenance/jobs/{workflow_id}/cancel", "/maintenance/jobs/{workflow_id}/cancel", None),
     ("POST /stations/{station_id}/reset", "/stations/DEMO-1/reset", {"type": "Soft"}),

@@ -166,6 +166,7 @@ MATRIX = """
 | `POST /stations/{station_id}/local-list/sync` | ✓ | ✓ | – | – | – | – |
 | `GET /stations/{station_id}/local-list/versions` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /stations/{station_id}/messages` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `PUT /stations/{station_id}/pending-next-boot` | ✓ | ✓ | – | – | – | – |
 | `GET /stations/{station_id}/price-preview` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /stations/{station_id}/reject` | ✓ | ✓ | – | – | – | – |
 | `GET /stations/{station_id}/reports` | ✓ | ✓ | ✓ | ✓ | – | – |
