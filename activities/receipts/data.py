@@ -60,6 +60,7 @@ class ReceiptData(BaseModel):
     payment_status: str
     signed_meter_data: list[str] = Field(default_factory=list)
     email: str | None = None
+    driver_name: str | None = None  # None for guests (and receipts issued before it was kept)
     public_token: str | None = None
 
 
@@ -121,6 +122,7 @@ def build_receipt_data(
         payment_status=charge.status if charge else "open",
         signed_meter_data=_signed_data(db, row.id),
         email=_email(db, row),
+        driver_name=_driver_name(db, row),
         public_token=public_token,
     )
 
@@ -173,6 +175,11 @@ def _signed_data(db: Session, session_id: str) -> list[str]:
         .order_by(MeterSample.timestamp)  # type: ignore[arg-type]
     ).all()
     return [r for r in rows if r]
+
+
+def _driver_name(db: Session, row: ChargingSession) -> str | None:
+    driver = db.get(Driver, row.driver_id) if row.driver_id is not None else None
+    return driver.name if driver is not None else None
 
 
 def _email(db: Session, row: ChargingSession) -> str | None:

@@ -1,93 +1,140 @@
-"""A minimal PDF 1.4 writer (no dependencies): text lines on A4 pages, standard fonts.
+"""Receipt PDFs with fpdf2 and Unicode fonts from installed packages (nothing fetched at run time).
 
-Enough for receipts: Helvetica for text, Helvetica-Bold for headings, Courier for amounts
-(monospaced, so right-aligned columns are exact). Text is WinAnsi (cp1252) encoded; characters
-outside it become '?'. Content streams are left uncompressed.
+- DejaVu Sans, Sans Bold and Sans Mono, the TrueType fonts the matplotlib wheel ships (matplotlib
+  is a dependency anyway): Latin (with Vietnamese), Greek and Cyrillic, and much more.
+- Noto Sans CJK JP Regular (the `noto-cjk-sans-jp-regular` package) as the fallback for what
+  DejaVu lacks: Chinese, Japanese and Korean. It is loaded only for a receipt that needs it
+  (16 MB), which also makes that PDF 1.6 (a CID-keyed OpenType/CFF font).
+
+Fonts are embedded as subsets. Text is NFC-normalized; right-to-left scripts are not shaped; a
+character neither font has is left out (fpdf2 logs a warning).
+Layout is line by line on A4 in points, like the writer this replaces: `text` and `right` put
+text on the current line, `newline` moves down (a new page at the bottom margin).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib.util
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime
+from functools import cache
+from pathlib import Path
 
-PAGE_WIDTH, PAGE_HEIGHT = 595, 842  # A4 in points
+from fontTools.ttLib import TTFont
+from fpdf import FPDF
+
+PAGE_WIDTH, PAGE_HEIGHT = 595.28, 841.89  # A4 in points
 MARGIN = 50
-_FONTS = {"F1": "Helvetica", "F2": "Helvetica-Bold", "F3": "Courier"}
+_FAMILY = {"F1": ("dejavu", ""), "F2": ("dejavu", "B"), "F3": ("dejavu-mono", "")}
+_DEJAVU = {
+    ("dejavu", ""): "DejaVuSans.ttf",
+    ("dejavu", "B"): "DejaVuSans-Bold.ttf",
+    ("dejavu-mono", ""): "DejaVuSansMono.ttf",
+}
 
 
-@dataclass
+@cache
+def dejavu_dir() -> Path:
+    """matplotlib's bundled TrueType fonts, found without importing matplotlib."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("matplotlib (which ships the DejaVu fonts for receipts) is missing")
+    return Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"
+
+
+@cache
+def cjk_font() -> Path:
+    import noto_cjk_sans_jp_regular
+
+    return Path(str(noto_cjk_sans_jp_regular.FONT_PATH))
+
+
+@cache
+def dejavu_coverage() -> frozenset[int]:
+    """Code points every DejaVu face used here has (the fallback is needed beyond them)."""
+    maps = [set(TTFont(dejavu_dir() / name).getBestCmap()) for name in _DEJAVU.values()]
+    return frozenset(set.intersection(*maps))
+
+
+def clean(value: str) -> str:
+    """NFC (so 'e' + combining diaeresis prints as one glyph), one line."""
+    return " ".join(unicodedata.normalize("NFC", value).splitlines())
+
+
 class PdfDocument:
-    """Collects text lines top to bottom and renders them into pages."""
+    """Text lines top to bottom on A4 pages, rendered by fpdf2."""
 
-    pages: list[list[str]] = field(default_factory=lambda: [[]])
-    y: float = PAGE_HEIGHT - MARGIN
-    title: str = ""
+    def __init__(self, *, title: str, texts: Iterable[str], created: datetime | None = None):
+        self.pdf = FPDF(orientation="P", unit="pt", format="A4")
+        self.pdf.set_auto_page_break(False)
+        self.pdf.set_margins(MARGIN, MARGIN, MARGIN)
+        self.pdf.c_margin = 0
+        for (family, style), name in _DEJAVU.items():
+            self.pdf.add_font(family, style, dejavu_dir() / name)
+        covered = dejavu_coverage()
+        if any(ord(ch) not in covered for text in texts for ch in clean(text)):
+            self.pdf.add_font("noto-cjk", "", cjk_font())
+            self.pdf.set_fallback_fonts(["noto-cjk"], exact_match=False)
+        self.pdf.set_title(title)
+        self.pdf.set_producer("Ampflow")
+        self.pdf.set_creator("Ampflow")
+        if created is not None:
+            self.pdf.set_creation_date(created)
+        self.pdf.add_page()
+        self.y = float(MARGIN)
+        self._row = 0.0  # extra height a wrapped text on the current line needs
 
-    def text(self, x: float, value: str, *, size: float = 10, font: str = "F1") -> None:
-        """Put `value` at x on the current line (call `newline` to move down)."""
-        self.pages[-1].append(
-            f"BT /{font} {size:g} Tf {x:.2f} {self.y:.2f} Td ({_escape(value)}) Tj ET"
-        )
+    def _font(self, font: str, size: float) -> None:
+        """Select a font; called inside `local_context()` for every text. fpdf2 2.8.9 can lose
+        track of the font set on the page when a text starts with fallback (CJK) glyphs: the
+        text after it was then drawn with no font (seen on a receipt, pinned by the CJK test).
+        A local context per text restores the state and makes the next text set its font."""
+        family, style = _FAMILY[font]
+        self.pdf.set_font(family, style, size)
 
-    def right(self, x_right: float, value: str, *, size: float = 10) -> None:
-        """Courier text ending at `x_right`."""
-        self.text(x_right - 0.6 * size * len(value), value, size=size, font="F3")
+    def text(
+        self,
+        x: float,
+        value: str,
+        *,
+        size: float = 10,
+        font: str = "F1",
+        width: float | None = None,
+    ) -> None:
+        """Put `value` at x on the current line; with `width`, wrap it within that width."""
+        value = clean(value)
+        with self.pdf.local_context():  # see `_font`
+            self._font(font, size)
+            self.pdf.set_xy(x, self.y)
+            if width is None:
+                self.pdf.cell(self.pdf.get_string_width(value), 14, value)
+                return
+            lines = self.pdf.multi_cell(width, 14, value, dry_run=True, output="LINES")
+            self.pdf.set_xy(x, self.y)
+            self.pdf.multi_cell(width, 14, value)
+        self._row = max(self._row, 14.0 * (len(lines) - 1))
+
+    def right(self, x_right: float, value: str, *, size: float = 10, font: str = "F3") -> None:
+        """Text (monospaced by default) ending at `x_right`."""
+        value = clean(value)
+        with self.pdf.local_context():  # see `_font`
+            self._font(font, size)
+            w = self.pdf.get_string_width(value)
+            self.pdf.set_xy(x_right - w, self.y)
+            self.pdf.cell(w, 14, value)
 
     def newline(self, height: float = 14) -> None:
-        self.y -= height
-        if self.y < MARGIN:
-            self.pages.append([])
-            self.y = PAGE_HEIGHT - MARGIN
+        self.y += height + self._row
+        self._row = 0.0
+        if self.y > PAGE_HEIGHT - MARGIN - 14:
+            self.pdf.add_page()
+            self.y = float(MARGIN)
 
     def rule(self) -> None:
-        """A thin horizontal line across the text width."""
-        y = self.y + 10
-        self.pages[-1].append(f"0.5 w {MARGIN} {y:.2f} m {PAGE_WIDTH - MARGIN} {y:.2f} l S")
+        """A thin horizontal line across the text width, above the current line."""
+        self.pdf.set_line_width(0.5)
+        self.pdf.line(MARGIN, self.y, PAGE_WIDTH - MARGIN, self.y)
 
     def render(self) -> bytes:
-        objects: list[bytes] = []
-        font_ids = {}
-        for name, base in _FONTS.items():
-            objects.append(
-                f"<< /Type /Font /Subtype /Type1 /BaseFont /{base} "
-                "/Encoding /WinAnsiEncoding >>".encode()
-            )
-            font_ids[name] = len(objects) + 2  # objects 1 and 2 are catalog and pages
-        fonts = " ".join(f"/{name} {oid} 0 R" for name, oid in font_ids.items())
-        page_ids = []
-        for content in self.pages:
-            stream = "\n".join(content).encode("cp1252", errors="replace")
-            objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-            content_id = len(objects) + 2
-            objects.append(
-                f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_WIDTH} {PAGE_HEIGHT}] "
-                f"/Resources << /Font << {fonts} >> >> /Contents {content_id} 0 R >>".encode()
-            )
-            page_ids.append(len(objects) + 2)
-        objects.append(f"<< /Title ({_escape(self.title)}) /Producer (Ampflow) >>".encode())
-        info_id = len(objects) + 2
-        kids = " ".join(f"{pid} 0 R" for pid in page_ids)
-        head = [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            f"<< /Type /Pages /Kids [{kids}] /Count {len(page_ids)} >>".encode(),
-        ]
-        return _assemble([*head, *objects], info_id)
-
-
-def _assemble(objects: list[bytes], info_id: int) -> bytes:
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\n" % (len(objects) + 1, info_id)
-    out += b"startxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
-
-
-def _escape(value: str) -> str:
-    safe = value.encode("cp1252", errors="replace").decode("cp1252")
-    return safe.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        return bytes(self.pdf.output())

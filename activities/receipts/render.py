@@ -22,22 +22,16 @@ def render_html(data: ReceiptData) -> str:
 
 
 def render_pdf(data: ReceiptData) -> bytes:
-    doc = PdfDocument(title=f"Receipt {data.number}")
-    doc.text(MARGIN, f"Charging receipt no. {data.number}", size=16, font="F2")
-    doc.newline(22)
     operator = data.operator
-    for text in (
+    heading = [
         operator.name,
-        operator.address,
+        *operator.address.splitlines(),
         operator.vat_id and f"VAT ID {operator.vat_id}",
         operator.email,
-    ):
-        if text:
-            doc.text(MARGIN, text)
-            doc.newline()
-    doc.newline(6)
+    ]
     facts = [
         ("Issued", data.issued_at.strftime("%Y-%m-%d %H:%M UTC")),
+        *([("Driver", data.driver_name)] if data.driver_name else []),
         ("Session", data.session_id),
         ("Station / connector", f"{data.station_id} / {data.connector_id}"),
         ("Started", str(data.started_at or "")),
@@ -49,9 +43,20 @@ def render_pdf(data: ReceiptData) -> bytes:
         ),
         ("Payment", f"{data.payment_method} - {data.payment_status}"),
     ]
+    texts = [*filter(None, heading), *(value for _, value in facts)]
+    texts += [part for line in data.lines for part in (line.label, line.quantity, line.unit_price)]
+    texts += data.signed_meter_data
+    doc = PdfDocument(title=f"Receipt {data.number}", texts=texts, created=data.issued_at)
+    doc.text(MARGIN, f"Charging receipt no. {data.number}", size=16, font="F2")
+    doc.newline(22)
+    for text in heading:
+        if text:
+            doc.text(MARGIN, text, width=_RIGHT - MARGIN)
+            doc.newline()
+    doc.newline(6)
     for label, value in facts:
         doc.text(MARGIN, label, font="F2")
-        doc.text(MARGIN + 130, value)
+        doc.text(MARGIN + 130, value, width=_RIGHT - MARGIN - 130)
         doc.newline()
     doc.newline(8)
     doc.text(MARGIN, "Charges", size=12, font="F2")

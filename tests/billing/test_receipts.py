@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-import re
 
 import httpx
+import pypdf
 from temporalio.testing import ActivityEnvironment
 
 from activities.payments.service import Payments
@@ -32,13 +32,7 @@ def _settled_session(payments: Payments, session_id: str, card: str = "pm_card_v
 
 
 def _pdf_text(pdf: bytes) -> str:
-    """The text of a PDF: with pypdf (a dev dependency) when installed, else by reading the
-    uncompressed content streams this project writes (`(...) Tj` operators)."""
-    try:
-        import pypdf
-    except ImportError:
-        shown = re.findall(rb"\((.*?)(?<!\\)\) Tj", pdf)
-        return "\n".join(re.sub(rb"\\([()\\])", rb"\1", t).decode("cp1252") for t in shown)
+    """The text of a PDF, read with pypdf (a dev dependency)."""
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     assert reader.pages, "no pages"
     return "\n".join(page.extract_text() for page in reader.pages)
@@ -80,7 +74,7 @@ async def test_receipt_html_pdf_and_numbers(
     response = await billing_api.get("/sessions/rc-1/receipt.pdf")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
-    assert response.content.startswith(b"%PDF-1.4")
+    assert response.content.startswith(b"%PDF-1.")
     text = _pdf_text(response.content)
     assert "Charging receipt no. 1" in text
     assert "Total" in text and "4.98 EUR" in text
