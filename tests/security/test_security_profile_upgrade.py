@@ -1,0 +1,146 @@
+"""The CSMS raises a station's security profile (OCTT TC_A_19, OCPP 2.0.1 A05 SetVariables
+SecurityCtrlr.SecurityProfile; 1.6 security whitepaper ChangeConfiguration SecurityProfile): the
+new profile is recorded once the charger accepts it, and from then on a connection below it
+(plain ws://, or TLS without the station's certificate at profile 3) is refused. A lower profile
+is never sent, nor one this gateway could not admit.
+
+Real gateway with its TLS listener (certificates made by the test), workflow and API; DEMO-1 is
+a virtual charger answering the change as the test says."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+from sqlmodel import select
+
+from ampflow.seed import DEMO_STATION
+from chargers.script import scripted
+from gateway.server import Gateway
+from store.tables import Station
+from tests.conftest import DEMO_PASSWORD
+from tests.gateway.certificates import Pki
+
+KEY = {"1.6": "SecurityProfile", "2.0.1": "SecurityCtrlr.SecurityProfile"}
+ACTION = {"1.6": "ChangeConfiguration", "2.0.1": "SetVariables"}
+
+
+@pytest.fixture
+def pki(tmp_path) -> Pki:
+    return Pki(tmp_path)
+
+
+@pytest.fixture
+async def tls_gateway(settings, temporal_client, database_url, db, pki):
+    settings.gateway_tls_cert_file, settings.gateway_tls_key_file = pki.issue(
+        "127.0.0.1", server=True
+    )
+    settings.gateway_tls_client_ca_file = pki.ca_file
+    gw = Gateway(settings, temporal_client, database_url, settings.task_queue)
+    await gw.start(host="127.0.0.1", port=0, tls_port=0)
+    yield gw
+    await gw.stop()
+
+
+def tls(pki: Pki, cn: str | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=pki.ca_file)
+    if cn is not None:
+        context.load_cert_chain(*pki.issue(cn))
+    return context
+
+
+def answer_profile(script, version: str, status: str) -> list[str]:
+    sent: list[str] = []
+
+    def answer(payload: dict) -> dict:
+        if version == "1.6":
+            sent.append(payload["value"])
+            return {"status": status}
+        item = payload["setVariableData"][0]
+        sent.append(item["attributeValue"])
+        result = {k: item[k] for k in ("component", "variable")}
+        return {"setVariableResult": [{**result, "attributeStatus": status}]}
+
+    script.charger.answer_with(ACTION[version], answer)
+    return sent
+
+
+async def set_profile(api, version: str, profile: int):
+    return await api.post(
+        f"/stations/{DEMO_STATION}/commands",
+        json={"name": "change_configuration", "params": {"key": KEY[version], "value": profile}},
+    )
+
+
+async def boot_answer(gw: Gateway, version: str, *, context: ssl.SSLContext | None) -> str:
+    """What DEMO-1 gets connecting over ws:// (no context) or wss:// with `context`."""
+    url = f"wss://127.0.0.1:{gw.tls_port}/ocpp" if context else f"ws://127.0.0.1:{gw.port}/ocpp"
+    options = {"ssl_context": context} if context else {}
+    async with scripted(
+        url, DEMO_STATION, DEMO_PASSWORD, version=version, boot=False, **options
+    ) as script:
+        return await script.charger.wait_boot_answer()
+
+
+def recorded_profile(db) -> int:
+    with db.session() as s:
+        return s.exec(select(Station.security_profile).where(Station.id == DEMO_STATION)).one()
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_accepted_upgrade_is_recorded_and_no_downgrade_follows(
+    seeded, worker, tls_gateway, api, pki, db, version
+):
+    gw = tls_gateway
+    plain = f"ws://127.0.0.1:{gw.port}/ocpp"
+    async with scripted(plain, DEMO_STATION, DEMO_PASSWORD, version=version) as script:
+        sent = answer_profile(script, version, "Accepted")
+        reply = await set_profile(api, version, 2)
+        assert reply.status_code == 200, reply.text
+        assert sent == ["2"]
+    assert recorded_profile(db) == 2
+    # Profile 2: Basic auth over TLS only; the same password over plain ws:// is refused.
+    assert await boot_answer(gw, version, context=None) == "Refused"
+    assert await boot_answer(gw, version, context=tls(pki)) == "Accepted"
+
+    # A lower profile is never sent.
+    async with scripted(
+        f"wss://127.0.0.1:{gw.tls_port}/ocpp",
+        DEMO_STATION,
+        DEMO_PASSWORD,
+        version=version,
+        ssl_context=tls(pki),
+    ) as script:
+        sent = answer_profile(script, version, "Accepted")
+        down = await set_profile(api, version, 1)
+        assert down.status_code == 422, down.text
+        assert "no downgrade" in down.json()["error"]
+        assert sent == []
+        # Up to 3: the station's own certificate from then on.
+        assert (await set_profile(api, version, 3)).status_code == 200
+    assert recorded_profile(db) == 3
+    assert await boot_answer(gw, version, context=tls(pki)) == "Refused"
+    assert await boot_answer(gw, version, context=tls(pki, "OTHER-1")) == "Refused"
+    assert await boot_answer(gw, version, context=tls(pki, DEMO_STATION)) == "Accepted"
+
+
+async def test_refused_upgrade_changes_nothing(seeded, worker, tls_gateway, api, db):
+    plain = f"ws://127.0.0.1:{tls_gateway.port}/ocpp"
+    async with scripted(plain, DEMO_STATION, DEMO_PASSWORD, version="2.0.1") as script:
+        answer_profile(script, "2.0.1", "Rejected")
+        assert (await set_profile(api, "2.0.1", 2)).status_code == 200
+    assert recorded_profile(db) == 1
+    assert await boot_answer(tls_gateway, "2.0.1", context=None) == "Accepted"
+
+
+@pytest.mark.parametrize("value", [2, 0, "high"])
+async def test_profile_the_gateway_cannot_admit_is_not_sent(
+    seeded, worker, gateway_url, api, db, value
+):
+    """This gateway has no TLS listener: profile 2 would lock the station out."""
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD, version="2.0.1") as script:
+        sent = answer_profile(script, "2.0.1", "Accepted")
+        reply = await set_profile(api, "2.0.1", value)
+        assert reply.status_code == 422, reply.text
+        assert sent == []
+    assert recorded_profile(db) == 1
