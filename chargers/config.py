@@ -24,10 +24,17 @@ class Behaviour:
     accept_remote_start: bool = True
     # Maintenance failures (for rollout and job tests).
     download_fails: bool = False
+    download_stalls: bool = False  # Downloading, then the download never ends
     install_fails: bool = False
+    install_verification_fails: bool = False  # InstallVerificationFailed (2.0.1, signed 1.6)
+    install_stalls: bool = False  # Installing, then nothing (no reboot)
+    report_installing: bool = True  # False: no Installing before the reboot, Installed after
     signature: str = "verify"  # verify (checked with `cryptography`) | accept | reject
     upload_fails: bool = False
+    upload_failures: int = 0  # the next N upload attempts fail (transient), then they work
+    upload_stalls: bool = False  # Uploading, then nothing (the transfer hangs)
     upload_method: str = "auto"  # auto (the URL's ?method=, else PUT) | put | post
+    upload_name: str = "header"  # a PUT names its file: header (Content-Disposition) | path | none
     # Meter faults: the register restarts from 0 after every reboot.
     meter_reset_on_reboot: bool = False
     # Vendor quirks seen in the field.

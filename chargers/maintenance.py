@@ -2,7 +2,8 @@
 
 Firmware: wait for the retrieve time, Downloading, download (with retries), Downloaded,
 (2.0.1 signed: SignatureVerified or InvalidSignature), wait until no transaction runs, Installing
-(2.0.1 also InstallRebooting), reboot, boot with the new version, Installed. The new version is
+(2.0.1 also InstallRebooting), reboot, boot with the new version, Installed. `Behaviour` makes
+any step fail or stall (see `chargers/config.py`). The new version is
 read from the image: a first line `AMPFLOW-FIRMWARE <version>`, else a version-like part of the
 file name (`fw-2.1.0.bin` -> 2.1.0), else `sha-<first 8 hex of its sha256>`.
 
@@ -90,6 +91,9 @@ async def update_firmware(
     await _wait_until(charger, parse_iso(retrieve_at) if retrieve_at else None)
     charger.journal.write("firmware", step="start", location=location, requestId=request_id)
     await notify("Downloading", request_id)
+    if behaviour.download_stalls:
+        charger.journal.write("firmware", step="stalled", phase="download")
+        return
     image = None
     for attempt in range(retries + 1):
         if attempt:
@@ -116,12 +120,20 @@ async def update_firmware(
             await notify("InvalidSignature", request_id)
             return
         await notify("SignatureVerified", request_id)
+    if behaviour.install_verification_fails:  # e.g. the image's own checksum
+        signed = charger.v201 or request_id is not None
+        await notify("InstallVerificationFailed" if signed else "InstallationFailed", request_id)
+        return
     await _wait_until(charger, parse_iso(install_at) if install_at else None)
     while charger.sessions.active():  # hardware installs when idle
         await charger.clock.sleep(1)
-    await notify("Installing", request_id)
+    if behaviour.report_installing:
+        await notify("Installing", request_id)
     if behaviour.install_fails:
         await notify("InstallationFailed", request_id)
+        return
+    if behaviour.install_stalls:
+        charger.journal.write("firmware", step="stalled", phase="install")
         return
     version = firmware_version(image, location)
     charger.journal.write("firmware", step="installed", version=version, bytes=len(image))
@@ -162,14 +174,18 @@ async def upload_log(
     retry_interval_s: float = 30,
 ) -> None:
     """Upload the log, reporting Uploading then Uploaded or the failure (`protocol.log_status`)."""
-    notify = charger.protocol.log_status
+    notify, behaviour = charger.protocol.log_status, charger.config.behaviour
     await asyncio.sleep(0)
     await notify("Uploading", request_id)
+    if behaviour.upload_stalls:
+        charger.journal.write("upload", url=location, ok=False, error="stalled")
+        return
     content = log_file(charger, oldest, latest)
     for attempt in range(retries + 1):
         if attempt:
             await charger.clock.sleep(retry_interval_s)
-        if charger.config.behaviour.upload_fails:
+        if behaviour.upload_fails or behaviour.upload_failures > 0:
+            behaviour.upload_failures = max(behaviour.upload_failures - 1, 0)
             charger.journal.write("upload", url=location, ok=False, error="configured to fail")
             continue
         try:

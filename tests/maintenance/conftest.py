@@ -1,4 +1,5 @@
-"""Fixtures for maintenance tests: a scriptable 1.6J station (DEMO-1) and job helpers."""
+"""Fixtures for maintenance tests: the API on a real port, DEMO-1 as a virtual 1.6J charger
+(`chargers/`, downloading and uploading over sockets) and job helpers."""
 
 from __future__ import annotations
 
@@ -12,24 +13,37 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ampflow.seed import DEMO_STATION
+from chargers import Charger
 from domain.maintenance import HealingPolicy, healing_workflow_id
 from gateway.server import Gateway
-from tests.conftest import DEMO_PASSWORD
-from tests.maintenance.station import MaintenanceStation, maintenance_station
+from tests.virtual_chargers.fixtures import MakeCharger, live_api, make_charger
+
+__all__ = ["live_api", "make_charger"]
+
+
+@pytest.fixture
+def api(live_api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Here the API is served on a real port: the upload and firmware URLs it hands to chargers
+    are reachable (an operator client with the API key)."""
+    return live_api
 
 
 @pytest.fixture
 async def anonymous(api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     """The API as a charger reaches it: no API key."""
-    async with httpx.AsyncClient(transport=api._transport, base_url="http://api") as client:
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as client:
         yield client
 
 
 @pytest.fixture
-async def station(seeded, worker, gateway_url, api) -> AsyncIterator[MaintenanceStation]:
-    """DEMO-1 (Acme X1, firmware 1.0), connected and booted."""
-    async with maintenance_station(gateway_url, DEMO_STATION, DEMO_PASSWORD, api) as s:
-        yield s
+async def station(seeded, worker, make_charger: MakeCharger, api) -> Charger:
+    """DEMO-1 as a virtual 1.6J charger (Acme X1, firmware 1.0, two connectors), booted."""
+    return await make_charger(DEMO_STATION, vendor="Acme", model="X1", connectors=2)
+
+
+def received(charger: Charger, action: str) -> list[dict]:
+    """The payloads of every `action` CALL the charger received, oldest first."""
+    return [e["payload"] for e in charger.journal.find("command", action=action)]
 
 
 @pytest.fixture(autouse=True)

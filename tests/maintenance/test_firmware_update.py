@@ -1,4 +1,4 @@
-"""The firmware repository and the `FirmwareUpdate` workflow with a simulated 1.6J station."""
+"""The firmware repository and the `FirmwareUpdate` workflow with a virtual 1.6J charger."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from ampflow.seed import DEMO_STATION
 from gateway import events
 from store.tables import ChargingSession
 from tests.helpers import eventually
-from tests.maintenance.conftest import finished_job
+from tests.maintenance.conftest import finished_job, received
 
-IMAGE = b"\x7fELF firmware 2.0 " + bytes(range(256)) * 64
+
+def image_of(version: str) -> bytes:
+    """A firmware image that installs `version` (its first line says so, see chargers/)."""
+    return f"AMPFLOW-FIRMWARE {version}\n".encode() + b"\x7fELF " + bytes(range(256)) * 64
+
+
+IMAGE = image_of("2.0")
 FAST = {
     "install_timeout_s": 10,
     "boot_timeout_s": 10,
@@ -64,7 +70,7 @@ async def test_repository_computes_and_verifies_checksums(seeded, api, anonymous
     image = await upload(api, sha256=digest, signature="c2ln", signing_certificate="-----PEM")
     assert image["sha256"] == digest and image["size"] == len(IMAGE)
     assert image["uploaded_by"] == "admin"
-    assert image["download_url"].startswith("http://127.0.0.1:8000/firmware/files/")
+    assert image["download_url"].startswith(f"{api.base_url}/firmware/files/")
 
     mismatch = await api.post(
         "/firmware", params={"version": "2.1", "sha256": "0" * 64}, content=IMAGE
@@ -89,7 +95,7 @@ async def test_repository_computes_and_verifies_checksums(seeded, api, anonymous
     content = await api.get(f"/firmware/{image['id']}/content")
     assert content.content == IMAGE
     # Chargers fetch it without an API key; the token in the URL is the credential.
-    served = await anonymous.get(image["download_url"].removeprefix("http://127.0.0.1:8000"))
+    served = await anonymous.get(image["download_url"].removeprefix(str(anonymous.base_url)))
     assert served.status_code == 200 and served.content == IMAGE
     assert (await anonymous.get("/firmware/files/wrong/fw.bin")).status_code == 404
     assert (await anonymous.get(f"/firmware/{image['id']}/content")).status_code == 401
@@ -98,15 +104,14 @@ async def test_repository_computes_and_verifies_checksums(seeded, api, anonymous
 # ---- updates -----------------------------------------------------------------------------
 
 
-async def test_update_installs_verifies_and_reapplies_configuration(station, api, anonymous):
-    station.http = anonymous
-    station.install_version = "2.0"
+async def test_update_installs_verifies_and_reapplies_configuration(station, api):
     image = await upload(api)
     desired = await api.put(
         f"/stations/{DEMO_STATION}/configuration", json={"values": {"HeartbeatInterval": "120"}}
     )
     assert desired.status_code == 200, desired.text
-    station.configuration["HeartbeatInterval"] = "300"  # the new firmware forgot it
+    assert station.settings.get("HeartbeatInterval") == "120"
+    # After the reboot the charger takes the interval of the boot answer (300): forgotten.
 
     workflow_id = await update(api, image["id"])
     assert workflow_id.startswith(f"firmware-{DEMO_STATION}-")
@@ -120,32 +125,39 @@ async def test_update_installs_verifies_and_reapplies_configuration(station, api
     ]
     assert progress["booted_versions"] == ["2.0"]
     assert progress["configuration"] == {"HeartbeatInterval": "Accepted"}
-    assert station.configuration["HeartbeatInterval"] == "120"
-    assert station.sha256_downloaded() == image["sha256"]
-    assert station.received[-1] == (
+    assert station.settings.get("HeartbeatInterval") == "120"
+    assert station.journal.find("download")[-1]["sha256"] == image["sha256"]
+    boots = station.journal.find("boot", status="Accepted")
+    assert [b["firmware"] for b in boots] == ["1.0", "2.0"]
+    last = station.journal.find("command")[-1]
+    assert (last["action"], last["payload"]) == (
         "ChangeConfiguration",
         {"key": "HeartbeatInterval", "value": "120"},
     )
-    sent = next(p for name, p in station.received if name == "UpdateFirmware")
+    [sent] = received(station, "UpdateFirmware")
     assert sent["location"] == image["download_url"]
+    # Chargers fetch the image without an API key: the token in the URL is the credential.
+    assert station.journal.find("download")[-1]["http"] == 200
 
     jobs = await api.get("/maintenance/jobs", params={"station_id": DEMO_STATION})
     assert [(j["workflow_id"], j["state"]) for j in jobs.json()] == [(workflow_id, "succeeded")]
 
 
 @pytest.mark.parametrize(
-    "script, reason",
+    "switch, statuses, reason",
     [
-        (["Downloading", "DownloadFailed"], "station reported DownloadFailed"),
+        ("download_fails", ["Downloading", "DownloadFailed"], "station reported DownloadFailed"),
         (
+            "install_fails",
             ["Downloading", "Downloaded", "Installing", "InstallationFailed"],
             "station reported InstallationFailed",
         ),
     ],
 )
-async def test_failure_status_fails_the_update(station, api, script, reason):
-    station.firmware_script = script
+async def test_failure_status_fails_the_update(station, api, switch, statuses, reason):
+    setattr(station.config.behaviour, switch, True)
     job = await finished_job(api, await update(api, (await upload(api))["id"]))
+    assert [e["status"] for e in station.journal.find("firmware_status")] == statuses
     assert job["state"] == "failed"
     assert job["reason"] == reason
     assert job["temporal_status"] == "Failed"
@@ -154,7 +166,7 @@ async def test_failure_status_fails_the_update(station, api, script, reason):
 @pytest.mark.parametrize("status", ["InvalidSignature", "InstallVerificationFailed"])
 async def test_signed_firmware_failures_fail_the_update(station, api, gateway, status):
     """2.0.1 (and signed 1.6) statuses, published as the 2.0.1 adapter does."""
-    station.firmware_script = ["Downloading"]
+    station.config.behaviour.download_stalls = True  # Downloading, then nothing
     workflow_id = await update(api, (await upload(api))["id"])
 
     async def downloading() -> bool:
@@ -170,7 +182,7 @@ async def test_signed_firmware_failures_fail_the_update(station, api, gateway, s
 
 
 async def test_silent_installation_times_out(station, api):
-    station.firmware_script = ["Downloading"]
+    station.config.behaviour.download_stalls = True
     job = await finished_job(
         api, await update(api, (await upload(api))["id"], install_timeout_s=1.5)
     )
@@ -179,7 +191,7 @@ async def test_silent_installation_times_out(station, api):
 
 
 async def test_missing_reboot_times_out(station, api):
-    station.firmware_script = ["Downloading", "Downloaded", "Installing"]
+    station.config.behaviour.install_stalls = True  # Downloading, Downloaded, Installing
     job = await finished_job(api, await update(api, (await upload(api))["id"], boot_timeout_s=1.5))
     assert job["reason"] == (
         "timed out waiting for the reboot into the new firmware (last status: Installing)"
@@ -187,23 +199,22 @@ async def test_missing_reboot_times_out(station, api):
 
 
 @pytest.mark.parametrize(
-    "script",
-    [
-        ["Downloading", "Downloaded", "Installing", "reboot", "Installed"],
-        ["Downloading", "Downloaded", "reboot", "Installed"],  # Installed only after the boot
-    ],
+    "report_installing",
+    [True, False],  # False: no Installing; Installed only after the boot
 )
-async def test_reboot_into_the_wrong_version_fails(station, api, script):
-    station.firmware_script = script
-    station.install_version = "1.9"
-    job = await finished_job(api, await update(api, (await upload(api))["id"]))
+async def test_reboot_into_the_wrong_version_fails(station, api, report_installing):
+    station.config.behaviour.report_installing = report_installing
+    image = await upload(api, content=image_of("1.9"))  # published as 2.0, builds 1.9
+    job = await finished_job(api, await update(api, image["id"]))
+    statuses = [e["status"] for e in station.journal.find("firmware_status")]
+    assert ("Installing" in statuses) == report_installing
+    assert statuses[-1] == "Installed"
     assert job["state"] == "failed"
     assert job["reason"] == "rebooted into 1.9, expected 2.0"
     assert job["progress"]["booted_versions"] == ["1.9"]
 
 
 async def test_refuses_or_waits_while_a_session_is_charging(station, api, db):
-    station.install_version = "2.0"
     image = await upload(api)
     session_id = charging_session(db)
     refused = await finished_job(api, await update(api, image["id"]))
@@ -211,7 +222,7 @@ async def test_refuses_or_waits_while_a_session_is_charging(station, api, db):
         f"refused: session {session_id} is charging; set policy wait_while_charging to "
         "wait for it to end (up to busy_timeout_s), or force to install anyway"
     )
-    assert not [m for m, _ in station.received if m == "UpdateFirmware"]
+    assert not received(station, "UpdateFirmware")
 
     waited = await finished_job(
         api,

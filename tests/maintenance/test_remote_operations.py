@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ampflow.seed import DEMO_STATION
+from ampflow.seed import DEMO_STATION, DEMO_TAG
 from gateway.device_model_listener import DeviceModelReport
 from tests.helpers import eventually
-from tests.maintenance.conftest import finished_job
+from tests.maintenance.conftest import finished_job, received
 
 BASE = f"/stations/{DEMO_STATION}"
 
@@ -16,12 +16,13 @@ async def test_reset_unlock_and_availability_are_recorded(station, api):
     reset = await api.post(f"{BASE}/reset", json={"type": "Hard"})
     assert reset.status_code == 200, reset.text
     assert reset.json()["outcome"] == "ok" and reset.json()["status"] == "Accepted"
+    await station.wait_booted(2)  # the charger rebooted
     unlock = await api.post(f"{BASE}/unlock", json={"connector_id": 2})
     assert unlock.json()["status"] == "Unlocked"
-    station.availability_answer = "Scheduled"  # a session is running: later
+    await station.sessions.start_local(DEMO_TAG, connector=1)  # a session is running: later
     availability = await api.post(f"{BASE}/availability", json={"operative": False})
     assert availability.json()["status"] == "Scheduled"
-    assert ("ChangeAvailability", {"type": "Inoperative"}) in station.received
+    assert [p["type"] for p in received(station, "ChangeAvailability")] == ["Inoperative"]
 
     history = (await api.get(f"{BASE}/commands")).json()
     assert [c["name"] for c in history] == ["change_availability", "unlock_connector", "reset"]
@@ -32,9 +33,8 @@ async def test_reset_unlock_and_availability_are_recorded(station, api):
 
 
 async def test_configuration_read_change_and_remember(station, api):
-    station.configuration["MeterValueSampleInterval"] = "60"
-    station.readonly.add("ChargeProfileMaxStackLevel")
-    station.configuration["ChargeProfileMaxStackLevel"] = "3"
+    assert station.settings.get("MeterValueSampleInterval") == "60"
+    assert station.settings.table["ChargeProfileMaxStackLevel"].readonly
 
     changed = await api.put(
         f"{BASE}/configuration",
@@ -66,10 +66,13 @@ async def test_device_model_from_16_configuration_and_201_reports(station, api, 
     refreshed = await api.post(f"{BASE}/device-model/refresh", json={})
     assert refreshed.status_code == 200, refreshed.text
     model = (await api.get(f"{BASE}/device-model")).json()
+    reported = station.journal.find("answer", action="GetConfiguration")[-1]["payload"]
+    keys = sorted(k["key"] for k in reported["configurationKey"])
     assert [(e["component_key"], e["variable_key"]) for e in model] == [
-        ("Configuration", "HeartbeatInterval")
+        ("Configuration", key) for key in keys
     ]
-    assert model[0]["attributes"][0]["value"] == "300"
+    [heartbeat] = [e for e in model if e["variable_key"] == "HeartbeatInterval"]
+    assert heartbeat["attributes"][0]["value"] == "300"
 
     # A 2.0.1 NotifyReport part, as the 2.0.1 adapter publishes it.
     report = [
@@ -95,25 +98,23 @@ async def test_device_model_from_16_configuration_and_201_reports(station, api, 
 
     async def stored() -> list:
         entries = (await api.get(f"{BASE}/device-model")).json()
-        return entries if len(entries) == 3 else []
+        return entries if len(entries) == len(keys) + 2 else []
 
     entries = await eventually(stored)
-    keys = [(e["component_key"], e["variable_key"]) for e in entries]
-    assert keys == [
-        ("Configuration", "HeartbeatInterval"),
+    assert [(e["component_key"], e["variable_key"]) for e in entries] == [
+        *(("Configuration", key) for key in keys),
         ("EVSE@1", "Power"),
         ("OCPPCommCtrlr", "HeartbeatInterval"),
     ]
-    assert entries[1]["characteristics"]["unit"] == "W"
+    assert entries[len(keys)]["characteristics"]["unit"] == "W"
     only = await api.get(f"{BASE}/device-model", params={"component": "EVSE@1"})
     assert len(only.json()) == 1
 
 
 async def test_jobs_list_joins_visibility_and_records(station, api):
-    station.diagnostics_modes = ["put"]
     ok = (await api.post(f"{BASE}/diagnostics", json={"attempts": 1})).json()["workflow_id"]
     await finished_job(api, ok)
-    station.diagnostics_modes = ["fail"]
+    station.config.behaviour.upload_fails = True
     bad = (await api.post(f"{BASE}/diagnostics", json={"attempts": 1})).json()["workflow_id"]
     await finished_job(api, bad)
 
@@ -131,5 +132,5 @@ async def test_jobs_list_joins_visibility_and_records(station, api):
     none = await api.get("/maintenance/jobs", params={"kind": "firmware_rollout"})
     assert none.json() == []
     detail = (await api.get(f"/maintenance/jobs/{ok}")).json()
-    assert detail["progress"]["file"]["size"] == len(station.diagnostics_content)
+    assert detail["progress"]["file"]["size"] == station.journal.find("upload", ok=True)[0]["bytes"]
     assert (await api.get("/maintenance/jobs/nope")).status_code == 404

@@ -9,7 +9,7 @@ from ampflow.seed import DEMO_STATION
 from domain.maintenance import healing_workflow_id
 from store.maintenance_tables import MaintenanceJob
 from tests.helpers import eventually
-from tests.maintenance.conftest import finished_job
+from tests.maintenance.conftest import finished_job, received
 from tests.maintenance.test_firmware_update import charging_session
 
 HEALING = healing_workflow_id(DEMO_STATION)
@@ -36,31 +36,36 @@ def steps(job: dict) -> list[tuple[str, str]]:
     return [(s["step"], s["outcome"]) for s in job["progress"]["steps"]]
 
 
+def resets(station) -> int:
+    return len(received(station, "Reset"))
+
+
 @pytest.mark.parametrize(
-    "heals_on, done",
+    "clears_on, done",
     [
         ("probe", [("probe", "Accepted")]),
-        ("Soft", [("probe", "Accepted"), ("soft_reset", "Accepted")]),
-        ("Hard", [("probe", "Accepted"), ("soft_reset", "Accepted"), ("hard_reset", "Accepted")]),
+        ("soft", [("probe", "Accepted"), ("soft_reset", "Accepted")]),
+        ("hard", [("probe", "Accepted"), ("soft_reset", "Accepted"), ("hard_reset", "Accepted")]),
     ],
 )
 async def test_faulted_connector_is_healed_step_by_step(
-    fast_healing, station, api, db, heals_on, done
+    fast_healing, station, api, db, clears_on, done
 ):
-    station.heals_on = {heals_on}
-    await station.status("Faulted")
+    await station.fault(1, clears_on={clears_on})  # the fault clears after that step
     job = await healing_job(api, db)
     assert job["state"] == "succeeded", job
     assert steps(job) == done
     assert job["reason"] == f"healthy after {done[-1][0]}"
     assert job["progress"]["trigger"] == "fault"
     assert job["requested_by"] == "self-healing"
+    assert station.connectors[1].fault is None
+    assert station.journal.find("recovered")[0]["by"] == clears_on
     alerts = await api.get("/maintenance/alerts")
     assert alerts.json() == []
 
 
 async def test_unhealable_station_gets_an_alert_then_rest(fast_healing, station, api, db, gateway):
-    await station.status("Faulted")
+    await station.fault(1)  # nothing clears it
     job = await healing_job(api, db)
     assert job["state"] == "failed"
     assert job["progress"]["state"] == "alerted"
@@ -75,27 +80,26 @@ async def test_unhealable_station_gets_an_alert_then_rest(fast_healing, station,
     assert alerts[0]["workflow_id"] == HEALING
 
     # While the alert is open, a new fault starts nothing; once resolved, healing resumes.
-    resets = sum(1 for name, _ in station.received if name == "Reset")
-    await station.status("Available")
-    await station.status("Faulted")
+    before = resets(station)
+    await station.recover(1)
+    await station.fault(1)
     await eventually(lambda: idle(gateway.maintenance))  # the listener handled the fault
     assert len(runs(db)) == 1
-    assert sum(1 for name, _ in station.received if name == "Reset") == resets
+    assert resets(station) == before
 
     resolved = await api.post(f"/maintenance/alerts/{alerts[0]['id']}/resolve")
     assert resolved.json()["resolved_by"] == "admin"
     assert (await api.get("/maintenance/alerts")).json() == []
-    station.heals_on = {"probe"}
-    await station.status("Faulted")
+    await station.fault(1, clears_on={"probe"})
     await eventually(lambda: len(runs(db)) == 2 and runs(db)[-1].state != "running")
     assert runs(db)[-1].state == "succeeded"
 
 
 async def test_never_resets_while_a_session_is_charging(fast_healing, station, api, db):
     charging_session(db)
-    await station.status("Faulted")
+    await station.fault(1)
     job = await healing_job(api, db)
-    assert [name for name, _ in station.received if name == "Reset"] == []
+    assert resets(station) == 0
     session = f"session-{DEMO_STATION}-999"
     assert steps(job)[:3] == [
         ("probe", "Accepted"),
@@ -108,9 +112,11 @@ async def test_never_resets_while_a_session_is_charging(fast_healing, station, a
 async def test_silent_station_is_probed(fast_healing, settings, station, api, db):
     fast_healing.silent_after_s = 3.0  # Temporal timers fire to about a second
     settings.healing_sweep_interval_s = 0.3
-    await station.reboot()  # reconnect: the sweep starts with the new settings
+    await station.reboot("PowerUp", hard=False)  # reconnect: the sweep starts with the new settings
+    await station.wait_booted(2)
     job = await healing_job(api, db)
     assert job["progress"]["trigger"] == "silent"
     assert job["state"] == "succeeded", job
     assert steps(job) == [("probe", "Accepted")]
-    assert ("TriggerMessage", {"message": "Heartbeat"}) in station.received
+    triggered = [p["requestedMessage"] for p in received(station, "TriggerMessage")]
+    assert triggered == ["Heartbeat"]
