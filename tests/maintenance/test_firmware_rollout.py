@@ -1,15 +1,17 @@
-"""`FirmwareRollout` over simulated 1.6J stations: waves, the failure threshold, pause, cancel."""
+"""`FirmwareRollout` over virtual 1.6J chargers: waves, the failure threshold, pause, cancel."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 
+from chargers import Charger
 from domain.credentials import hash_password
 from store.tables import Station
 from tests.helpers import eventually
-from tests.maintenance.conftest import finished_job
-from tests.maintenance.station import MaintenanceStation, maintenance_station
+from tests.maintenance.conftest import finished_job, received
 from tests.maintenance.test_firmware_update import FAST, upload
+from tests.virtual_chargers.fixtures import MakeCharger
 
 PASSWORD = "rollout-secret"
 
@@ -23,17 +25,20 @@ def register(db, names: list[str]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def fleet(api, db, gateway_url: str, names: list[str]):
-    """Registered, connected and booted stations (Acme X1, firmware 1.0), by id."""
+async def fleet(
+    db, make_charger: MakeCharger, names: list[str]
+) -> AsyncIterator[dict[str, Charger]]:
+    """Registered, connected and booted virtual chargers (Acme X1, firmware 1.0), by id."""
     register(db, names)
-    stations: dict[str, MaintenanceStation] = {}
-    async with contextlib.AsyncExitStack() as stack:
-        for name in names:
-            stations[name] = await stack.enter_async_context(
-                maintenance_station(gateway_url, name, PASSWORD, api)
-            )
-            stations[name].install_version = "2.0"
+    stations = {
+        name: await make_charger(name, password=PASSWORD, vendor="Acme", model="X1")
+        for name in names
+    }
+    try:
         yield stations
+    finally:
+        for station in stations.values():
+            await station.stop()
 
 
 async def rollout(api, name: str, image_id: int, **options) -> None:
@@ -55,16 +60,16 @@ async def progress(api, name: str) -> dict:
     return response.json()
 
 
-def updated(station: MaintenanceStation) -> bool:
-    return any(name == "UpdateFirmware" for name, _ in station.received)
+def updated(station: Charger) -> bool:
+    return bool(received(station, "UpdateFirmware"))
 
 
 async def test_rollout_halts_at_the_failure_threshold_and_resumes(
-    seeded, worker, gateway_url, api, db
+    seeded, worker, make_charger, api, db
 ):
     names = ["RO-1", "RO-2", "RO-3", "RO-4"]
-    async with fleet(api, db, gateway_url, names) as stations:
-        stations["RO-3"].firmware_script = ["Downloading", "DownloadFailed"]
+    async with fleet(db, make_charger, names) as stations:
+        stations["RO-3"].config.behaviour.download_fails = True
         image = await upload(api)
         await rollout(api, "spring", image["id"], max_concurrency=2, failure_threshold=0.3)
 
@@ -82,7 +87,7 @@ async def test_rollout_halts_at_the_failure_threshold_and_resumes(
         assert (await api.post("/rollouts/spring/resume")).status_code == 200
         done = await eventually(lambda: _state(api, "spring", "completed"), timeout=30)
         assert sorted(done["succeeded"]) == ["RO-1", "RO-2", "RO-4"]
-        assert stations["RO-4"].firmware == "2.0"
+        assert stations["RO-4"].state.firmware_version == "2.0"
 
     job = await finished_job(api, "rollout-spring")
     assert job["state"] == "succeeded" and job["kind"] == "firmware_rollout"
@@ -100,9 +105,9 @@ async def test_rollout_halts_at_the_failure_threshold_and_resumes(
     assert again.status_code == 202  # the name is free again once the rollout ended
 
 
-async def test_rollout_pause_and_cancel(seeded, worker, gateway_url, api, db):
-    async with fleet(api, db, gateway_url, ["RP-1", "RP-2", "RP-3"]) as stations:
-        stations["RP-1"].firmware_script = ["Downloading"]  # never finishes by itself
+async def test_rollout_pause_and_cancel(seeded, worker, make_charger, api, db):
+    async with fleet(db, make_charger, ["RP-1", "RP-2", "RP-3"]) as stations:
+        stations["RP-1"].config.behaviour.download_stalls = True  # never finishes by itself
         image = await upload(api)
         await rollout(api, "paused", image["id"], policy={**FAST, "install_timeout_s": 60})
         await eventually(lambda: updated(stations["RP-1"]), timeout=15)
@@ -132,9 +137,11 @@ async def _state(api, name: str, state: str, settled: bool = False) -> dict | No
     return current
 
 
-async def test_long_rollout_continues_as_new_between_waves(seeded, worker, gateway_url, api, db):
+async def test_long_rollout_continues_as_new_between_waves(
+    seeded, worker, make_charger, api, db, temporal_client
+):
     names = ["RC-1", "RC-2", "RC-3"]
-    async with fleet(api, db, gateway_url, names):
+    async with fleet(db, make_charger, names):
         image = await upload(api)
         await rollout(api, "long", image["id"], growth_factor=1.0, history_limit=10)
         done = await eventually(lambda: _state(api, "long", "completed"), timeout=45)
@@ -143,10 +150,9 @@ async def test_long_rollout_continues_as_new_between_waves(seeded, worker, gatew
     job = await finished_job(api, "rollout-long")
     assert job["state"] == "succeeded"
     # One run per wave: the history stays short.
-    await eventually(lambda: _run_count(api, "rollout-long", 3), timeout=10)
+    await eventually(lambda: _run_count(temporal_client, "rollout-long", 3), timeout=10)
 
 
-async def _run_count(api, workflow_id: str, count: int) -> bool:
-    client = api._transport.app.state.temporal
+async def _run_count(client, workflow_id: str, count: int) -> bool:
     runs = [r async for r in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
     return len(runs) == count
