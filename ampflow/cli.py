@@ -179,7 +179,8 @@ def _print_session(settings: Settings, station: str, session) -> None:
 def _load(settings: Settings, args: argparse.Namespace) -> None:
     """`ampflow simulate --stations N ...`: a fleet, bounded in time, with a final table."""
     from ampflow.load_setup import register_load_stations
-    from chargers.fleet import FleetConfig, run_fleet
+    from ampflow.progress import console, progress_bar
+    from chargers.fleet import Fleet, FleetConfig, FleetStats
 
     config = FleetConfig(
         url=args.url or f"ws://127.0.0.1:{settings.gateway_port}/ocpp",
@@ -203,7 +204,24 @@ def _load(settings: Settings, args: argparse.Namespace) -> None:
             config.password,
             config.id_tag,
         )
-    print(asyncio.run(run_fleet(config)).table())
+    fleet = Fleet(config)
+    err = console(stderr=True)
+    err.print(f"{config.stations} stations, seed {fleet.seed}")
+    fields = (
+        "{task.completed}/{task.total}",
+        "{task.fields[messages]} messages  {task.fields[sessions]} sessions",
+    )
+    with progress_bar(err, *fields) as bar:
+        task = bar.add_task("booted", total=config.stations, messages=0, sessions=0)
+
+        def show(stats: FleetStats) -> None:
+            bar.update(
+                task, completed=stats.booted, messages=stats.messages, sessions=stats.sessions_done
+            )
+
+        stats = asyncio.run(fleet.run(on_progress=show))
+        show(stats)
+    print(stats.table())
 
 
 def _chaos(settings: Settings, args: argparse.Namespace) -> None:

@@ -1,4 +1,4 @@
-"""`ampflow chaos --minutes N --seed S`: one bounded chaos run, printed as it goes."""
+"""`ampflow chaos --minutes N --seed S`: one bounded chaos run, shown as it goes (rich)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run, print the report; the exit status is 1 when an invariant was violated."""
-    from chaos.run import ChaosOptions, run_chaos
+    from ampflow.progress import console, progress_bar
+    from chaos.run import ChaosOptions, ChaosProgress, run_chaos
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
     run_dir = Path(args.dir or tempfile.mkdtemp(prefix=f"ampflow-chaos-{seed}-"))
@@ -40,7 +41,25 @@ def run(args: argparse.Namespace) -> int:
     )
     for noisy in ("stripe", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    report = asyncio.run(run_chaos(options, say=lambda line: print(line, flush=True)))
+    out = console()
+    with progress_bar(
+        out,
+        "{task.completed:.0f}/{task.total:.0f}s",
+        "sessions {task.fields[sessions]}",
+        "faults {task.fields[faults]}",
+    ) as bar:
+        task = bar.add_task("starting", total=options.minutes * 60, sessions=0, faults=0)
+
+        def tick(p: ChaosProgress) -> None:
+            bar.update(
+                task,
+                description=p.phase,
+                completed=p.elapsed_s,
+                sessions=p.sessions,
+                faults=p.faults,
+            )
+
+        report = asyncio.run(run_chaos(options, say=out.print, tick=tick))
     print(report.text(), flush=True)
     failed = bool(report.verdict.violations) or report.settled_in_s is None
     print(f"replay with: ampflow chaos --minutes {args.minutes} --seed {seed}", file=sys.stderr)

@@ -43,6 +43,17 @@ class ChaosOptions:
 
 
 @dataclass
+class ChaosProgress:
+    """Where a run is, for a progress display (`run_chaos(tick=...)`, every second)."""
+
+    phase: str  # "faults" while faults are injected, then "settling"
+    elapsed_s: float  # of the fault phase
+    total_s: float
+    sessions: int  # sessions the clients started
+    faults: int
+
+
+@dataclass
 class ChaosReport:
     seed: int
     run_dir: Path
@@ -72,7 +83,11 @@ class ChaosReport:
         return "\n".join(lines)
 
 
-async def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -> ChaosReport:
+async def run_chaos(
+    options: ChaosOptions,
+    say: Callable[[str], None] = print,
+    tick: Callable[[ChaosProgress], None] | None = None,
+) -> ChaosReport:
     report = ChaosReport(options.seed, options.run_dir)
     cluster = Cluster(options.run_dir, options.code_dir)
     say(f"chaos run, seed {options.seed}, {options.minutes} min, in {options.run_dir}")
@@ -113,8 +128,12 @@ async def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -
             else schedule(options.seed, options.minutes * 60, options.mean_gap_s)
         )
         nemesis = Nemesis(cluster, faults, options.run_dir / "nemesis.jsonl")
-        await _drive(options, clients, nemesis, say)
+        await _drive(options, clients, nemesis, say, tick)
         report.faults = dict(nemesis.counts)
+        if tick is not None:
+            total_s = options.minutes * 60
+            sessions = sum(c.sessions for c in clients)
+            tick(ChaosProgress("settling", total_s, total_s, sessions, sum(report.faults.values())))
         say("faults stopped; settling")
         report.settled_in_s = await _settle(cluster, chargers, options.settle_s, say)
         evidence = await _evidence(cluster, plans, drivers, options.run_dir)
@@ -139,12 +158,13 @@ async def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -
     return report
 
 
-async def _drive(options: ChaosOptions, clients, nemesis: Nemesis, say) -> None:
+async def _drive(options: ChaosOptions, clients, nemesis: Nemesis, say, tick=None) -> None:
     stop = asyncio.Event()
     tasks = [asyncio.create_task(c.run(stop)) for c in clients]
     faults = asyncio.create_task(nemesis.run())
     started = time.monotonic()
     end = started + options.minutes * 60
+    ticks = asyncio.create_task(_ticks(tick, clients, nemesis, started, end)) if tick else None
     while time.monotonic() < end:
         await asyncio.sleep(min(options.progress_s, max(0.0, end - time.monotonic())))
         kills = sum(n for k, n in nemesis.counts.items() if k.startswith("kill-"))
@@ -153,12 +173,30 @@ async def _drive(options: ChaosOptions, clients, nemesis: Nemesis, say) -> None:
             f"{sum(c.sessions for c in clients)}"
             f", faults {sum(nemesis.counts.values())} (SIGKILLs {kills})"
         )
+    if ticks is not None:
+        ticks.cancel()
     faults.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await faults
     await nemesis.heal()
     stop.set()
     await asyncio.wait(tasks, timeout=90)
+
+
+async def _ticks(tick, clients, nemesis: Nemesis, started: float, end: float) -> None:
+    """Progress for a display, every second of the fault phase (output only)."""
+    while True:
+        now = min(time.monotonic(), end)
+        tick(
+            ChaosProgress(
+                "faults",
+                now - started,
+                end - started,
+                sum(c.sessions for c in clients),
+                sum(nemesis.counts.values()),
+            )
+        )
+        await asyncio.sleep(1)
 
 
 async def _settle(cluster: Cluster, chargers, settle_s: float, say) -> float | None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,11 +183,14 @@ class Fleet:
             done += 1
             self.stats.sessions_done += 1
 
-    async def run(self) -> FleetStats:
-        """Run until every driver is done or `duration_s` passes; returns the stats."""
+    async def run(self, on_progress: Callable[[FleetStats], None] | None = None) -> FleetStats:
+        """Run until every driver is done or `duration_s` passes; returns the stats. With
+        `config.progress`, `on_progress` (the CLI's progress display) gets them every second."""
         config = self.config
         deadline = time.monotonic() + (config.duration_s or float("inf"))
-        progress = asyncio.create_task(self._progress()) if config.progress else None
+        progress = None
+        if config.progress and on_progress is not None:
+            progress = asyncio.create_task(self._progress(on_progress))
         drivers: list[asyncio.Task] = []
         try:
             for index in range(config.stations):
@@ -209,7 +212,6 @@ class Fleet:
             await asyncio.gather(*(c.stop() for c in self.chargers), return_exceptions=True)
             if progress is not None:
                 progress.cancel()
-                print(file=sys.stderr)
         return self.stats
 
     async def _drain(self, timeout_s: float) -> None:
@@ -229,19 +231,11 @@ class Fleet:
                 elif not charger.accepted_boots:
                     self.stats.errors[f"boot:{charger.boot_status}"] += 1
 
-    async def _progress(self) -> None:
+    async def _progress(self, report: Callable[[FleetStats], None]) -> None:
         while True:
             await asyncio.sleep(1)
             self._count()
-            stats, total = self.stats, self.config.stations
-            bar = "#" * int(30 * stats.booted / max(total, 1))
-            print(
-                f"\r[{bar:<30}] {stats.booted}/{total} booted  {stats.messages} messages  "
-                f"{stats.sessions_done} sessions  (seed {self.seed})",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
+            report(self.stats)
 
 
 async def run_fleet(config: FleetConfig) -> FleetStats:
