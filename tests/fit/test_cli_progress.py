@@ -57,23 +57,23 @@ def test_simulate_stations_progress_in_a_pipe(tmp_path: Path) -> None:
                 "--seed",
                 "3",
             ],
-            capture_output=True,
-            text=True,
+            capture_output=True,  # bytes: text mode would turn carriage returns into newlines
             timeout=120,
             cwd=tmp_path,
         )
     finally:
         stub.kill()
         stub.wait()
-    assert done.returncode == 0, done.stderr
-    _plain(done.stderr)
-    _plain(done.stdout)
-    err = [line for line in done.stderr.splitlines() if line.strip()]
+    stdout, stderr = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, stderr
+    _plain(stderr)
+    _plain(stdout)
+    err = [line for line in stderr.splitlines() if line.strip()]
     assert err[0] == "3 stations, seed 3"
     assert re.fullmatch(r"booted\s+━+\s+3/3\s+\d+ messages  3 sessions\s+\d:\d\d:\d\d", err[-1]), (
         err
     )
-    assert "p99 ms" in done.stdout and "sessions 3" in done.stdout
+    assert "p99 ms" in stdout and "sessions 3" in stdout
 
 
 async def _fake_run_chaos(options: ChaosOptions, say=print, tick=None) -> ChaosReport:
