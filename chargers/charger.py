@@ -40,6 +40,8 @@ from chargers.state import PersistentState
 from chargers.variables import Configuration
 
 log = logging.getLogger(__name__)
+# What a Pending station may still send (the CSMS may ask for a base report while Pending, B02).
+_SENT_WHILE_PENDING = frozenset({"NotifyReport"})
 
 
 class Charger:
@@ -416,9 +418,13 @@ class Charger:
     # ---- sending outside transactions -------------------------------------------------------
 
     async def send(self, action: str, payload: dict) -> dict | None:
-        """A CALL outside the transaction flow: only while online; None if it fails."""
+        """A CALL outside the transaction flow: only while online (Accepted), except the answers
+        a Pending station may send (2.0.1 NotifyReport, B02); None if it fails."""
         rpc = self.rpc
-        if rpc is None or not self.online:
+        pending_reply = (
+            action in _SENT_WHILE_PENDING and self._network is not None and self._network.is_set()
+        )
+        if rpc is None or not (self.online or pending_reply):
             self.journal.write("not_sent", action=action, why="offline")
             return None
         try:

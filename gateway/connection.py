@@ -32,7 +32,11 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["StationConnection", dict, str], Awaitable[dict]]
 
-_ALLOWED_WHILE_PENDING = frozenset({"BootNotification", "Heartbeat", "StatusNotification"})
+# A Pending station may boot, keep alive and report status; 2.0.1 also its NotifyReport, the
+# answer to a GetBaseReport the CSMS may send while it is Pending (B02).
+_ALLOWED_WHILE_PENDING = frozenset(
+    {"BootNotification", "Heartbeat", "StatusNotification", "NotifyReport"}
+)
 
 
 class CommandError(Exception):

@@ -17,6 +17,7 @@ from chargers.rpc import CallError
 from chargers.script import scripted
 from store.access_tables import AuditEntry
 from tests.conftest import DEMO_PASSWORD
+from tests.helpers import eventually
 
 VERSIONS = pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 READ = {
@@ -37,6 +38,11 @@ async def command(api, name: str, **params):
     return await api.post(
         f"/stations/{DEMO_STATION}/commands", json={"name": name, "params": params}
     )
+
+
+def _results(script) -> set[str]:
+    """Actions of the charger's own CALLs the CSMS answered with a result."""
+    return {e["action"] for e in script.charger.journal.find("result")}
 
 
 def station(url: str, version: str):
@@ -78,6 +84,13 @@ async def test_marked_station_boots_pending_is_limited_and_accepted_once_approve
         with pytest.raises(CallError) as refused:
             await script.call("Authorize", AUTHORIZE[version])
         assert refused.value.code == "SecurityError"
+        if (
+            version == "2.0.1"
+        ):  # B02: a base report may be asked for, and is answered, while Pending
+            report = await command(api, "get_base_report", report_base="ConfigurationInventory")
+            assert report.status_code == 200, report.text
+            await eventually(lambda: "NotifyReport" in _results(script), timeout=15)
+            assert not script.charger.journal.find("error", action="NotifyReport")
         assert (await api.post(f"/stations/{DEMO_STATION}/approve")).status_code == 200
 
     async with station(gateway_url, version) as script:
