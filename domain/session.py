@@ -94,6 +94,9 @@ class StartRequest(BaseModel):
     meter_start_wh: int = 0
     timestamp: datetime
     station_transaction_id: str | None = None  # the charger's own id, when it differs (2.0.1)
+    # The charger was already told this refusal (the gateway's fallback decision, ADR-005): the
+    # session takes it as its answer, so a transaction the charger stopped is never billed.
+    refused_as: str | None = None
 
 
 class StartResult(BaseModel):

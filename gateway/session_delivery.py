@@ -85,11 +85,14 @@ class SessionDelivery:
         operation: WithStartWorkflowOperation = self._start_operation(
             station_id, transaction_id, reuse_policy=reuse_policy
         )
+        # A start carrying the refusal the charger was told is an update of its own: the inline
+        # attempt under the plain id may already have been accepted by the session.
+        told = "-told" if request.refused_as else ""
         return await self.client.execute_update_with_start_workflow(
             contract.UPDATE_START,
             request,
             start_workflow_operation=operation,
-            id=f"start-{message_id}",
+            id=f"start-{message_id}{told}",
             result_type=StartResult,
         )
 
@@ -109,6 +112,10 @@ class SessionDelivery:
     async def _start(self, row: OutboxRow) -> None:
         payload = row.payload
         request = StartRequest.model_validate(payload["request"])
+        told = payload.get("told") or {}
+        if told.get("status") not in (None, AuthorizationStatus.ACCEPTED):
+            # The charger was told it may not charge (and stops): the session must agree.
+            request = request.model_copy(update={"refused_as": told["status"]})
         try:
             result = await asyncio.wait_for(
                 self.start_update(

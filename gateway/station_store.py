@@ -26,6 +26,9 @@ class StationIdentity:
     registration_status: str
 
 
+_ANSWER_WAIT_S = 10.0  # longest wait for a pooled connection on a charger's answer path
+
+
 class StationStore:
     """Async access to the few tables the gateway reads and writes."""
 
@@ -36,13 +39,16 @@ class StationStore:
         # so a saturated session path never holds a connection a StatusNotification waits for.
         # Autocommit: a single statement is one round trip (no BEGIN, no COMMIT); what must be
         # atomic says so with `conn.transaction()`.
+        # A charger waits at most 30 s for an answer: a connection not had within 10 s (the
+        # database restarting) fails the call, so the charger gets an error it retries on
+        # rather than silence.
         url = libpq_url(database_url)
         options = {"autocommit": True}
         self.pool = AsyncConnectionPool(
-            url, min_size=1, max_size=max_size, open=False, kwargs=options
+            url, min_size=1, max_size=max_size, open=False, kwargs=options, timeout=_ANSWER_WAIT_S
         )
         self.fast = AsyncConnectionPool(
-            url, min_size=1, max_size=max_size, open=False, kwargs=options
+            url, min_size=1, max_size=max_size, open=False, kwargs=options, timeout=_ANSWER_WAIT_S
         )
         # The outbox drain (background delivery to workflows) has its own, so a backlog of
         # deliveries never delays an answer either.

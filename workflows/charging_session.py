@@ -58,6 +58,7 @@ _GUEST_RELEASE = "session-release-guest"  # a guest's payment is released if nev
 _PROMPT_STOP = "session-prompt-stop"  # a stop asked for before the start is sent at once
 _STORED_START = "session-wait-stored-start"  # no expiry while the charger's start is stored
 _UNSURE_REMOTE_START = "session-unsure-remote-start"  # a remote start's lost answer: wait
+_TOLD_REFUSAL = "session-told-refusal"  # a start the charger was told was refused stays refused
 _STORED_START_CHECKS = 15  # minutes at most
 
 
@@ -125,10 +126,16 @@ class ChargingSession:
     async def start(self, request: StartRequest) -> StartResult:
         """Record the start of the transaction and tell the charger whether its token is valid."""
         async with self._lock:
+            told_refusal = request.refused_as is not None and workflow.patched(_TOLD_REFUSAL)
             if self.m.start_result is not None:  # a retransmitted start
+                if told_refusal and self.view.state == SessionState.CHARGING:
+                    await self._take_told_refusal(request)
                 return self.m.start_result
             authorization = self.m.authorization
-            if request.id_token and (
+            if told_refusal:
+                # The charger was answered with this refusal and stopped: so is the session.
+                authorization = _told(request)
+            elif request.id_token and (
                 authorization is None or authorization.id_token != request.id_token
             ):
                 authorization = await steps.authorize(
@@ -174,6 +181,20 @@ class ChargingSession:
                 transaction_id=self.params.transaction_id, authorization=authorization
             )
             return self.m.start_result
+
+    async def _take_told_refusal(self, request: StartRequest) -> None:
+        """The start was accepted here, but the charger had been told a refusal (the gateway's
+        fallback decision, delivered after the start itself) and stopped: the session agrees
+        with the charger and bills nothing."""
+        authorization = _told(request)
+        reason = f"the charger was told {authorization.status} (gateway fallback decision)"
+        self.m.authorization = authorization
+        self.view.state = SessionState.REJECTED
+        await self._release_hold(reason)
+        await self._record(SessionState.REJECTED, review_reason=reason)
+        self.m.start_result = StartResult(
+            transaction_id=self.params.transaction_id, authorization=authorization
+        )
 
     @start.validator
     def _validate_start(self, request: StartRequest) -> None:
@@ -680,3 +701,13 @@ class ChargingSession:
 
 def _number(transaction_id: str) -> int | None:
     return int(transaction_id) if transaction_id.isdigit() else None
+
+
+def _told(request: StartRequest) -> Authorization:
+    """The refusal the charger was told (`StartRequest.refused_as`) as an authorization."""
+    told = request.refused_as
+    known = told in AuthorizationStatus._value2member_map_
+    return Authorization(
+        status=AuthorizationStatus(told) if known else AuthorizationStatus.INVALID,
+        id_token=request.id_token,
+    )

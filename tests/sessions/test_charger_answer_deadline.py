@@ -91,3 +91,26 @@ async def test_a_session_the_fallback_let_start_but_the_workflow_refuses_is_stop
             assert "RemoteStopTransaction" in charger.actions_received()
             view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 60)
     assert view.stop_reason == "Remote"
+
+
+async def test_a_start_the_fallback_refused_stays_refused_when_the_workflow_would_accept(
+    seeded, settings, gateway, gateway_url, temporal_client, api
+):
+    """The charger was told Blocked and stopped; the card is valid again by the time the session
+    runs: the session agrees with what the charger was told and bills nothing (found by the
+    30-minute chaos run: a start refused while PostgreSQL was down was billed later)."""
+    settings.charger_answer_deadline_s = 1.0
+    assert (await api.patch(f"/tokens/{DEMO_TAG}", json={"status": "Blocked"})).status_code == 200
+    async with scripted(
+        gateway_url, DEMO_STATION, DEMO_PASSWORD, message_timeout_s=CHARGER_CALL_TIMEOUT_S
+    ) as charger:
+        started = await charger.start_transaction(DEMO_TAG)
+        assert started["idTagInfo"]["status"] == "Blocked"
+        await charger.meter(30)  # what flowed before the charger stopped
+        await charger.stop_transaction(reason="DeAuthorized")
+    unblocked = await api.patch(f"/tokens/{DEMO_TAG}", json={"status": "Accepted"})
+    assert unblocked.status_code == 200, unblocked.text
+    async with build_worker(temporal_client, seeded, settings.task_queue, settings=settings):
+        view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 60)
+    assert view.state == SessionState.REJECTED, view
+    assert [p.amount for p in payments_for(seeded, view.session_id) if p.amount] == []
