@@ -251,7 +251,7 @@ class Charger:
                 ws = await websockets.connect(
                     f"{self.config.url.rstrip('/')}/{self.station_id}",
                     subprotocols=[schemas.SUBPROTOCOLS[self.version]],
-                    additional_headers=basic_auth_header(self.station_id, self.config.password),
+                    additional_headers=basic_auth_header(self.station_id, self._password()),
                     open_timeout=30,
                     ping_interval=None,  # the CSMS pings; chargers answer
                     compression=None,
@@ -416,6 +416,12 @@ class Charger:
         return await rpc.unmatched_answer(answer_id, timeout_s)
 
     # ---- sending outside transactions -------------------------------------------------------
+
+    def _password(self) -> str:
+        """The Basic-auth password: the one the CSMS set last (1.6 AuthorizationKey, 2.0.1
+        SecurityCtrlr.BasicAuthPassword), else the one it was installed with."""
+        key = "SecurityCtrlr/BasicAuthPassword" if self.v201 else "AuthorizationKey"
+        return self.settings.get(key) or self.config.password
 
     async def send(self, action: str, payload: dict) -> dict | None:
         """A CALL outside the transaction flow: only while online (Accepted), except the answers

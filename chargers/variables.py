@@ -93,6 +93,7 @@ V201_VARIABLES = [
     _v("SampledDataCtrlr/TxStartedMeasurands", "Energy.Active.Import.Register", "list"),
     _v("SampledDataCtrlr/TxUpdatedInterval", "60", neutral="meter_interval_s"),
     _v("SampledDataCtrlr/TxUpdatedMeasurands", _MEASURANDS, "list", neutral="measurands"),
+    _v("SecurityCtrlr/BasicAuthPassword", "", "str", write_only=True),  # set by the CSMS
     _v("SecurityCtrlr/Identity", "", "str", readonly=True),
     _v("SecurityCtrlr/OrganizationName", "Ampflow", "str"),
     _v("SecurityCtrlr/SecurityProfile", "1", readonly=True),

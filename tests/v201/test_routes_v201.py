@@ -40,10 +40,6 @@ NOT_SUPPORTED = [
             }
         },
     ),
-    ("NotifyCustomerInformation", {"data": "x", "seqNo": 0, "generatedAt": NOW, "requestId": 1}),
-    ("NotifyDisplayMessages", {"requestId": 1}),
-    ("NotifyMonitoringReport", {"requestId": 1, "seqNo": 0, "generatedAt": NOW}),
-    ("PublishFirmwareStatusNotification", {"status": "Idle"}),
     ("Reset", {"type": "Immediate"}),  # a CSMS-to-station action sent the wrong way
 ]
 

@@ -357,8 +357,8 @@ async def test_201_reports_device_model_and_charging_profiles(
         },
     )
     assert record["status"] == "Accepted", record
-    # This CSMS answers ReportChargingProfiles with NotSupported (it never asks for them).
-    await eventually(lambda: charger.journal.find("error", action="ReportChargingProfiles"))
+    # The CSMS answers ReportChargingProfiles and keeps it (`/stations/{id}/reports`).
+    await eventually(lambda: charger.journal.find("result", action="ReportChargingProfiles"))
     sent = charger.journal.find("call", action="ReportChargingProfiles")[0]["payload"]
     assert sent["chargingProfile"][0]["id"] == 3 and sent["evseId"] == 0
     tx = await charger.sessions.start_local(DEMO_TAG)
