@@ -104,12 +104,18 @@ async def test_authorized_but_never_started_is_released(
 ):
     async with scripted(url(fast_gateway), DEMO_STATION, DEMO_PASSWORD) as charger:
         assert (await charger.authorize(DEMO_TAG))["status"] == "Accepted"
-    sessions = [
-        w
-        async for w in temporal_client.list_workflows(
-            f'StationId = "{DEMO_STATION}" AND TaskQueue = "{fast_settings.task_queue}"'
-        )
-    ]
+
+    async def listed() -> list:
+        # Decided at the gateway, the session is started in the background (ADR-005 §6), and
+        # the visibility store lists it a moment later.
+        return [
+            w
+            async for w in temporal_client.list_workflows(
+                f'StationId = "{DEMO_STATION}" AND TaskQueue = "{fast_settings.task_queue}"'
+            )
+        ]
+
+    sessions = await eventually(listed, timeout=20)
     assert len(sessions) == 1
     view = await temporal_client.get_workflow_handle(
         sessions[0].id, result_type=SessionView
