@@ -64,7 +64,11 @@ class SessionActivities:
             token = db.exec(select(IdToken).where(IdToken.token == request.id_token)).first()
             if token is None:
                 guest = db.get(GuestPaymentRecord, request.id_token)
-                if guest is not None and guest.status == "held":  # a paid ad-hoc session
+                # A paid ad-hoc session; or the one this session already took as its hold (the
+                # decision is asked again when a worker replays the session after a crash).
+                taken = guest is not None and guest.status == "used"
+                mine = taken and request.session_id and guest.session_id == request.session_id
+                if guest is not None and (guest.status == "held" or mine):
                     return Authorization(
                         status=AuthorizationStatus.ACCEPTED, id_token=request.id_token, guest=True
                     )

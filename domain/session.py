@@ -83,6 +83,7 @@ class AuthorizeRequest(BaseModel):
     id_token: str
     token_type: str = "ISO14443"
     station_id: str | None = None  # where it was presented (per-station brute-force limit)
+    session_id: str | None = None  # the session deciding (a guest's payment it already took)
 
 
 class StartRequest(BaseModel):

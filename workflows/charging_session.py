@@ -102,7 +102,12 @@ class ChargingSession:
             if known is not None and known.id_token == request.id_token:
                 return known
             authorization = await self._with_hold(
-                await steps.authorize(request.id_token, request.token_type, self.params.station_id)
+                await steps.authorize(
+                    request.id_token,
+                    request.token_type,
+                    self.params.station_id,
+                    self.params.session_id,
+                )
             )
             self.m.authorization = authorization
             self._note_token(authorization)
@@ -139,7 +144,10 @@ class ChargingSession:
                 authorization is None or authorization.id_token != request.id_token
             ):
                 authorization = await steps.authorize(
-                    request.id_token, request.token_type, self.params.station_id
+                    request.id_token,
+                    request.token_type,
+                    self.params.station_id,
+                    self.params.session_id,
                 )
             if authorization is None:  # no id token: charging is free at a free-vend station
                 free = await steps.authorize("", "NoAuthorization", self.params.station_id)

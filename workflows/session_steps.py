@@ -50,11 +50,17 @@ STORE_RETRY = RetryPolicy(
 
 
 async def authorize(
-    id_token: str, token_type: str = "ISO14443", station_id: str | None = None
+    id_token: str,
+    token_type: str = "ISO14443",
+    station_id: str | None = None,
+    session_id: str | None = None,
 ) -> Authorization:
+    request = AuthorizeRequest(
+        id_token=id_token, token_type=token_type, station_id=station_id, session_id=session_id
+    )
     return await workflow.execute_local_activity_method(
         SessionActivities.authorize_token,
-        AuthorizeRequest(id_token=id_token, token_type=token_type, station_id=station_id),
+        request,
         start_to_close_timeout=timedelta(seconds=10),
         retry_policy=STORE_RETRY,
     )
