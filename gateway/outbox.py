@@ -64,6 +64,7 @@ class StationOutbox:
         self.deliver = deliver
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._draining: dict[str, asyncio.Task] = {}
+        self._closed = False  # closed: no new drains (the pools are about to close)
         self._again: set[str] = set()
         self._inline: set[int] = set()  # rows being delivered by the caller that wrote them
         self._sweeper: asyncio.Task | None = None
@@ -129,6 +130,8 @@ class StationOutbox:
 
     def kick(self, station_id: str) -> None:
         """Drain this station's rows now (in this process, one drain per station)."""
+        if self._closed:  # shutting down: the rows stay for this gateway's next start or another
+            return
         task = self._draining.get(station_id)
         if task is not None and not task.done():
             self._again.add(station_id)
@@ -143,6 +146,7 @@ class StationOutbox:
 
     async def close(self) -> None:
         """Stop delivering and hand this gateway's leases back (the rows stay for others)."""
+        self._closed = True
         tasks = [t for t in [self._sweeper, *self._draining.values()] if t is not None]
         for task in tasks:
             task.cancel()
