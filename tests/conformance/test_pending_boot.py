@@ -65,7 +65,12 @@ async def test_marked_station_boots_pending_is_limited_and_accepted_once_approve
         assert await script.charger.wait_boot_answer() == "Pending"
         inbox = await api.get("/stations", params={"registration": "Pending"})
         assert [s["id"] for s in inbox.json()] == [DEMO_STATION]
-        # The CSMS may query, configure and trigger ...
+
+        # The CSMS may query, configure and trigger (once the station's route is recorded) ...
+        async def connected() -> bool:
+            return (await api.get(f"/stations/{DEMO_STATION}")).json().get("connected") is True
+
+        await eventually(connected, timeout=15)
         for name, params in (
             ("get_configuration", READ[version]),
             ("change_configuration", WRITE[version]),
