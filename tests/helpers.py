@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.session import SessionView
 from workflows import contract
@@ -14,7 +15,18 @@ async def session_result(client: Client, station_id: str, transaction_id, timeou
     """Wait for a session workflow to finish and return its final view."""
     workflow_id = contract.session_workflow_id(station_id, transaction_id)
     handle = client.get_workflow_handle(workflow_id, result_type=SessionView)
-    return await asyncio.wait_for(handle.result(), timeout)
+    return await asyncio.wait_for(_result_once_started(handle), timeout)
+
+
+async def _result_once_started(handle):
+    """The workflow's result; a workflow not started yet (an outbox still delivering) is awaited."""
+    while True:
+        try:
+            return await handle.result()
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await asyncio.sleep(0.2)
 
 
 def charger_session_id(db, station_id: str, transaction_id) -> str:
