@@ -20,7 +20,6 @@ import httpx
 from sqlalchemy import Connection
 from temporalio import activity
 
-from ampflow.settings import Settings, get_settings
 from domain import alerts
 from domain.alerts import (
     EVENT_ID_HEADER,
@@ -47,6 +46,7 @@ from domain.analytics import (
     render_chart,
     render_report,
 )
+from runtime.settings import Settings, get_settings
 from store import analytics_queries as q
 from store.db import Database
 from store.monitoring_tables import RAISE_ALERT, RESOLVE_ALERTS

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ampflow.logging_json import configure as configure_logging
-from ampflow.settings import Settings, get_settings
+from runtime.settings import Settings, get_settings
 
 log = logging.getLogger("ampflow")
 
@@ -43,8 +43,8 @@ def _seed(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def run_worker(settings: Settings, database_url: str) -> None:
-    from ampflow.temporal import connect
     from api.routes.reports import ensure_report_schedule
+    from runtime.temporal import connect
     from store.db import Database
     from workers.session_worker import build_worker, install_worker_metrics
 
@@ -61,8 +61,8 @@ async def run_worker(settings: Settings, database_url: str) -> None:
 
 
 async def run_gateway(settings: Settings, database_url: str) -> None:
-    from ampflow.temporal import connect
     from gateway.server import Gateway
+    from runtime.temporal import connect
 
     client = await connect(settings)
     await Gateway(settings, client, database_url, settings.task_queue).serve_forever()

@@ -16,8 +16,8 @@ import signal
 from ampflow.cli import api_server, dev_admin_key, resolve_database_url, run_gateway, run_worker
 from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
 from ampflow.seed import DEMO_STATION, DEMO_TAG, seed_demo
-from ampflow.settings import Settings
-from ampflow.temporal import dev_codec_keys
+from runtime.settings import Settings
+from runtime.temporal import dev_codec_keys
 from store.db import Database
 from store.migrate import upgrade
 

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ampflow.settings import Settings
 from api.routes.codec import BODY_LIMIT, ui_origins
+from runtime.settings import Settings
 
 
 def relay_app(api_url: str, admin_key: str, origins: list[str]) -> Starlette:

@@ -18,10 +18,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from ampflow.settings import Settings
 from api import security
 from api.inputs import ID_MAX, RowId  # noqa: F401  (re-exported for the routes)
 from domain.roles import ANONYMOUS, OPERATOR_ROLES, Principal, Role, allowed_roles
+from runtime.settings import Settings
 from store.access_tables import ApiKey, AuthSession
 from store.audit import audit, was_audited
 

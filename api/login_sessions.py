@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from ampflow.settings import Settings
 from api import security
 from domain.access import ThrottlePolicy
+from runtime.settings import Settings
 from store.access_tables import AuthSession, RefreshToken
 
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from fastapi import Request
 
-from ampflow.settings import Settings
+from runtime.settings import Settings
 from store.access_tables import DevMail
 from store.db import Database
 

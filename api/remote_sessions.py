@@ -10,9 +10,9 @@ from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from ampflow.settings import Settings
 from domain.payments import PaymentEvent
 from domain.session import RemoteStart, SessionInput
+from runtime.settings import Settings
 from store.billing_tables import GuestPaymentRecord
 from store.db import Database
 from workflows import contract

@@ -30,7 +30,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from ampflow.settings import Settings
+from runtime.settings import Settings
 
 ISSUER = "ampflow"
 AUDIENCE = "ampflow-api"

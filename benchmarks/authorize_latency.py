@@ -96,7 +96,7 @@ async def serve_session_worker() -> None:
     import logging
 
     from ampflow.cli import run_worker
-    from ampflow.settings import Settings
+    from runtime.settings import Settings
 
     logging.basicConfig(level=logging.WARNING)
     hook = os.environ.get("AMPFLOW_BENCH_WORKER_HOOK")

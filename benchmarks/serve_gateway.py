@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from ampflow.cli import run_gateway
-from ampflow.settings import Settings
+from runtime.settings import Settings
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)

@@ -39,8 +39,6 @@ with workflow.unsafe.imports_passed_through():
 
     from ampflow.devstack import free_port, stop_process
     from ampflow.load_setup import register_load_stations
-    from ampflow.settings import Settings
-    from ampflow.temporal import connect
     from benchmarks.authorize_latency import closed_loop, start_role, start_worker
     from benchmarks.gateway_capacity import (
         RawStation,
@@ -53,6 +51,8 @@ with workflow.unsafe.imports_passed_through():
         start_server,
     )
     from benchmarks.infra import stack, write_result
+    from runtime.settings import Settings
+    from runtime.temporal import connect
     from store.db import libpq_url
 
 PREFIX, PASSWORD, ID_TAG = "SESS-", "bench-station-secret-16", "SESS-TAG"

@@ -82,8 +82,8 @@ def seed(
     from sqlmodel import select
 
     from activities.payments.service import Payments
-    from ampflow.settings import Settings
     from domain.credentials import hash_password
+    from runtime.settings import Settings
     from store.db import Database
     from store.tables import Driver, IdToken, Station, Tariff
 

@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from ampflow.settings import Settings
 from domain.maintenance import (
     JOB_INTERESTS,
     SELF_HEALING,
@@ -39,6 +38,7 @@ from domain.maintenance import (
 from gateway import events
 from gateway.device_model_listener import DeviceModelReport, DeviceModelStore
 from gateway.services import GatewayServices
+from runtime.settings import Settings
 from workflows import contract
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,6 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request
 
-from ampflow.settings import Settings
 from gateway import events
 from gateway import metrics as gateway_metrics
 from gateway.command_worker import build_command_worker, gateway_task_queue
@@ -29,6 +28,7 @@ from gateway.station_auth import Refusal, StationAuthenticator, station_id_from_
 from gateway.station_store import StationStore
 from gateway.tls import peer_common_name, server_context
 from gateway.versions import ROUTES_BY_VERSION
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ampflow.settings import Settings
 from gateway.events import EventBus
 from gateway.recorder import Recorder
 from gateway.session_bridge import SessionBridge
 from gateway.station_store import StationStore
+from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from gateway.connection import StationConnection

@@ -32,7 +32,6 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from ampflow.settings import Settings
 from domain.session import (
     Authorization,
     AuthorizationStatus,
@@ -51,6 +50,7 @@ from gateway.fallback import FallbackDecisions
 from gateway.outbox import StationOutbox
 from gateway.session_delivery import SessionDelivery
 from gateway.station_store import StationStore
+from runtime.settings import Settings
 from workflows import contract
 
 log = logging.getLogger(__name__)

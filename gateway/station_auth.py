@@ -21,8 +21,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from ampflow.settings import Settings
-from ampflow.station_keys import station_keys
 from domain import alerts
 from domain.credentials import (
     StationKeys,
@@ -35,6 +33,8 @@ from domain.credentials import (
 from gateway.connection import CommandError, StationConnection
 from gateway.handshake_guard import AdmissionLimiter, HandshakeGuard, Lock
 from gateway.station_store import StationIdentity, StationStore
+from runtime.settings import Settings
+from runtime.station_keys import station_keys
 from store.monitoring_tables import RAISE_ALERT
 
 log = logging.getLogger(__name__)

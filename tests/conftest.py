@@ -19,10 +19,10 @@ from temporalio.client import Client
 
 from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
 from ampflow.seed import seed_demo
-from ampflow.settings import Settings
-from ampflow.temporal import data_converter
 from api.main import create_app
 from gateway.server import Gateway
+from runtime.settings import Settings
+from runtime.temporal import data_converter
 from store.db import Database
 from store.embedded import ensure_database, start_embedded_postgres
 from store.migrate import upgrade

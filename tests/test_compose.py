@@ -156,7 +156,7 @@ def subcommands() -> set[str]:
 
 @pytest.fixture(scope="module")
 def settings_cls() -> Any:
-    from ampflow.settings import Settings
+    from runtime.settings import Settings
 
     return Settings
 
@@ -256,7 +256,7 @@ def test_ampflow_env_vars_are_settings_fields(compose, settings_cls) -> None:
     }
     assert used, "no AMPFLOW_* variables found"
     unknown = sorted(n for n in used if n.removeprefix(ENV_PREFIX).lower() not in fields)
-    assert not unknown, f"not fields of ampflow.settings.Settings: {unknown}"
+    assert not unknown, f"not fields of runtime.settings.Settings: {unknown}"
 
 
 @pytest.mark.parametrize(("service", "field"), [("api", "api_port"), ("gateway", "gateway_port")])

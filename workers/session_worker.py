@@ -28,10 +28,10 @@ from activities.payments.rating import RatingActivities
 from activities.payments.service import Payments
 from activities.receipts.activities import ReceiptActivities
 from activities.session_activities import SessionActivities
-from ampflow.settings import Settings
-from ampflow.temporal import converter_for
 from domain.access import ThrottlePolicy
 from domain.analytics import preload_charts
+from runtime.settings import Settings
+from runtime.temporal import converter_for
 from store.db import Database
 from workflows.alerts import AlertSweep
 from workflows.charging_session import ChargingSession

@@ -16,7 +16,6 @@ from activities.payments import records
 from activities.payments.ledger import LedgerProvider
 from activities.payments.stripe_provider import StripeProvider, make_client
 from activities.payments.tariffs import resolve_tariff
-from ampflow.settings import Settings
 from domain.payments import (
     HoldOutcome,
     HoldRequest,
@@ -27,6 +26,7 @@ from domain.payments import (
     SettleRequest,
     hold_amount,
 )
+from runtime.settings import Settings
 from store.billing_tables import DriverAccount, RefundRecord
 from store.db import Database
 from store.tables import Payment

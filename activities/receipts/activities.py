@@ -19,8 +19,8 @@ from temporalio.exceptions import ApplicationError
 from activities.receipts.data import Operator, ReceiptData, build_receipt_data
 from activities.receipts.mail import send_receipt, smtp_configured
 from activities.receipts.render import render_html, render_pdf
-from ampflow.settings import Settings
 from domain.session import ReceiptIssued, ReceiptRequest
+from runtime.settings import Settings
 from store.billing_tables import GuestPaymentRecord
 from store.db import Database
 from store.tables import ChargingSession, Receipt

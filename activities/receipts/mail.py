@@ -6,7 +6,7 @@ import smtplib
 from email.message import EmailMessage
 
 from activities.receipts.data import ReceiptData
-from ampflow.settings import Settings
+from runtime.settings import Settings
 
 
 def smtp_configured(settings: Settings) -> bool:

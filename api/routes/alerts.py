@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from ampflow.settings import Settings
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
 from api.inputs import ID_MAX, RowId
 from domain.alerts import (
@@ -27,6 +26,7 @@ from domain.alerts import (
     SweepInput,
     alert_sweep_id,
 )
+from runtime.settings import Settings
 from store.monitoring_tables import ACKNOWLEDGE_ALERT, RESOLVE_ALERT_BY_ID, Alert, AlertEvent
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])

@@ -21,13 +21,13 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from ampflow.settings import Settings
 from api import login_sessions, security
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.login_sessions import TokenPair
 from api.mailer import Mailer, get_mailer, send_quietly
 from domain.access import PASSWORD_MAX, normalize_email, password_problem
 from domain.roles import Principal, Role
+from runtime.settings import Settings
 from store import throttle
 from store.access_tables import DriverLogin, Operator, PasswordReset, PendingRegistration
 from store.audit import audit

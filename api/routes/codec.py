@@ -2,7 +2,7 @@
 
 `POST /codec/decode` and `POST /codec/encode` take and return `{"payloads": [...]}` in
 proto3 JSON (metadata values and data base64), running them through the same payload codec
-as every worker and client (`ampflow.temporal.converter_for`). Decoding shows personal data
+as every worker and client (`runtime.temporal.converter_for`). Decoding shows personal data
 (id tokens, e-mail addresses), so it is for admin and support only (`domain/roles.py`), and
 each call is audited. Browsers reach it only from the Temporal UI's origin (`CodecCors`);
 bodies are bounded (`BODY_LIMIT`). The UI sends `X-Namespace`; another namespace than ours is
@@ -20,11 +20,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from ampflow.codec import CodecError, EncryptionCodec
-from ampflow.settings import Settings
-from ampflow.temporal import converter_for
 from api.deps import OperatorDep, SessionDep, SettingsDep
 from api.request_guard import MIB, Limit
+from runtime.codec import CodecError, EncryptionCodec
+from runtime.settings import Settings
+from runtime.temporal import converter_for
 from store.audit import audit
 
 PREFIX = "/codec"

@@ -16,7 +16,6 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
-from ampflow.settings import Settings
 from api.deps import ID_MAX, PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from domain.access import (
     LOCAL_LIST_SYNC,
@@ -26,6 +25,7 @@ from domain.access import (
     local_list_workflow_id,
 )
 from domain.commands import CommandRecord, StationCommand
+from runtime.settings import Settings
 from store.access_tables import LocalList, LocalListVersion
 from store.audit import audit
 from store.tables import Station

@@ -21,7 +21,6 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 from activities.receipts.activities import operator_of, receipt_pdf
-from ampflow.settings import Settings
 from api import login_sessions, security
 from api.deps import ID_MAX, DriverDep, RowId, SessionDep, SettingsDep, TemporalDep
 from api.routes.drivers import forget_driver
@@ -31,6 +30,7 @@ from domain.access import APP_TOKEN_PREFIX, ID_TAG_MAX, PASSWORD_MAX, IdTokenTyp
 from domain.commands import CommandRecord, StationCommand
 from domain.locations import Coordinates, OpeningTimes, format_percent, format_price, gross
 from domain.roles import Principal
+from runtime.settings import Settings
 from store import throttle
 from store.access_tables import DriverLogin
 from store.audit import audit

@@ -37,7 +37,6 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from ampflow.settings import Settings
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
 from api.inputs import EARLIEST, LATEST, RowId
 from api.routes.analytics import ClockDep, period_label, scope_of
@@ -48,6 +47,7 @@ from domain.analytics import (
     month_period,
     report_schedule_id,
 )
+from runtime.settings import Settings
 from store.monitoring_tables import Report
 
 router = APIRouter(prefix="/reports", tags=["reports"])

@@ -6,7 +6,6 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from ampflow.station_keys import station_keys
 from api.deps import OperatorDep, PrincipalDep, SessionDep, SettingsDep
 from api.inputs import ID_MAX, PositiveId
 from api.redaction import shown_frame
@@ -18,6 +17,7 @@ from api.schemas import (
     StationPublic,
 )
 from domain.credentials import generate_station_password, hash_station_password
+from runtime.station_keys import station_keys
 from store.audit import audit
 from store.tables import Connector, OcppMessage, Station, Tariff
 

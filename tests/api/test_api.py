@@ -17,9 +17,9 @@ from fastapi.routing import APIRoute
 from sqlmodel import select
 from starlette.routing import Route
 
-from ampflow.station_keys import station_keys
 from api.main import create_app
 from domain.credentials import hash_password, verify_password, verify_station_password
+from runtime.station_keys import station_keys
 from store.tables import IdToken, Station
 from store.tables import Tariff as TariffRow
 from tests.conftest import ADMIN_KEY

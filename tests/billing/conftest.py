@@ -10,8 +10,8 @@ import stripe
 from sqlmodel import select
 
 from activities.payments.service import Payments
-from ampflow.settings import Settings
 from api.main import create_app
+from runtime.settings import Settings
 from store.billing_tables import DriverAccount
 from store.db import Database
 from store.tables import Driver

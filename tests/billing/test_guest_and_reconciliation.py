@@ -10,9 +10,9 @@ from activities.payments.activities import PaymentActivities
 from activities.payments.reconciliation import reconcile
 from activities.payments.service import Payments
 from activities.receipts.activities import ReceiptActivities
-from ampflow.settings import Settings
 from domain.payments import HoldRequest, HoldStatus, SettleRequest
 from domain.session import ReceiptRequest
+from runtime.settings import Settings
 from store.tables import ChargingSession
 from tests.billing.conftest import demo_driver_id, make_session, rate_stored, save_card
 from tests.fakes.fake_stripe import FakeStripe

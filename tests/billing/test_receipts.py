@@ -10,9 +10,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.payments.service import Payments
 from activities.receipts.activities import ReceiptActivities
-from ampflow.settings import Settings
 from domain.payments import HoldRequest, SettleRequest
 from domain.session import ReceiptRequest
+from runtime.settings import Settings
 from tests.billing.conftest import demo_driver_id, make_session, rate_stored, save_card
 from tests.billing.smtp_server import SmtpServer
 

@@ -14,7 +14,6 @@ from activities.payments.activities import PaymentActivities
 from activities.payments.rating import RatingActivities
 from activities.payments.service import Payments
 from activities.receipts.activities import ReceiptActivities
-from ampflow.settings import Settings
 from domain.payments import (
     HoldRequest,
     HoldStatus,
@@ -23,6 +22,7 @@ from domain.payments import (
     TimelineRateRequest,
 )
 from domain.session import ReceiptRequest
+from runtime.settings import Settings
 from tests.billing.conftest import demo_driver_id, make_session, save_card
 
 _T = timedelta(seconds=30)

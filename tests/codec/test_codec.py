@@ -10,9 +10,9 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 
-from ampflow.codec import ENCODING, KEY_ID, CodecError, EncryptionCodec, new_key_spec, parse_keys
-from ampflow.settings import Settings
-from ampflow.temporal import converter_for, dev_codec_keys
+from runtime.codec import ENCODING, KEY_ID, CodecError, EncryptionCodec, new_key_spec, parse_keys
+from runtime.settings import Settings
+from runtime.temporal import converter_for, dev_codec_keys
 from tests.conftest import TEST_CODEC_KEYS
 from workers.session_worker import build_replayer
 
@@ -57,7 +57,9 @@ async def test_unencrypted_payloads_pass_through_decode_unchanged():
 async def test_tampered_or_truncated_ciphertext_is_refused():
     codec = EncryptionCodec(parse_keys(TEST_CODEC_KEYS))
     [sealed] = await codec.encode([plain()])
-    flipped = Payload(metadata=sealed.metadata, data=sealed.data[:-1] + b"\x00")
+    flipped = Payload(
+        metadata=sealed.metadata, data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1])
+    )
     relabelled = Payload(metadata={**sealed.metadata, KEY_ID: b"other"}, data=sealed.data)
     for bad in (flipped, Payload(metadata=sealed.metadata, data=b"short"), relabelled):
         with pytest.raises(CodecError):

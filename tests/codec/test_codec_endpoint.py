@@ -11,10 +11,10 @@ import json
 import httpx
 from temporalio.api.common.v1 import Payload
 
-from ampflow.codec import ENCODING, KEY_ID
 from ampflow.dev_codec import relay_app
 from ampflow.devstack import temporal_cli
 from api.main import create_app
+from runtime.codec import ENCODING, KEY_ID
 from tests.access.helpers import api_key
 from tests.access.live import serve
 from tests.conftest import ADMIN_KEY

@@ -9,10 +9,10 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 
-from ampflow.codec import ENCODING
 from ampflow.seed import DEMO_EMAIL, DEMO_STATION, DEMO_TAG
 from chargers import ChargerConfig
 from chargers.demo import run_demo_session
+from runtime.codec import ENCODING
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import session_result
 from workers.session_worker import build_replayer

@@ -10,10 +10,10 @@ from sqlalchemy import text
 from websockets.exceptions import InvalidStatus
 
 from ampflow.seed import DEMO_STATION
-from ampflow.settings import Settings
 from chargers import basic_auth_header
 from domain.credentials import hash_password
 from gateway.server import Gateway
+from runtime.settings import Settings
 from store.tables import Station
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually

@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 from temporalio.client import Client
 
-from ampflow.settings import Settings
 from api.main import create_app
+from runtime.settings import Settings
 from store.db import Database
 from tests.helpers import eventually
 

@@ -17,10 +17,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.monitoring_activities import MonitoringActivities
 from ampflow.seed import DEMO_STATION, DEMO_TAG
-from ampflow.settings import Settings
 from api.main import create_app
 from api.routes.analytics import clock
 from domain.analytics import MonthlyReportRequest
+from runtime.settings import Settings
 from store.db import Database
 from tests.conftest import ADMIN_KEY
 from tests.helpers import charger_session_result, eventually

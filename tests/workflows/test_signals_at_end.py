@@ -29,7 +29,6 @@ from activities.local_list_activities import LocalListActivities
 from activities.maintenance_activities import MaintenanceActivities
 from activities.monitoring_activities import MonitoringActivities
 from ampflow.seed import DEMO_STATION
-from ampflow.settings import Settings
 from domain.access import (
     LOCAL_LIST_SYNC,
     SIGNAL_LOCAL_LIST_CHANGED,
@@ -52,6 +51,7 @@ from domain.maintenance import (
     SignalKind,
     StationSignal,
 )
+from runtime.settings import Settings
 from store.access_tables import LocalList, LocalListVersion
 from store.db import Database
 from store.maintenance_tables import MaintenanceAlert

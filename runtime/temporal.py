@@ -1,7 +1,7 @@
 """Connecting to Temporal: one data converter for every client, worker and the replayer.
 
 The converter is `pydantic_data_converter` with the encrypting payload codec
-(`ampflow.codec`), so Temporal stores only ciphertext. Its keys are a setting
+(`runtime.codec`), so Temporal stores only ciphertext. Its keys are a setting
 (`AMPFLOW_TEMPORAL_CODEC_KEYS`); unset, a key is generated once in the data dir (like the dev
 API key), so `ampflow dev` and local commands sharing that dir agree. Production sets the
 variable on every process (docker-compose.yml).
@@ -19,8 +19,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
-from ampflow.codec import EncryptionCodec, new_key_spec, parse_keys
-from ampflow.settings import Settings
+from runtime.codec import EncryptionCodec, new_key_spec, parse_keys
+from runtime.settings import Settings
 
 DEV_KEY_FILE = "temporal_codec_keys"
 

@@ -14,8 +14,8 @@ import secrets
 from functools import cache
 from pathlib import Path
 
-from ampflow.settings import Settings
 from domain.credentials import StationKeys
+from runtime.settings import Settings
 
 
 def station_keys(settings: Settings) -> StationKeys:
