@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +23,7 @@ from domain.maintenance import (
     UploadedFile,
     UploadSlot,
     UploadSlotRequest,
+    upload_token_hash,
 )
 from store.db import Database
 from store.maintenance_tables import (
@@ -53,11 +53,6 @@ def _active_session(db: Session, station_id: str) -> str | None:
         .where(ChargingSession.state == "Charging")
         .limit(1)
     ).first()
-
-
-def token_hash(token: str) -> str:
-    """Upload tokens are stored only as their sha256."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class MaintenanceActivities:
@@ -92,7 +87,7 @@ class MaintenanceActivities:
         expires_at = datetime.now(UTC) + timedelta(seconds=request.ttl_s)
         with self.db.session() as db:
             upload = DiagnosticsUpload(
-                token_hash=token_hash(token),
+                token_hash=upload_token_hash(token),
                 workflow_id=request.workflow_id,
                 station_id=request.station_id,
                 max_bytes=request.max_bytes,

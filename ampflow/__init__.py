@@ -1,3 +1,6 @@
-"""Ampflow: an open-source charging management system built on Temporal."""
+"""Ampflow: an open-source charging management system built on Temporal.
 
-__version__ = "0.1.0"
+This package is the command line (`ampflow`) and the dev stack; nothing but tests, `chaos/` and
+benchmarks imports it."""
+
+from runtime import __version__ as __version__

@@ -5,25 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from ampflow.logging_json import configure as configure_logging
+from ampflow.processes import resolve_database_url, run_api, run_gateway, run_worker
 from runtime.settings import Settings, get_settings
 
 log = logging.getLogger("ampflow")
-
-
-def resolve_database_url(settings: Settings) -> str:
-    """`AMPFLOW_DATABASE_URL`, or the embedded PostgreSQL under the data dir (started if needed)."""
-    if settings.database_url:
-        return settings.database_url
-    from store.embedded import start_embedded_postgres
-
-    _, url = start_embedded_postgres(settings.data_dir)
-    return url
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> None:
@@ -40,49 +30,6 @@ def _seed(settings: Settings, args: argparse.Namespace) -> None:
     db = Database(resolve_database_url(settings), pool_size=2)
     seed_demo(db, settings.demo_station_password)
     db.dispose()
-
-
-async def run_worker(settings: Settings, database_url: str) -> None:
-    from api.routes.reports import ensure_report_schedule
-    from runtime.temporal import connect
-    from store.db import Database
-    from workers.session_worker import build_worker, install_worker_metrics
-
-    install_worker_metrics(settings)
-    client = await connect(settings)
-    await ensure_report_schedule(client, settings)
-    db = Database(database_url)
-    worker = build_worker(client, db, settings.task_queue, settings=settings)
-    log.info("worker polling task queue %s", settings.task_queue)
-    try:
-        await worker.run()
-    finally:
-        db.dispose()
-
-
-async def run_gateway(settings: Settings, database_url: str) -> None:
-    from gateway.server import Gateway
-    from runtime.temporal import connect
-
-    client = await connect(settings)
-    await Gateway(settings, client, database_url, settings.task_queue).serve_forever()
-
-
-def api_server(settings: Settings, database_url: str):
-    """The API as a uvicorn server (set `should_exit` on it to stop it gracefully)."""
-    import uvicorn
-
-    from api.main import create_app
-
-    app = create_app(settings, database_url)
-    config = uvicorn.Config(
-        app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="on"
-    )
-    return uvicorn.Server(config)
-
-
-async def run_api(settings: Settings, database_url: str) -> None:
-    await api_server(settings, database_url).serve()
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
@@ -322,17 +269,6 @@ def main(argv: list[str] | None = None) -> None:
         handler(settings, args)
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-def dev_admin_key(data_dir: Path) -> str:
-    """The dev operator key: kept in the data dir so it survives restarts."""
-    path = data_dir / "admin_api_key"
-    if path.exists():
-        return path.read_text().strip()
-    key = "dev-" + secrets.token_urlsafe(18)
-    path.write_text(key + "\n")
-    path.chmod(0o600)
-    return key
 
 
 if __name__ == "__main__":

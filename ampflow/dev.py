@@ -13,8 +13,14 @@ import contextlib
 import logging
 import signal
 
-from ampflow.cli import api_server, dev_admin_key, resolve_database_url, run_gateway, run_worker
 from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
+from ampflow.processes import (
+    api_server,
+    dev_admin_key,
+    resolve_database_url,
+    run_gateway,
+    run_worker,
+)
 from ampflow.seed import DEMO_STATION, DEMO_TAG, seed_demo
 from runtime.settings import Settings
 from runtime.temporal import dev_codec_keys

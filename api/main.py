@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
-from ampflow import __version__
 from api import errors
 from api import metrics as api_metrics
 from api.deps import commit_before_response, require_access
@@ -34,6 +33,7 @@ from api.routes.reports import router as reports_router
 from api.routes.station_reports import customer_router as customer_information_router
 from api.routes.station_reports import router as station_reports_router
 from api.routes.uploads import router as uploads_router
+from runtime import __version__
 from runtime.settings import Settings
 from runtime.temporal import connect
 from store.db import Database

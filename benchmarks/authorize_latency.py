@@ -1,7 +1,7 @@
 """authorize_latency: Authorize and StartTransaction through the session workflow's updates.
 
-The gateway (`benchmarks.serve_gateway`) and the session worker (`ampflow.cli.run_worker`) each
-run in their own process on a fresh PostgreSQL + Temporal dev server.
+The gateway (`benchmarks.serve_gateway`) and the session worker (`ampflow.processes.run_worker`)
+each run in their own process on a fresh PostgreSQL + Temporal dev server.
 
 1. Saturated: `--concurrency` stations each send Authorize after Authorize (closed loop) for
    `--saturate-seconds`; the same concurrency drives bare Temporal update-with-start on the same
@@ -95,7 +95,7 @@ async def serve_bare_worker(address: str, task_queue: str) -> None:
 async def serve_session_worker() -> None:
     import logging
 
-    from ampflow.cli import run_worker
+    from ampflow.processes import run_worker
     from runtime.settings import Settings
 
     logging.basicConfig(level=logging.WARNING)
@@ -120,7 +120,7 @@ def start_role(
 
 
 def start_worker(env: dict) -> subprocess.Popen:
-    """The Ampflow session worker (`ampflow.cli.run_worker`) in its own process."""
+    """The Ampflow session worker (`ampflow.processes.run_worker`) in its own process."""
     return start_role("session-worker", env, module="benchmarks.authorize_latency")
 
 

@@ -1,8 +1,8 @@
 """fleet_burst: 1,000 virtual chargers connect, boot and each run two short sessions at once.
 
 The load generator is the virtual chargers (`chargers.fleet`), all in this process, against the
-gateway (`benchmarks.serve_gateway`) and the session worker (`ampflow.cli.run_worker`), each in
-its own process, on a fresh PostgreSQL + Temporal dev server. Stations `BURST-00000…` (odd 1.6,
+gateway (`benchmarks.serve_gateway`) and the session worker (`ampflow.processes.run_worker`), each
+in its own process, on a fresh PostgreSQL + Temporal dev server. Stations `BURST-00000…` (odd 1.6,
 even 2.0.1 with `--version mixed`) connect at `--connect-rate`/s, boot (StatusNotifications
 follow), heartbeat every `--heartbeat` s, and each runs `--sessions` sessions inside `--window`
 seconds: a random wait, Authorize, plug (StatusNotification), start, MeterValues every

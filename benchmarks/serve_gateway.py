@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ampflow.cli import run_gateway
+from ampflow.processes import run_gateway
 from runtime.settings import Settings
 
 if __name__ == "__main__":

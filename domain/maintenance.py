@@ -6,6 +6,7 @@ to start, signal and query the maintenance workflows by name; the models cross i
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
@@ -30,6 +31,11 @@ QUERY_PROGRESS = "progress"
 def compact_time(at: datetime) -> str:
     """e.g. `20260101T120000123456`, the time part of job ids."""
     return at.strftime("%Y%m%dT%H%M%S%f")
+
+
+def upload_token_hash(token: str) -> str:
+    """Upload tokens are stored only as their sha256."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def diagnostics_workflow_id(station_id: str, stamp: str) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, t
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from store.tables import _ts
+from store.columns import timestamp_field
 
 
 class DriverLogin(SQLModel, table=True):
@@ -25,8 +25,8 @@ class DriverLogin(SQLModel, table=True):
     driver_id: int = Field(primary_key=True, foreign_key="drivers.id")
     password_hash: str
     app_token_id: int | None = Field(default=None, foreign_key="id_tokens.id")
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    updated_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class Operator(SQLModel, table=True):
@@ -40,7 +40,7 @@ class Operator(SQLModel, table=True):
     role: str = Field(max_length=20)
     password_hash: str
     active: bool = True
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class ApiKey(SQLModel, table=True):
@@ -54,8 +54,8 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=16)
     key_hash: str = Field(unique=True, max_length=64)
     created_by: str = Field(max_length=80)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    revoked_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    revoked_at: datetime | None = timestamp_field(nullable=True)
 
 
 class AuthSession(SQLModel, table=True):
@@ -68,9 +68,9 @@ class AuthSession(SQLModel, table=True):
     subject_kind: str = Field(max_length=16)  # driver | operator
     subject_id: int
     role: str = Field(max_length=20)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    expires_at: datetime = _ts(nullable=False)
-    revoked_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    expires_at: datetime = timestamp_field(nullable=False)
+    revoked_at: datetime | None = timestamp_field(nullable=True)
 
 
 class RefreshToken(SQLModel, table=True):
@@ -88,9 +88,9 @@ class RefreshToken(SQLModel, table=True):
         )
     )
     token_hash: str = Field(unique=True, max_length=64)
-    expires_at: datetime = _ts(nullable=False)
-    used_at: datetime | None = _ts(nullable=True)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    expires_at: datetime = timestamp_field(nullable=False)
+    used_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class PasswordReset(SQLModel, table=True):
@@ -101,9 +101,9 @@ class PasswordReset(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(unique=True, max_length=64)
     driver_id: int = Field(foreign_key="drivers.id", index=True)
-    expires_at: datetime = _ts(nullable=False)
-    used_at: datetime | None = _ts(nullable=True)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    expires_at: datetime = timestamp_field(nullable=False)
+    used_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class ThrottleCounter(SQLModel, table=True):
@@ -113,8 +113,8 @@ class ThrottleCounter(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=200)
     failures: int = 0
-    window_start: datetime | None = _ts(nullable=True)
-    locked_until: datetime | None = _ts(nullable=True)
+    window_start: datetime | None = timestamp_field(nullable=True)
+    locked_until: datetime | None = timestamp_field(nullable=True)
 
 
 class AuditEntry(SQLModel, table=True):
@@ -127,7 +127,7 @@ class AuditEntry(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
-    at: datetime = _ts(nullable=False, server_default=text("now()"))
+    at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
     actor: str = Field(max_length=80)
     action: str = Field(max_length=80)
     target: str = Field(max_length=200)
@@ -155,8 +155,8 @@ class LocalList(SQLModel, table=True):
     version: int = 0  # the version the station last accepted (0: none)
     snapshot: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     last_outcome: str | None = None
-    synced_at: datetime | None = _ts(nullable=True)
-    updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    synced_at: datetime | None = timestamp_field(nullable=True)
+    updated_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class LocalListVersion(SQLModel, table=True):
@@ -174,8 +174,8 @@ class LocalListVersion(SQLModel, table=True):
     outcome: str = "pending"  # pending | accepted | offline | failed
     status: str | None = None
     error: str | None = None
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    finished_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    finished_at: datetime | None = timestamp_field(nullable=True)
 
 
 class PendingRegistration(SQLModel, table=True):
@@ -189,9 +189,9 @@ class PendingRegistration(SQLModel, table=True):
     email: str = Field(max_length=320, index=True)
     name: str = Field(max_length=200)
     password_hash: str
-    expires_at: datetime = _ts(nullable=False)
-    used_at: datetime | None = _ts(nullable=True)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    expires_at: datetime = timestamp_field(nullable=False)
+    used_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class DevMail(SQLModel, table=True):
@@ -203,4 +203,4 @@ class DevMail(SQLModel, table=True):
     to_address: str = Field(max_length=320)
     subject: str = Field(max_length=200)
     body: str
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))

@@ -11,7 +11,7 @@ from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from store.tables import _ts
+from store.columns import timestamp_field
 
 
 class DriverAccount(SQLModel, table=True):
@@ -27,7 +27,7 @@ class DriverAccount(SQLModel, table=True):
     card_brand: str | None = None
     card_last4: str | None = None
     wallet: str | None = None
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -44,7 +44,7 @@ class LedgerEntry(SQLModel, table=True):
     amount: int
     currency: str = Field(max_length=3)
     description: str = ""
-    at: datetime = _ts(nullable=False, server_default=text("now()"))
+    at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class RefundRecord(SQLModel, table=True):
@@ -63,7 +63,7 @@ class RefundRecord(SQLModel, table=True):
     status: str  # pending | succeeded | failed
     external_ids: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     failure_reason: str | None = None
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class ProviderEvent(SQLModel, table=True):
@@ -76,7 +76,7 @@ class ProviderEvent(SQLModel, table=True):
     type: str
     session_id: str | None = Field(default=None, max_length=120, index=True)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    received_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    received_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class GroupTariff(SQLModel, table=True):
@@ -104,7 +104,7 @@ class Plan(SQLModel, table=True):
     session_fee_waived: bool = False
     stripe_price_id: str | None = None
     active: bool = True
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class PlanSubscription(SQLModel, table=True):
@@ -126,8 +126,8 @@ class PlanSubscription(SQLModel, table=True):
     status: str = "active"  # active | canceled | incomplete
     provider: str  # ledger | stripe
     external_id: str | None = None  # the Stripe subscription id
-    started_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    canceled_at: datetime | None = _ts(nullable=True)
+    started_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    canceled_at: datetime | None = timestamp_field(nullable=True)
 
 
 class PlanUsage(SQLModel, table=True):
@@ -141,7 +141,7 @@ class PlanUsage(SQLModel, table=True):
     driver_id: int
     period: str = Field(max_length=7)  # YYYY-MM
     included_wh: int
-    at: datetime = _ts(nullable=False, server_default=text("now()"))
+    at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class GuestPaymentRecord(SQLModel, table=True):
@@ -159,7 +159,7 @@ class GuestPaymentRecord(SQLModel, table=True):
     status: str = "created"  # created | held | used | released
     email: str | None = None
     session_id: str | None = Field(default=None, max_length=120, index=True)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class ConnectorStatusLog(SQLModel, table=True):
@@ -172,4 +172,4 @@ class ConnectorStatusLog(SQLModel, table=True):
     station_id: str = Field(max_length=48)
     connector_id: int
     status: str
-    at: datetime = _ts(nullable=False)
+    at: datetime = timestamp_field(nullable=False)

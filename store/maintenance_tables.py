@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from store.tables import _ts
+from store.columns import timestamp_field
 
 
 class MaintenanceJob(SQLModel, table=True):
@@ -38,8 +38,8 @@ class MaintenanceJob(SQLModel, table=True):
     summary: str = ""
     reason: str | None = None
     detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    started_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    finished_at: datetime | None = _ts(nullable=True)
+    started_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    finished_at: datetime | None = timestamp_field(nullable=True)
 
 
 class StoredFile(SQLModel, table=True):
@@ -52,7 +52,7 @@ class StoredFile(SQLModel, table=True):
     size: int = Field(sa_column=Column(BigInteger, nullable=False))
     sha256: str = Field(max_length=64)
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class DiagnosticsUpload(SQLModel, table=True):
@@ -66,7 +66,7 @@ class DiagnosticsUpload(SQLModel, table=True):
     workflow_id: str = Field(max_length=200)
     station_id: str = Field(max_length=48)
     max_bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
-    expires_at: datetime = _ts(nullable=False)
+    expires_at: datetime = timestamp_field(nullable=False)
     state: str = Field(default="open", max_length=16)  # open | received
     file_name: str | None = None
     file_id: int | None = Field(
@@ -74,8 +74,8 @@ class DiagnosticsUpload(SQLModel, table=True):
     )  # maintenance_files.id
     size: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     sha256: str | None = Field(default=None, max_length=64)
-    received_at: datetime | None = _ts(nullable=True)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    received_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class FirmwareImage(SQLModel, table=True):
@@ -99,7 +99,7 @@ class FirmwareImage(SQLModel, table=True):
     download_token: str = Field(unique=True, max_length=64)
     notes: str | None = None
     uploaded_by: str = "system"
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class DesiredConfigurationValue(SQLModel, table=True):
@@ -111,7 +111,7 @@ class DesiredConfigurationValue(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=200)
     value: str
     updated_by: str = "system"
-    updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    updated_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class MaintenanceAlert(SQLModel, table=True):
@@ -126,8 +126,8 @@ class MaintenanceAlert(SQLModel, table=True):
     message: str
     workflow_id: str | None = Field(default=None, max_length=200)
     detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    resolved_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    resolved_at: datetime | None = timestamp_field(nullable=True)
     resolved_by: str | None = None
 
 
@@ -144,4 +144,4 @@ class DeviceModelVariable(SQLModel, table=True):
     attributes: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     characteristics: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     request_id: int | None = None
-    updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    updated_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))

@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, Column, Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from store.tables import _ts
+from store.columns import timestamp_field
 
 LIVE_CHANNEL = "ampflow_live"  # NOTIFY channel of the live view (gateway → API)
 
@@ -38,8 +38,8 @@ class ConnectorStatusHistory(SQLModel, table=True):
     connector_id: int
     status: str = Field(max_length=32)
     error_code: str | None = Field(default=None, max_length=50)
-    at: datetime = _ts(nullable=False)  # the charger's timestamp of the change
-    received_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    at: datetime = timestamp_field(nullable=False)  # the charger's timestamp of the change
+    received_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class StationLinkHistory(SQLModel, table=True):
@@ -52,7 +52,7 @@ class StationLinkHistory(SQLModel, table=True):
     station_id: str = Field(max_length=48)
     online: bool
     close_code: int | None = None
-    at: datetime = _ts(nullable=False)
+    at: datetime = timestamp_field(nullable=False)
 
 
 class LiveMeter(SQLModel, table=True):
@@ -66,8 +66,8 @@ class LiveMeter(SQLModel, table=True):
     energy_wh: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     power_w: float | None = None
     soc_percent: float | None = None
-    at: datetime = _ts(nullable=False)  # the reading's timestamp (charger clock)
-    received_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    at: datetime = timestamp_field(nullable=False)  # the reading's timestamp (charger clock)
+    received_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class Alert(SQLModel, table=True):
@@ -98,11 +98,11 @@ class Alert(SQLModel, table=True):
         sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     )
     state: str = Field(default="open", max_length=16)  # open | acknowledged | resolved
-    opened_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    acknowledged_at: datetime | None = _ts(nullable=True)
+    opened_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    updated_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    acknowledged_at: datetime | None = timestamp_field(nullable=True)
     acknowledged_by: str | None = None
-    resolved_at: datetime | None = _ts(nullable=True)
+    resolved_at: datetime | None = timestamp_field(nullable=True)
     resolved_by: str | None = None  # an operator, or "system" when the cause cleared
     resolution_note: str | None = None
 
@@ -125,8 +125,8 @@ class AlertEvent(SQLModel, table=True):
     event: str = Field(max_length=16)
     actor: str = "system"
     payload: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    at: datetime = _ts(nullable=False, server_default=text("now()"))
-    delivered_at: datetime | None = _ts(nullable=True)
+    at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    delivered_at: datetime | None = timestamp_field(nullable=True)
     attempts: int = 0
     last_error: str | None = None
 
@@ -140,11 +140,11 @@ class MaintenanceWindow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     station_id: str | None = Field(default=None, max_length=48)  # None: every station
     connector_id: int | None = None  # None: every connector of the station
-    starts_at: datetime = _ts(nullable=False)
-    ends_at: datetime = _ts(nullable=False)
+    starts_at: datetime = timestamp_field(nullable=False)
+    ends_at: datetime = timestamp_field(nullable=False)
     reason: str = ""
     created_by: str = "system"
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class Report(SQLModel, table=True):
@@ -156,15 +156,15 @@ class Report(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)  # monthly
     label: str = Field(max_length=32)  # e.g. 2026-01
-    period_start: datetime = _ts(nullable=False)
-    period_end: datetime = _ts(nullable=False)
+    period_start: datetime = timestamp_field(nullable=False)
+    period_end: datetime = timestamp_field(nullable=False)
     title: str
     content_type: str = "text/html; charset=utf-8"
     content: str
     size: int = 0
     workflow_id: str | None = None
     created_by: str = "system"
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 # ---- alert transitions (shared SQL; psycopg parameters) ------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Index, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from store.tables import _ts
+from store.columns import timestamp_field
 
 
 class StationReport(SQLModel, table=True):
@@ -30,4 +30,4 @@ class StationReport(SQLModel, table=True):
     seq_no: int | None = None
     tbc: bool = False
     data: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    received_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    received_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))

@@ -6,19 +6,16 @@ Table objects never leave the store/activities/api layers; Temporal payloads are
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
+
+from store.columns import timestamp_field
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _ts(**kwargs: Any) -> Any:
-    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
 
 
 class Station(SQLModel, table=True):
@@ -38,8 +35,8 @@ class Station(SQLModel, table=True):
     firmware_version: str | None = None
     iccid: str | None = None
     registration_status: str = "Accepted"
-    last_boot_at: datetime | None = _ts(nullable=True)
-    last_seen_at: datetime | None = _ts(nullable=True)
+    last_boot_at: datetime | None = timestamp_field(nullable=True)
+    last_seen_at: datetime | None = timestamp_field(nullable=True)
     connected: bool = False
     free_vend: bool = False  # anyone may charge here, unauthorized and free of charge
     gateway_queue: str | None = None  # task queue of the gateway process holding the socket
@@ -51,7 +48,7 @@ class Station(SQLModel, table=True):
     location_id: str | None = Field(
         default=None, foreign_key="locations.id", max_length=64, index=True
     )
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class Location(SQLModel, table=True):
@@ -72,8 +69,8 @@ class Location(SQLModel, table=True):
     time_zone: str | None = Field(default=None, max_length=64)
     parking_type: str | None = Field(default=None, max_length=32)
     opening_times: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    updated_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class ConnectorSpec(SQLModel, table=True):
@@ -100,7 +97,7 @@ class Connector(SQLModel, table=True):
     connector_id: int = Field(primary_key=True)
     status: str = "Unknown"
     error_code: str | None = None
-    updated_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime | None = timestamp_field(nullable=True)
     tariff_id: int | None = Field(default=None, foreign_key="tariffs.id")  # overrides station's
 
 
@@ -110,7 +107,7 @@ class Driver(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str
     email: str = Field(unique=True, index=True)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class IdToken(SQLModel, table=True):
@@ -124,8 +121,8 @@ class IdToken(SQLModel, table=True):
     driver_id: int | None = Field(default=None, foreign_key="drivers.id", index=True)
     status: str = "Accepted"  # Accepted | Blocked
     group_id: str | None = None
-    expires_at: datetime | None = _ts(nullable=True)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    expires_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class Tariff(SQLModel, table=True):
@@ -155,7 +152,7 @@ class Tariff(SQLModel, table=True):
         sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
     hold_amount: int | None = None
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class ChargingSession(SQLModel, table=True):
@@ -175,8 +172,8 @@ class ChargingSession(SQLModel, table=True):
     driver_id: int | None = None
     state: str
     tariff: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    started_at: datetime | None = _ts(nullable=True)
-    stopped_at: datetime | None = _ts(nullable=True)
+    started_at: datetime | None = timestamp_field(nullable=True)
+    stopped_at: datetime | None = timestamp_field(nullable=True)
     meter_start_wh: int | None = Field(default=None, sa_column=Column(BigInteger))
     meter_stop_wh: int | None = Field(default=None, sa_column=Column(BigInteger))
     energy_wh: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -187,8 +184,8 @@ class ChargingSession(SQLModel, table=True):
     total_amount: int | None = None
     currency: str | None = None
     record_seq: int | None = None  # the workflow's newest write applied (SessionRecord.seq)
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
-    updated_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
+    updated_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class ChargerTransaction(SQLModel, table=True):
@@ -199,7 +196,7 @@ class ChargerTransaction(SQLModel, table=True):
     station_id: str = Field(primary_key=True, max_length=48)
     transaction_id: str = Field(primary_key=True, max_length=64)
     session_id: str = Field(max_length=120)
-    created_at: datetime | None = _ts(nullable=True, server_default=text("now()"))
+    created_at: datetime | None = timestamp_field(nullable=True, server_default=text("now()"))
 
 
 class StationOutboxRow(SQLModel, table=True):
@@ -213,10 +210,10 @@ class StationOutboxRow(SQLModel, table=True):
     kind: str = Field(max_length=16)  # start | stop | status | link | station_event
     message_id: str | None = Field(default=None, max_length=64)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    created_at: datetime | None = _ts(nullable=True, server_default=text("now()"))
-    delivered_at: datetime | None = _ts(nullable=True)
+    created_at: datetime | None = timestamp_field(nullable=True, server_default=text("now()"))
+    delivered_at: datetime | None = timestamp_field(nullable=True)
     lease_owner: str | None = Field(default=None, max_length=160)
-    lease_until: datetime | None = _ts(nullable=True)
+    lease_until: datetime | None = timestamp_field(nullable=True)
     attempts: int = 0
     last_error: str | None = None
 
@@ -229,7 +226,7 @@ class ChargerAuthorization(SQLModel, table=True):
     station_id: str = Field(primary_key=True, max_length=48)
     id_token: str = Field(primary_key=True, max_length=64)
     session_id: str = Field(max_length=120)
-    expires_at: datetime = _ts(nullable=False)
+    expires_at: datetime = timestamp_field(nullable=False)
 
 
 class SessionClaim(SQLModel, table=True):
@@ -238,7 +235,7 @@ class SessionClaim(SQLModel, table=True):
     __tablename__ = "session_claims"
 
     session_id: str = Field(primary_key=True, max_length=120)
-    claimed_at: datetime | None = _ts(nullable=True, server_default=text("now()"))
+    claimed_at: datetime | None = timestamp_field(nullable=True, server_default=text("now()"))
 
 
 class MeterSample(SQLModel, table=True):
@@ -264,7 +261,7 @@ class MeterSample(SQLModel, table=True):
     station_id: str = Field(max_length=48)
     connector_id: int = 0
     transaction_id: str = ""
-    timestamp: datetime = _ts(nullable=False)
+    timestamp: datetime = timestamp_field(nullable=False)
     measurand: str = "Energy.Active.Import.Register"
     phase: str = ""
     location: str = ""
@@ -290,7 +287,7 @@ class Payment(SQLModel, table=True):
     status: str
     external_id: str | None = None
     failure_reason: str | None = None
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
     # Billing extensions (0003_billing): kinds hold | charge | rest.
     amount_captured: int = 0
     amount_refunded: int = 0
@@ -315,7 +312,7 @@ class Receipt(SQLModel, table=True):
     total: int
     currency: str = Field(max_length=3)
     html: str
-    issued_at: datetime = _ts(nullable=False, server_default=text("now()"))
+    issued_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
     data: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))  # 0003
     public_token: str | None = Field(default=None, unique=True, max_length=64)  # 0003
     emailed_to: str | None = None  # 0003
@@ -341,7 +338,7 @@ class OcppMessage(SQLModel, table=True):
     unique_id: str | None = None
     action: str | None = None
     payload: str
-    at: datetime = _ts(nullable=False)
+    at: datetime = timestamp_field(nullable=False)
 
 
 class StationEvent(SQLModel, table=True):
@@ -354,7 +351,7 @@ class StationEvent(SQLModel, table=True):
     station_id: str = Field(max_length=48)
     kind: str
     detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    at: datetime = _ts(nullable=False, server_default=text("now()"))
+    at: datetime = timestamp_field(nullable=False, server_default=text("now()"))
 
 
 class StationCommandLog(SQLModel, table=True):
@@ -373,11 +370,4 @@ class StationCommandLog(SQLModel, table=True):
     status: str | None = None
     response: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     error: str | None = None
-    created_at: datetime = _ts(nullable=False, server_default=text("now()"))
-
-
-import store.access_tables  # noqa: E402, F401  (access control tables, migration 0004)
-import store.billing_tables  # noqa: E402, F401  (billing tables, migration 0003)
-import store.maintenance_tables  # noqa: E402, F401  (maintenance tables, migration 0005)
-import store.monitoring_tables  # noqa: E402, F401  (monitoring tables, migration 0006_monitoring)
-import store.report_tables  # noqa: E402, F401  (charger reports, migration 0011)
+    created_at: datetime = timestamp_field(nullable=False, server_default=text("now()"))

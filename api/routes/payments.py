@@ -15,12 +15,13 @@ from sqlmodel import select
 
 from activities.payments import guest, ledger, records
 from activities.payments.reconciliation import reconcile
-from activities.payments.service import Payments, RefundRefused
+from activities.payments.service import RefundRefused
 from activities.payments.statements import monthly_statement
 from activities.payments.stripe_provider import StripeUnavailable
 from activities.receipts.activities import operator_of, receipt_pdf
 from api.deps import OperatorDep, SessionDep, SettingsDep
 from api.inputs import INT32_MAX, ConnectorId, RowId
+from api.payments_service import payments_of
 from api.routes import plans, webhooks
 from domain.payments import (
     CardInfo,
@@ -37,15 +38,6 @@ from store.tables import Driver, Payment, Receipt
 router = APIRouter(tags=["payments"])
 router.include_router(webhooks.router)
 router.include_router(plans.router)
-
-
-def payments_of(request: Request) -> Payments:
-    """The app's payments service (ledger, and Stripe when a key is configured)."""
-    service = getattr(request.app.state, "payments", None)
-    if service is None:
-        service = Payments.from_settings(request.app.state.db, request.app.state.settings)
-        request.app.state.payments = service
-    return service
 
 
 # ---- driver accounts --------------------------------------------------------------------

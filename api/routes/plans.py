@@ -12,6 +12,7 @@ from activities.payments import plans
 from activities.payments.stripe_provider import StripeUnavailable
 from api.deps import OperatorDep, SessionDep
 from api.inputs import INT32_MAX, PRICE_MAX, PositiveId, RowId
+from api.payments_service import payments_of
 from store.billing_tables import Plan, PlanSubscription
 from store.tables import Driver, Tariff
 
@@ -59,7 +60,6 @@ class BillingRun(BaseModel):
 
 
 def _payments(request: Request):
-    from api.routes.payments import payments_of
 
     return payments_of(request)
 

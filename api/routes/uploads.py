@@ -22,10 +22,9 @@ from sqlalchemy import text
 from sqlmodel import select
 from temporalio.service import RPCError
 
-from activities.maintenance_activities import token_hash
 from api.deps import SessionDep, TemporalDep
 from api.streamed_files import spool_upload, store_spooled
-from domain.maintenance import SIGNAL_UPLOAD_RECEIVED, UploadedFile
+from domain.maintenance import SIGNAL_UPLOAD_RECEIVED, UploadedFile, upload_token_hash
 from store.db import Database
 from store.maintenance_tables import DiagnosticsUpload
 
@@ -87,7 +86,7 @@ async def _receive(
     token: str, file_name: str | None, request: Request, db: SessionDep, temporal: TemporalDep
 ) -> UploadReceipt:
     slot = db.exec(
-        select(DiagnosticsUpload).where(DiagnosticsUpload.token_hash == token_hash(token))
+        select(DiagnosticsUpload).where(DiagnosticsUpload.token_hash == upload_token_hash(token))
     ).first()
     if slot is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown upload URL")

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from activities.payments.webhooks import WebhookRejected, handle_stripe_webhook
+from api.payments_service import payments_of
 from domain.payments import PaymentEvent
 
 router = APIRouter(tags=["webhooks"])
@@ -42,7 +43,6 @@ async def stripe_webhook(
     if _from_the_future(stripe_signature, time.time()):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid webhook: timestamp in the future")
     payload = await request.body()
-    from api.routes.payments import payments_of
 
     provider = payments_of(request).stripe
     try:

@@ -1,0 +1,76 @@
+"""The processes of Ampflow, each runnable alone (`ampflow worker|gateway|api`) or together
+(`ampflow dev`): where the database is, and how each role starts."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from runtime.settings import Settings
+
+log = logging.getLogger("ampflow")
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """`AMPFLOW_DATABASE_URL`, or the embedded PostgreSQL under the data dir (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    from store.embedded import start_embedded_postgres
+
+    _, url = start_embedded_postgres(settings.data_dir)
+    return url
+
+
+async def run_worker(settings: Settings, database_url: str) -> None:
+    from api.routes.reports import ensure_report_schedule
+    from runtime.temporal import connect
+    from store.db import Database
+    from workers.session_worker import build_worker, install_worker_metrics
+
+    install_worker_metrics(settings)
+    client = await connect(settings)
+    await ensure_report_schedule(client, settings)
+    db = Database(database_url)
+    worker = build_worker(client, db, settings.task_queue, settings=settings)
+    log.info("worker polling task queue %s", settings.task_queue)
+    try:
+        await worker.run()
+    finally:
+        db.dispose()
+
+
+async def run_gateway(settings: Settings, database_url: str) -> None:
+    from gateway.server import Gateway
+    from runtime.temporal import connect
+
+    client = await connect(settings)
+    await Gateway(settings, client, database_url, settings.task_queue).serve_forever()
+
+
+def api_server(settings: Settings, database_url: str):
+    """The API as a uvicorn server (set `should_exit` on it to stop it gracefully)."""
+    import uvicorn
+
+    from api.main import create_app
+
+    app = create_app(settings, database_url)
+    config = uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="on"
+    )
+    return uvicorn.Server(config)
+
+
+async def run_api(settings: Settings, database_url: str) -> None:
+    await api_server(settings, database_url).serve()
+
+
+def dev_admin_key(data_dir: Path) -> str:
+    """The dev operator key: kept in the data dir so it survives restarts."""
+    path = data_dir / "admin_api_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = "dev-" + secrets.token_urlsafe(18)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
