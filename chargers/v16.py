@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 _FAILED = {"failed": "UploadFailed"}
 
 
+# The OCA California Pricing messages for 1.6 (DataTransfer): the charger displays them.
+COST_VENDOR = "org.openchargealliance.costmsg"
+COST_MESSAGES = frozenset({"RunningCost", "FinalCost", "SetUserPrice"})
+
 class Protocol16(SmartCharging16, Maintenance16):
     version = "1.6"
 
@@ -321,6 +325,8 @@ class Protocol16(SmartCharging16, Maintenance16):
         return {"status": "Accepted"}, None
 
     def data_transfer(self, p: dict) -> Answer:
+        if p["vendorId"] == COST_VENDOR and p.get("messageId") in COST_MESSAGES:
+            return {"status": "Accepted"}, None  # shown on the display (California Pricing)
         if p["vendorId"] != self.c.config.vendor:
             return {"status": "UnknownVendorId"}, None
         if p.get("messageId") != "echo":

@@ -13,8 +13,12 @@ sometimes no register at all (only interval energy). The rule, in order of prefe
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 
 from pydantic import BaseModel
+
+from domain.money import round_half_up
+from domain.rating import MeterPoint
 
 REGISTER = "Energy.Active.Import.Register"
 INTERVAL = "Energy.Active.Import.Interval"
@@ -66,3 +70,38 @@ def delivered_energy(
         total = sum(max(value, 0.0) for _, value in intervals)
         return EnergyEstimate(energy_wh=int(round(total)), source="interval")
     return EnergyEstimate(energy_wh=0, source="none")
+
+
+def cumulative_energy(
+    samples: list[tuple[datetime, str, int]],
+    start: datetime,
+    stop: datetime,
+    meter_start_wh: int | None,
+    meter_stop_wh: int | None,
+) -> list[MeterPoint]:
+    """Readings as session energy so far (Wh): registers with resets, else summed intervals."""
+    registers = sorted({(t, v) for t, m, v in samples if m == REGISTER})
+    points = [MeterPoint(timestamp=start, energy_wh=0)]
+    total = 0
+    if registers or (meter_start_wh is not None and meter_stop_wh is not None):
+        previous = meter_start_wh
+        if previous is None and registers:
+            previous = registers[0][1]
+        for moment, value in registers:
+            total += value - previous if value >= previous else value  # a drop: a reset
+            previous = value
+            points.append(MeterPoint(timestamp=moment, energy_wh=total))
+        if meter_stop_wh is not None and previous is not None and meter_stop_wh > previous:
+            total += meter_stop_wh - previous
+    else:
+        for moment, value in sorted({(t, v) for t, m, v in samples if m == INTERVAL}):
+            total += max(value, 0)
+            points.append(MeterPoint(timestamp=moment, energy_wh=total))
+    points.append(MeterPoint(timestamp=max(stop, points[-1].timestamp), energy_wh=total))
+    return points
+
+
+def sample_wh(value: float, unit: str | None) -> int:
+    """A sampled energy value in whole Wh (kWh converted exactly, half up)."""
+    exact = Fraction(str(value))
+    return round_half_up(exact * 1000 if unit == "kWh" else exact)

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     remote_stop_grace_s: int = 120  # wait this long for the charger's stop after a remote stop
     reconcile_window_s: int = 7 * 24 * 3600  # keep waiting this long for a late stop
     cost_update_interval_s: int = 60  # push the running cost to 2.0.1 chargers (0 = never)
+    # Tell 1.6 chargers the final price (DataTransfer FinalCost, OCA California Pricing);
+    # only for chargers that implement it (CustomDisplayCostAndPrice true).
+    final_cost_16: bool = False
     session_history_limit: int = 10_000  # a session continues-as-new past this many events
     meter_signal_interval_s: float = 2.0  # at most one meter signal per session per interval
 

@@ -20,6 +20,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.credentials import token_fingerprint
+    from domain.final_price import EV_IDLE_STATUSES, IDLE_STATUSES
     from domain.payments import HoldRequest, SettleRequest, TimelineRateRequest
     from domain.rating import Consumption, rate
     from domain.session import (
@@ -45,9 +46,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import session_steps as steps
     from workflows.station_command import reached_station
 
-# Connector states in which a car is plugged in but not drawing energy (1.6 and 2.0.1 names).
-IDLE_STATUSES = frozenset({"SuspendedEV", "SuspendedEVSE", "Finishing", "Idle", "EVConnected"})
-EV_IDLE_STATUSES = IDLE_STATUSES - {"SuspendedEVSE"}  # only these can cost the driver idle fees
 _FINAL = (SessionState.COMPLETED, SessionState.EXPIRED, SessionState.REJECTED)
 
 # Patch ids (docs/adr/ADR-006-workflow-versioning.md): one per change, never reused.

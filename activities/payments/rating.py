@@ -9,7 +9,6 @@ session in `plan_usage`, under a lock on the subscription, so the monthly allowa
 from __future__ import annotations
 
 from datetime import datetime
-from fractions import Fraction
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -17,11 +16,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payments.tariffs import active_subscription
-from domain.energy import INTERVAL, REGISTER
-from domain.money import round_half_up
+from domain.energy import INTERVAL, REGISTER, cumulative_energy, sample_wh
 from domain.payments import TimelineRateRequest
 from domain.rating import (
-    MeterPoint,
     PlanPricing,
     RatingResult,
     SessionTimeline,
@@ -93,7 +90,7 @@ def session_timeline(
         .order_by(MeterSample.timestamp)  # type: ignore[arg-type]
     ).all()
     points = cumulative_energy(
-        [(s.timestamp, s.measurand, _wh(s.value, s.unit)) for s in samples],
+        [(s.timestamp, s.measurand, sample_wh(s.value, s.unit)) for s in samples],
         start,
         stop,
         row.meter_start_wh,
@@ -106,40 +103,6 @@ def session_timeline(
     if not request.idle:
         idle = _idle_from_log(db, row, start, stop)
     return SessionTimeline(started_at=start, stopped_at=stop, readings=points, statuses=idle)
-
-
-def cumulative_energy(
-    samples: list[tuple[datetime, str, int]],
-    start: datetime,
-    stop: datetime,
-    meter_start_wh: int | None,
-    meter_stop_wh: int | None,
-) -> list[MeterPoint]:
-    """Readings as session energy so far (Wh): registers with resets, else summed intervals."""
-    registers = sorted({(t, v) for t, m, v in samples if m == REGISTER})
-    points = [MeterPoint(timestamp=start, energy_wh=0)]
-    total = 0
-    if registers or (meter_start_wh is not None and meter_stop_wh is not None):
-        previous = meter_start_wh
-        if previous is None and registers:
-            previous = registers[0][1]
-        for moment, value in registers:
-            total += value - previous if value >= previous else value  # a drop: a reset
-            previous = value
-            points.append(MeterPoint(timestamp=moment, energy_wh=total))
-        if meter_stop_wh is not None and previous is not None and meter_stop_wh > previous:
-            total += meter_stop_wh - previous
-    else:
-        for moment, value in sorted({(t, v) for t, m, v in samples if m == INTERVAL}):
-            total += max(value, 0)
-            points.append(MeterPoint(timestamp=moment, energy_wh=total))
-    points.append(MeterPoint(timestamp=max(stop, points[-1].timestamp), energy_wh=total))
-    return points
-
-
-def _wh(value: float, unit: str | None) -> int:
-    exact = Fraction(str(value))
-    return round_half_up(exact * 1000 if unit == "kWh" else exact)
 
 
 def _idle_from_log(

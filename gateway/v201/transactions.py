@@ -15,7 +15,9 @@ reopened.
   authorizes a Pending session (E02/E03); a changed transactionInfo.chargingState goes to the
   session's idle tracking (as 1.6's connector status would).
 - Ended (E06): the `stop` signal; meter stop from the last energy register if one was sent,
-  reason from transactionInfo.stoppedReason (`Local` when omitted, as the spec allows).
+  reason from transactionInfo.stoppedReason (`Local` when omitted, as the spec allows). The
+  answer carries the final price (`totalCost`, I05) when the store can rate the session within
+  half the answer deadline (`gateway/session_price.py`): the amount the settlement bills.
 
 Every answer carries idTokenInfo when the event carried an idToken. Offline events (E12:
 `offline` true, past timestamps) take the same path. A retransmission (same transaction,
@@ -34,6 +36,7 @@ from gateway import events
 from gateway.connection import StationConnection
 from gateway.meter_values import energy_register_wh, live_update, sample_rows
 from gateway.recorder import SampleRow
+from gateway.session_price import major_units, session_price
 from gateway.timestamps import parse
 from gateway.v201.common import id_token_info
 from workflows import contract
@@ -263,6 +266,10 @@ async def _ended(
     await conn.services.events.publish(
         events.SessionEvent(conn.station_id, event.timestamp, event.session_id, "stopped")
     )
+    deadline = conn.services.settings.charger_answer_deadline_s / 2
+    price = await session_price(conn.services.store, event.session_id, request, deadline)
+    if price is not None:  # the final price, as the settlement will bill it (I05)
+        answer["totalCost"] = major_units(price.total)
     return answer
 
 
