@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from api import security
+from api.console import cookies
 from api.inputs import ID_MAX, RowId  # noqa: F401  (re-exported for the routes)
 from domain.roles import ANONYMOUS, OPERATOR_ROLES, Principal, Role, allowed_roles
 from runtime.settings import Settings
@@ -110,6 +111,9 @@ def identify(
         return _from_api_key(db, settings, api_key)
     if bearer is not None:
         return _from_bearer(db, settings, bearer.credentials)
+    cookie = request.cookies.get(cookies.COOKIE)  # the console's sign-in (api/console)
+    if cookie is not None:
+        return cookies.principal(request, db, settings, cookie)
     return ANONYMOUS
 
 
@@ -121,6 +125,8 @@ def require_access(
     roles = allowed_roles(request.method, template or request.url.path)
     if Role.ANONYMOUS in roles:
         return caller or ANONYMOUS
+    if caller is None and getattr(request.state, "csrf_failed", False):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or wrong: reload")
     if caller is None:
         scheme = "Bearer" if request.headers.get("Authorization") else "APIKey"
         raise _unauthorized("missing or invalid credentials", scheme)

@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from api import errors
 from api import metrics as api_metrics
+from api.console import site as console
 from api.deps import commit_before_response, require_access
 from api.remote_sessions import guest_payment_sink
 from api.request_guard import BodyLimits, NulGuard, default_limits
@@ -65,6 +66,8 @@ def create_app(
         description="Operate an EV charging network: stations, drivers, tariffs, sessions. "
         "Operator endpoints need the `X-API-Key` header.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and its assets are served locally (api/console/docs.py)
+        redoc_url=None,
         dependencies=[
             Depends(require_access),  # roles per route: domain/roles.py
             Depends(commit_before_response, scope="function"),  # durable before the answer
@@ -89,6 +92,7 @@ def create_app(
     app.include_router(customer_information_router)
     for monitoring in (live_router, alerts_router, analytics_router, reports_router):
         app.include_router(monitoring)
+    console.install(app)  # the console and driver pages at /, and /docs offline
     app.add_middleware(NulGuard)  # NUL in path, query or JSON body: 422
     app.add_middleware(  # body limits per path, counted as bytes stream in: 413
         BodyLimits,

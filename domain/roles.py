@@ -241,6 +241,31 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /sessions": CUSTOMER_READ,
     "GET /sessions/{session_id}": CUSTOMER_READ,
     "GET /sessions/{session_id}/receipt": CUSTOMER_READ,
+    # the operator console (api/console/): pages read through the routes above, with the
+    # caller's own credentials, so a page admits at most the roles of what it shows
+    "GET /": PUBLIC,  # → /console
+    "GET /console/login": PUBLIC,
+    "POST /console/login": PUBLIC,  # checked by POST /auth/operators/token
+    "POST /console/logout": PUBLIC,  # the session cookie and its CSRF token
+    "GET /console": READ,  # fleet
+    "GET /console/stations/{station_id}": READ,
+    "GET /console/sessions": CUSTOMER_READ,
+    "GET /console/sessions/{session_id}": CUSTOMER_READ,
+    "GET /console/sessions/{session_id}/stream": CUSTOMER_READ,
+    "GET /console/maintenance": READ,
+    "GET /console/maintenance/{workflow_id}": READ,
+    "GET /console/alerts": READ,
+    "GET /console/analytics": READ,
+    "GET /console/drivers": CUSTOMER_READ,
+    "GET /console/drivers/{driver_id}": CUSTOMER_READ,
+    "GET /console/tariffs": READ,
+    "GET /console/network": READ,
+    "GET /console/audit": CUSTOMER_READ,
+    "GET /console/admin": ADMIN,
+    # driver and guest pages (api/console/)
+    "GET /driver/login": PUBLIC,
+    "POST /driver/login": PUBLIC,  # checked by POST /auth/token
+    "POST /driver/logout": PUBLIC,
 }
 
 UNLISTED = ADMIN  # a route missing from the table: admin only (and the role-matrix test fails)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
@@ -176,16 +178,24 @@ def station_messages(
     caller: PrincipalDep,
     after_id: int = Query(0, ge=0, le=ID_MAX, description="return messages with id > after_id"),
     limit: int = Query(100, ge=1, le=1000),
+    order: Literal["asc", "desc"] = Query("asc", description="desc: newest first"),
+    before_id: int | None = Query(None, ge=1, le=ID_MAX, description="only ids < before_id"),
+    action: str | None = Query(None, max_length=60, description="only this OCPP action"),
+    direction: Literal["in", "out"] | None = Query(None, description="in: from the station"),
 ) -> list[MessagePublic]:
-    """The station's OCPP frames in order; page with `after_id` = the last id you saw.
-    Station passwords are redacted; one-time upload URLs shown only to roles that send
-    commands."""
-    rows = db.exec(
-        select(OcppMessage)
-        .where(OcppMessage.station_id == station_id, OcppMessage.id > after_id)
-        .order_by(OcppMessage.id)
-        .limit(limit)
-    ).all()
+    """The station's OCPP frames in order; page with `after_id` = the last id you saw (or,
+    newest first with `order=desc`, `before_id` = the last id you saw). Station passwords are
+    redacted; one-time upload URLs shown only to roles that send commands."""
+    query = select(OcppMessage).where(OcppMessage.station_id == station_id)
+    query = query.where(OcppMessage.id > after_id)
+    if before_id is not None:
+        query = query.where(OcppMessage.id < before_id)
+    if action:
+        query = query.where(OcppMessage.action == action)
+    if direction:
+        query = query.where(OcppMessage.direction == direction)
+    newest_first = OcppMessage.id.desc() if order == "desc" else OcppMessage.id  # type: ignore[union-attr]
+    rows = db.exec(query.order_by(newest_first).limit(limit)).all()
     messages = [MessagePublic.model_validate(r, from_attributes=True) for r in rows]
     for message in messages:
         message.payload = shown_frame(message.payload, caller)

@@ -147,6 +147,8 @@ MATRIX = """
 | `GET /stations/{station_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `POST /stations/{station_id}/approve` | ✓ | ✓ | – | – | – | – |
 | `POST /stations/{station_id}/availability` | ✓ | ✓ | – | – | – | – |
+| `GET /stations/{station_id}/certificates` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /stations/{station_id}/certificates/renew` | ✓ | ✓ | – | – | – | – |
 | `GET /stations/{station_id}/commands` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `POST /stations/{station_id}/commands` | ✓ | ✓ | – | – | – | – |
 | `GET /stations/{station_id}/configuration` | ✓ | ✓ | – | – | – | – |
@@ -186,6 +188,28 @@ MATRIX = """
 | `POST /uploads/{token}/{file_name}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `PUT /uploads/{token}/{file_name}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /webhooks/stripe` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /console/login` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /console/login` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /console/logout` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /console` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /console/stations/{station_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /console/sessions` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /console/sessions/{session_id}` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /console/sessions/{session_id}/stream` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /console/maintenance` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /console/maintenance/{workflow_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /console/alerts` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /console/analytics` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /console/drivers` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /console/drivers/{driver_id}` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /console/tariffs` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /console/network` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /console/audit` | ✓ | – | ✓ | ✓ | – | – |
+| `GET /console/admin` | ✓ | – | – | – | – | – |
+| `GET /driver/login` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /driver/login` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /driver/logout` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 """
 
 
