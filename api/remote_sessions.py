@@ -1,10 +1,19 @@
-"""Starting a session from outside the charger: the app, an operator, or a guest payment."""
+"""Starting a session from outside the charger: the app, an operator, or a guest payment.
+
+One behaviour for every caller: a station that cannot take a remote start now (offline, not
+accepted into service) is refused at once with a plain 409 message; otherwise the session
+workflow is started, its row exists before the caller is answered (so `GET /sessions/{id}` and
+`GET /me/sessions/{id}` follow it at once), and the answer is 202 with the id to follow. Whether
+the charger then accepts, refuses or never answers shows in the session's state and reason.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
 
+from fastapi import HTTPException, status
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlmodel import Session
 from temporalio.client import Client
@@ -15,9 +24,38 @@ from domain.session import RemoteStart, SessionInput
 from runtime.settings import Settings
 from store.billing_tables import GuestPaymentRecord
 from store.db import Database
+from store.tables import Station
 from workflows import contract
 
 log = logging.getLogger(__name__)
+
+
+class RemoteStartAccepted(BaseModel):
+    """A remote start under way: the session to follow."""
+
+    session_id: str
+    transaction_id: str
+    follow: str = Field(description="where to follow the session (state, energy, cost)")
+
+
+def refuse_if_unreachable(station: Station) -> None:
+    """A plain 409 when the station cannot take a remote start now."""
+    if station.registration_status != "Accepted":
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"Station {station.id} is not in service yet; no session was started.",
+        )
+    if not station.connected:
+        seen = (
+            f"last seen {station.last_seen_at:%Y-%m-%d %H:%M} UTC"
+            if station.last_seen_at
+            else "never seen online"
+        )
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"Station {station.id} is offline ({seen}); no session was started. "
+            "Try again once it is back online.",
+        )
 
 
 async def start_remote_session(
@@ -28,8 +66,12 @@ async def start_remote_session(
     connector_id: int | None,
     id_token: str,
     requested_by: str,
+    driver_id: int | None = None,
 ) -> tuple[str, str]:
-    """Start a `ChargingSession` that asks the charger to start; returns (session id, tx id)."""
+    """Start a `ChargingSession` that asks the charger to start; returns (session id, tx id).
+
+    The session's row is written here too (Pending), so it can be followed before the
+    workflow's first write; the workflow's writes complete it."""
     number = db.exec(text("SELECT nextval('session_number_seq')")).scalar_one()  # type: ignore
     session_id = contract.session_workflow_id(station_id, number)
     await temporal.start_workflow(
@@ -49,6 +91,21 @@ async def start_remote_session(
             [SearchAttributePair(contract.STATION_ID, station_id)]
         ),
         static_summary=f"Remote start at {station_id}",
+    )
+    db.exec(  # type: ignore[call-overload]
+        text(
+            "INSERT INTO sessions (id, station_id, connector_id, transaction_id, id_token, "
+            "driver_id, state, tariff) VALUES (:id, :station, :connector, :tx, :token, :driver, "
+            "'Pending', '{}'::jsonb) ON CONFLICT (id) DO NOTHING"
+        ),
+        params={
+            "id": session_id,
+            "station": station_id,
+            "connector": connector_id,
+            "tx": str(number),
+            "token": id_token,
+            "driver": driver_id,
+        },
     )
     return session_id, str(number)
 

@@ -16,6 +16,7 @@ COMMAND_NAMES = (
     "trigger_message",  # params: message, connector_id
     "data_transfer",  # params: vendor_id, message_id, data
     "clear_cache",
+    "renew_certificate",  # params: certificate_type (the station sends a CSR the CA signs)
     "remote_start",  # params: id_token, connector_id, remote_start_id (2.0.1)
     "remote_stop",  # params: transaction_id
     "raw",  # params: action, payload — an OCPP CALL as is, for operators and tests

@@ -69,6 +69,8 @@ class StationConnection:
     _last_rx: float = field(default_factory=time.monotonic)
     _tokens: float | None = None  # rate-limit bucket; starts full
     _tokens_at: float = field(default_factory=time.monotonic)
+    # What a handler asked to run once its CALL is answered (by the CALL's unique id).
+    _after: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
     async def run(self) -> None:
         """Read frames until the socket closes (or goes silent for too long)."""
@@ -132,6 +134,14 @@ class StationConnection:
                 response = protocol.call_error(frame.unique_id, error, self.version)
             await self._send(response, frame.unique_id, frame.action)
             metrics.call_answered(frame.action, response, started)
+            follow_up = self._after.pop(frame.unique_id, None)
+            if follow_up is not None and response.startswith(f"[{CALLRESULT},"):
+                _start_follow_up(self.station_id, follow_up)
+
+    def after_answer(self, unique_id: str, follow_up: Callable[[], Awaitable[None]]) -> None:
+        """Run `follow_up` once the CALL `unique_id` has been answered with a CALLRESULT (e.g. a
+        CALL of ours the station must only get after our answer); never if it was refused."""
+        self._after[unique_id] = follow_up
 
     async def _dispatch(self, frame: Frame) -> str:
         assert frame.action is not None
@@ -221,6 +231,21 @@ class StationConnection:
             await self.ws.send(text)
         except ConnectionClosed:
             log.info("%s: socket closed before a frame could be sent", self.station_id)
+
+
+_FOLLOW_UPS: set[asyncio.Task] = set()  # running follow-ups (a task needs a reference)
+
+
+def _start_follow_up(station_id: str, follow_up: Callable[[], Awaitable[None]]) -> None:
+    async def run() -> None:
+        try:
+            await follow_up()
+        except Exception:
+            log.exception("%s: follow-up after an answer failed", station_id)
+
+    task = asyncio.create_task(run(), name=f"follow-up-{station_id}")
+    _FOLLOW_UPS.add(task)
+    task.add_done_callback(_FOLLOW_UPS.discard)
 
 
 _IDLE_SWEEPS: dict[int, asyncio.Task] = {}  # id(services) -> its sweep task

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.certificates import renew_certificate_16, renew_certificate_201
 from gateway.connection import Handler
 from gateway.protocol import OCPP16, OCPP201
 from gateway.v16.commands import COMMANDS as V16_COMMANDS
@@ -39,3 +40,7 @@ TRANSLATORS[OCPP201] = {**TRANSLATORS[OCPP201], **V201_LOCAL_LIST}
 # 2.0.1 function blocks answered by reports: monitoring, customer information, display
 # messages, charging profile reports, firmware publishing (1.6 has none of them).
 TRANSLATORS[OCPP201] = {**TRANSLATORS[OCPP201], **V201_DEVICE}
+
+# Station certificates: ask for a new CSR (the operator's CA signs it, gateway/certificates.py).
+TRANSLATORS[OCPP16] = {**TRANSLATORS[OCPP16], "renew_certificate": renew_certificate_16}
+TRANSLATORS[OCPP201] = {**TRANSLATORS[OCPP201], "renew_certificate": renew_certificate_201}

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     gateway_tls_cert_file: Path | None = None  # unset: no TLS listener
     gateway_tls_key_file: Path | None = None
     gateway_tls_client_ca_file: Path | None = None  # CA that signs station certificates
+    # The operator's CA that signs stations' CSRs (SignCertificate -> CertificateSigned); unset:
+    # an embedded CA generated once under data_dir/station_ca. Its certificates last this long.
+    station_ca_cert_file: Path | None = None
+    station_ca_key_file: Path | None = None
+    station_certificate_validity_days: int = 365
     # Unknown stations: refused (default), or admitted as Pending into the operator inbox.
     gateway_admit_unknown_stations: bool = False
     gateway_idle_timeout_s: float = 0  # no frame for this long closes the socket; 0: 2 heartbeats

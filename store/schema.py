@@ -6,6 +6,7 @@ each feature keeps its own module; this module is the one place that imports the
 
 import store.access_tables  # noqa: F401  (access control, migration 0004)
 import store.billing_tables  # noqa: F401  (billing, migration 0003)
+import store.certificate_tables  # noqa: F401  (station certificates, migration 0013)
 import store.maintenance_tables  # noqa: F401  (maintenance, migration 0005)
 import store.monitoring_tables  # noqa: F401  (monitoring, migration 0006_monitoring)
 import store.report_tables  # noqa: F401  (charger reports, migration 0011)

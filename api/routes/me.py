@@ -23,6 +23,7 @@ from temporalio.service import RPCError
 from activities.receipts.activities import operator_of, receipt_pdf
 from api import login_sessions, security
 from api.deps import ID_MAX, DriverDep, RowId, SessionDep, SettingsDep, TemporalDep
+from api.remote_sessions import RemoteStartAccepted, refuse_if_unreachable, start_remote_session
 from api.routes.drivers import forget_driver
 from api.routes.local_lists import notify_list_change
 from api.routes.locations import location_out
@@ -272,12 +273,17 @@ def station(station_id: str, me: DriverDep, db: SessionDep) -> StationView:
 # ---- sessions ------------------------------------------------------------------------------
 
 
-@router.post("/sessions", status_code=status.HTTP_202_ACCEPTED, response_model=RemoteOutcome)
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {"description": "the station is offline, or the connector busy"}},
+)
 async def start_session(
     body: StartRequest, me: DriverDep, db: SessionDep, temporal: TemporalDep, settings: SettingsDep
-):
-    """Ask the charger to start charging on the connector (RemoteStart with the app credential);
-    follow the session in `GET /me/sessions` once the charger has started it."""
+) -> RemoteStartAccepted:
+    """Start charging on the connector with the app credential (the same behaviour as the
+    operators' `POST /sessions`): 409 with a plain message when the station is offline or the
+    connector busy; else 202 with the session to follow at `GET /me/sessions/{id}`."""
     station_row = db.get(Station, body.station_id)
     if station_row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station")
@@ -285,14 +291,28 @@ async def start_session(
     if connector is None and body.connector_id > station_row.connector_count:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown connector")
     if connector is not None and connector.status not in _STARTABLE:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the connector is {connector.status}")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"Connector {body.connector_id} is {connector.status.lower()}; choose a free one.",
+        )
     token = _app_token(db, me)
     if token.status != "Accepted":
-        raise HTTPException(status.HTTP_409_CONFLICT, "your app credential is blocked")
+        raise HTTPException(status.HTTP_409_CONFLICT, "Your app credential is blocked.")
+    refuse_if_unreachable(station_row)
     audit(db, me.actor, "session.remote_start", f"station:{body.station_id}", body.model_dump())
-    db.commit()
-    params = {"id_token": token.token, "connector_id": body.connector_id}
-    return await _command(temporal, settings, me, body.station_id, "remote_start", params)
+    session_id, number = await start_remote_session(
+        db,
+        temporal,
+        settings,
+        body.station_id,
+        body.connector_id,
+        token.token,
+        me.actor,
+        driver_id=me.driver_id,
+    )
+    return RemoteStartAccepted(
+        session_id=session_id, transaction_id=number, follow=f"/me/sessions/{session_id}"
+    )
 
 
 @router.get("/sessions")

@@ -12,7 +12,7 @@ from temporalio.service import RPCError
 
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
 from api.inputs import ID_MAX, INT32_MAX
-from api.remote_sessions import start_remote_session
+from api.remote_sessions import RemoteStartAccepted, refuse_if_unreachable, start_remote_session
 from api.schemas import PaymentPublic, ReceiptPublic, SessionDetail, SessionPublic
 from domain.session import StopCommand
 from store.tables import ChargingSession, IdToken, Payment, Receipt, Station
@@ -30,12 +30,11 @@ class RemoteStartRequest(BaseModel):
     id_token: str = Field(min_length=1, max_length=36)
 
 
-class RemoteStartAccepted(BaseModel):
-    session_id: str
-    transaction_id: str
-
-
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {"description": "the station is offline or not in service"}},
+)
 async def start_session(
     body: RemoteStartRequest,
     db: SessionDep,
@@ -43,19 +42,31 @@ async def start_session(
     settings: SettingsDep,
     who: OperatorDep,
 ) -> RemoteStartAccepted:
-    """Start a session remotely; answers at once with the session id, then the session asks the
-    charger to start (RemoteStartTransaction / RequestStartTransaction) and waits for the EV."""
+    """Start a session remotely (the same behaviour as `POST /me/sessions`): 409 at once when the
+    station is offline; else 202 with the session id, then the session asks the charger to start
+    (RemoteStartTransaction / RequestStartTransaction) and waits for the EV."""
     station = db.get(Station, body.station_id)
     if station is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown station")
     if body.connector_id is not None and body.connector_id > station.connector_count:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such connector")
-    if db.exec(select(IdToken).where(IdToken.token == body.id_token)).first() is None:
+    token = db.exec(select(IdToken).where(IdToken.token == body.id_token)).first()
+    if token is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown id_token")
+    refuse_if_unreachable(station)
     session_id, number = await start_remote_session(
-        db, temporal, settings, body.station_id, body.connector_id, body.id_token, who
+        db,
+        temporal,
+        settings,
+        body.station_id,
+        body.connector_id,
+        body.id_token,
+        who,
+        driver_id=token.driver_id,
     )
-    return RemoteStartAccepted(session_id=session_id, transaction_id=number)
+    return RemoteStartAccepted(
+        session_id=session_id, transaction_id=number, follow=f"/sessions/{session_id}"
+    )
 
 
 class StopSessionRequest(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from gateway import events
+from gateway.certificates import handle_sign_certificate
 from gateway.connection import StationConnection
 from gateway.station_auth import pending_at_this_boot
 from gateway.timestamps import now_iso, parse
@@ -56,8 +57,16 @@ async def status_notification(conn: StationConnection, payload: dict, unique_id:
     return {}
 
 
+# The 1.6 Plug & Charge whitepaper carries ISO 15118 messages (Get15118EVCertificate,
+# GetCertificateStatus, Authorize, SignCertificate for V2G) in DataTransfer under this vendor id.
+ISO15118_PNC_VENDOR = "org.openchargealliance.iso15118pnc"
+
+
 async def data_transfer(conn: StationConnection, payload: dict, unique_id: str) -> dict:
-    """No vendor extensions are registered yet."""
+    """No vendor extensions are registered yet; ISO 15118 Plug & Charge is refused as such
+    (the vendor is known, the service is not offered) rather than as an unknown vendor."""
+    if payload.get("vendorId") == ISO15118_PNC_VENDOR:
+        return {"status": "Rejected"}
     return {"status": "UnknownVendorId"}
 
 
@@ -106,5 +115,8 @@ async def security_event(conn: StationConnection, payload: dict, unique_id: str)
 
 
 async def sign_certificate(conn: StationConnection, payload: dict, unique_id: str) -> dict:
-    """We run no certificate authority for stations yet: refuse honestly."""
-    return {"status": "Rejected"}
+    """The operator's CA signs the CSR (CN = this station's identity, a sound key); the
+    certificate follows in CertificateSigned once this answer is sent (`gateway/certificates.py`).
+    1.6 has no reason field: why a CSR was refused is in the station's certificate list."""
+    refusal = await handle_sign_certificate(conn, payload["csr"], None, unique_id)
+    return {"status": "Accepted" if refusal is None else "Rejected"}

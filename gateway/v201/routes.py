@@ -1,8 +1,10 @@
 """OCPP 2.0.1 route table: charger-initiated action -> handler.
 
-Deliberately absent, so answered with a NotSupported CALLERROR by the connection:
-- ISO 15118 Plug & Charge: Get15118EVCertificate, GetCertificateStatus, NotifyEVChargingSchedule
-  (no PKI behind this CSMS; an empty or made-up answer would mislead the EV).
+ISO 15118 contract certificates (Get15118EVCertificate, GetCertificateStatus) are answered
+`Failed` with a reason (`gateway/v201/security.py`): Plug & Charge is not offered yet, and a
+made-up answer would mislead the EV. Deliberately absent, so answered with a NotSupported
+CALLERROR by the connection:
+- NotifyEVChargingSchedule (ISO 15118 schedules; belongs to smart charging).
 - Actions only the CSMS sends (Reset, RequestStartTransaction, ...).
 
 The reports chargers send after an operator's request (NotifyMonitoringReport,
@@ -34,6 +36,8 @@ ROUTES: dict[str, Handler] = {
     "ClearedChargingLimit": smart_charging.cleared_charging_limit,
     "DataTransfer": data_transfer.data_transfer,
     "FirmwareStatusNotification": firmware.firmware_status,
+    "Get15118EVCertificate": security.get_15118_ev_certificate,
+    "GetCertificateStatus": security.get_certificate_status,
     "Heartbeat": availability.heartbeat,
     "LogStatusNotification": diagnostics.log_status,
     "MeterValues": metering.meter_values,

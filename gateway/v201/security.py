@@ -1,9 +1,11 @@
-"""A. Security: SecurityEventNotification (A04) and SignCertificate (A02/A03)."""
+"""A. Security: SecurityEventNotification (A04) and SignCertificate (A02/A03); M. the ISO 15118
+contract-certificate messages, refused in their own words (Plug & Charge is not offered yet)."""
 
 from __future__ import annotations
 
 import logging
 
+from gateway.certificates import handle_sign_certificate
 from gateway.connection import StationConnection
 from gateway.v201.common import status_info
 
@@ -18,17 +20,30 @@ async def security_event(conn: StationConnection, payload: dict, unique_id: str)
 
 
 async def sign_certificate(conn: StationConnection, payload: dict, unique_id: str) -> dict:
-    """A02/A03: there is no certificate authority behind this CSMS yet, so the CSR is refused.
-
-    Rejected is the honest answer (the station keeps its current certificate); the request is
-    recorded so an operator sees that a station asked.
-    """
-    await conn.services.store.record_event(
-        conn.station_id,
-        "SignCertificateRejected",
-        {"certificateType": payload.get("certificateType", "ChargingStationCertificate")},
+    """A02/A03: the operator's CA signs the CSR (CN = this station's identity, a sound key); the
+    certificate follows in CertificateSigned once this answer is sent (`gateway/certificates.py`).
+    A V2GCertificate (the station's ISO 15118 server certificate) is signed by the same CA."""
+    refusal = await handle_sign_certificate(
+        conn, payload["csr"], payload.get("certificateType"), unique_id
     )
+    if refusal is None:
+        return {"status": "Accepted"}
+    return {"status": "Rejected", "statusInfo": status_info(refusal.reason, refusal.detail)}
+
+
+_NO_PLUG_AND_CHARGE = "ISO 15118 Plug & Charge (contract certificates, OCSP) is not offered"
+
+
+async def get_15118_ev_certificate(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    """M01/M02: no contract-certificate service behind this CSMS: Failed, with no EXI answer for
+    the EV (the schema requires the field; empty says there is none)."""
     return {
-        "status": "Rejected",
-        "statusInfo": status_info("NoCertificateAuthority", "this CSMS does not sign CSRs yet"),
+        "status": "Failed",
+        "statusInfo": status_info("NotSupported", _NO_PLUG_AND_CHARGE),
+        "exiResponse": "",
     }
+
+
+async def get_certificate_status(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    """M06: no OCSP is queried for the station: Failed (ocspResult may be left out then)."""
+    return {"status": "Failed", "statusInfo": status_info("NotSupported", _NO_PLUG_AND_CHARGE)}

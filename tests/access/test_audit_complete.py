@@ -63,6 +63,11 @@ OPERATOR_WRITES: list[tuple[str, str, dict | None]] = [
         "/stations/DEMO-1/pending-next-boot",
         {"pending": False},
     ),
+    (
+        "POST /stations/{station_id}/certificates/renew",
+        "/stations/DEMO-1/certificates/renew",
+        {"timeout_s": 5},
+    ),
     ("POST /stations/{station_id}/diagnostics", "/stations/DEMO-1/diagnostics", {}),
     ("POST /maintenance/jobs/{workflow_id}/cancel", "/maintenance/jobs/{workflow_id}/cancel", None),
     ("POST /stations/{station_id}/reset", "/stations/DEMO-1/reset", {"type": "Soft"}),

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlmodel import select
-
 from ampflow.seed import DEMO_STATION
 from store.access_tables import DriverLogin
-from store.tables import ChargingSession, IdToken, Receipt, StationCommandLog
+from store.audit import audit_entries
+from store.tables import ChargingSession, IdToken, Receipt
 from tests.access.conftest import started_transactions
 from tests.access.helpers import ADMIN, driver_account
 from tests.helpers import eventually, session_result
@@ -112,20 +111,21 @@ async def test_start_follow_and_stop_from_the_app(http, charger, db, temporal_cl
         "/me/sessions", json={"station_id": DEMO_STATION, "connector_id": 1}, headers=ann["headers"]
     )
     assert started.status_code == 202, started.text
-    assert started.json()["outcome"] == "ok" and started.json()["status"] == "Accepted"
+    session_id = started.json()["session_id"]
+    assert started.json()["follow"] == f"/me/sessions/{session_id}"
+    followed = await http.get(started.json()["follow"], headers=ann["headers"])
+    assert followed.status_code == 200 and followed.json()["state"] == "Pending"
     await eventually(lambda: started_transactions(charger))
     [tx] = started_transactions(charger)
     await charger.status("Charging", 1)
-    session_id = contract.session_workflow_id(DEMO_STATION, tx)
+    assert session_id == contract.session_workflow_id(DEMO_STATION, tx)
     with db.session() as session:  # the app credential: a Central idToken of ≤ 20 characters
         login = session.get(DriverLogin, ann["driver_id"])
         token = session.get(IdToken, login.app_token_id)
         assert token.token_type == "Central" and len(token.token) <= 20
         assert token.token.startswith("APP-") and token.driver_id == ann["driver_id"]
-        command = session.exec(
-            select(StationCommandLog).where(StationCommandLog.name == "remote_start")
-        ).one()
-        assert command.requested_by == f"driver:{ann['driver_id']}"
+        [started_by] = audit_entries(session, action="session.remote_start")
+        assert started_by.actor == f"driver:{ann['driver_id']}"
 
     mine = (await http.get("/me/sessions", headers=ann["headers"])).json()
     assert [s["id"] for s in mine] == [session_id] and mine[0]["state"] == "Charging"
@@ -168,7 +168,14 @@ async def test_remote_start_needs_a_known_connected_station(http, seeded, worker
     offline = await http.post(
         "/me/sessions", json={"station_id": DEMO_STATION, "connector_id": 1}, headers=ann["headers"]
     )
-    assert offline.status_code == 409 and offline.json()["outcome"] == "offline"
+    assert offline.status_code == 409
+    assert offline.json()["detail"].startswith(f"Station {DEMO_STATION} is offline")
+    # Operators get the same answer (it used to be 202 and a session that silently expired).
+    by_operator = await http.post(
+        "/sessions", json={"station_id": DEMO_STATION, "id_token": "DEMO-TAG"}, headers=ADMIN
+    )
+    assert (by_operator.status_code, by_operator.json()) == (409, offline.json())
+    assert (await http.get("/sessions", headers=ADMIN)).json() == []
     no_connector = await http.post(
         "/me/sessions", json={"station_id": DEMO_STATION, "connector_id": 9}, headers=ann["headers"]
     )

@@ -12,7 +12,7 @@ from chargers import basic_auth_header
 from domain.credentials import hash_password
 from gateway.server import Gateway
 from store.tables import Station
-from tests.gateway.certificates import Pki
+from tests.gateway.certificates import Pki, tls_gateway
 
 PASSWORD = "profile-station-secret"
 
@@ -23,11 +23,7 @@ def pki(tmp_path) -> Pki:
 
 
 @pytest.fixture
-async def tls_gateway(settings, temporal_client, database_url, db, pki):
-    settings.gateway_tls_cert_file, settings.gateway_tls_key_file = pki.issue(
-        "127.0.0.1", server=True
-    )
-    settings.gateway_tls_client_ca_file = pki.ca_file
+async def gw(settings, temporal_client, database_url, db, pki):
     with db.session() as s:
         for station_id, profile in (("P1", 1), ("P2", 2), ("P3", 3)):
             s.add(
@@ -35,18 +31,8 @@ async def tls_gateway(settings, temporal_client, database_url, db, pki):
                     id=station_id, password_hash=hash_password(PASSWORD), security_profile=profile
                 )
             )
-    gw = Gateway(settings, temporal_client, database_url, settings.task_queue)
-    await gw.start(host="127.0.0.1", port=0, tls_port=0)
-    yield gw
-    await gw.stop()
-
-
-def client_context(pki: Pki, cn: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=pki.ca_file)
-    if cn is not None:
-        cert, key = pki.issue(cn)
-        context.load_cert_chain(cert, key)
-    return context
+    async with tls_gateway(settings, temporal_client, database_url, pki) as gateway:
+        yield gateway
 
 
 async def connect(gw: Gateway, station: str, *, tls: ssl.SSLContext | None, password=PASSWORD):
@@ -69,39 +55,37 @@ async def status_of(coro) -> int:
     return 101
 
 
-async def test_profile_1_over_ws_and_wss(tls_gateway, pki):
-    assert await status_of(connect(tls_gateway, "P1", tls=None)) == 101
-    assert await status_of(connect(tls_gateway, "P1", tls=client_context(pki, None))) == 101
-    assert await status_of(connect(tls_gateway, "P1", tls=None, password="wrong-one")) == 401
+async def test_profile_1_over_ws_and_wss(gw, pki):
+    assert await status_of(connect(gw, "P1", tls=None)) == 101
+    assert await status_of(connect(gw, "P1", tls=pki.client_context(None))) == 101
+    assert await status_of(connect(gw, "P1", tls=None, password="wrong-one")) == 401
 
 
-async def test_profile_2_needs_tls_and_password(tls_gateway, pki):
-    assert await status_of(connect(tls_gateway, "P2", tls=client_context(pki, None))) == 101
+async def test_profile_2_needs_tls_and_password(gw, pki):
+    assert await status_of(connect(gw, "P2", tls=pki.client_context(None))) == 101
     # Downgrade: the same credentials over plain ws are refused.
-    assert await status_of(connect(tls_gateway, "P2", tls=None)) == 401
+    assert await status_of(connect(gw, "P2", tls=None)) == 401
     assert (
-        await status_of(
-            connect(tls_gateway, "P2", tls=client_context(pki, None), password="wrong-one")
-        )
+        await status_of(connect(gw, "P2", tls=pki.client_context(None), password="wrong-one"))
         == 401
     )
 
 
-async def test_profile_3_needs_its_own_client_certificate(tls_gateway, pki):
-    ok = connect(tls_gateway, "P3", tls=client_context(pki, "P3"), password=None)
+async def test_profile_3_needs_its_own_client_certificate(gw, pki):
+    ok = connect(gw, "P3", tls=pki.client_context("P3"), password=None)
     assert await status_of(ok) == 101
-    no_cert = connect(tls_gateway, "P3", tls=client_context(pki, None))
+    no_cert = connect(gw, "P3", tls=pki.client_context(None))
     assert await status_of(no_cert) == 401
-    other = connect(tls_gateway, "P3", tls=client_context(pki, "P1"), password=None)
+    other = connect(gw, "P3", tls=pki.client_context("P1"), password=None)
     assert await status_of(other) == 401
-    assert await status_of(connect(tls_gateway, "P3", tls=None)) == 401
+    assert await status_of(connect(gw, "P3", tls=None)) == 401
 
 
-async def test_certificate_from_another_ca_is_refused_at_tls(tls_gateway, pki, tmp_path):
+async def test_certificate_from_another_ca_is_refused_at_tls(gw, pki, tmp_path):
     (tmp_path / "stranger").mkdir()
     stranger = Pki(tmp_path / "stranger", name="Stranger CA")
     context = ssl.create_default_context(cafile=pki.ca_file)
     context.load_cert_chain(*stranger.issue("P3"))
     with pytest.raises((ssl.SSLError, OSError, InvalidMessage, InvalidStatus)):
-        ws = await connect(tls_gateway, "P3", tls=context, password=None)
+        ws = await connect(gw, "P3", tls=context, password=None)
         await ws.recv()

@@ -19,7 +19,7 @@ from chargers.script import scripted
 from gateway.server import Gateway
 from store.tables import Station
 from tests.conftest import DEMO_PASSWORD
-from tests.gateway.certificates import Pki
+from tests.gateway.certificates import Pki, tls_gateway
 
 KEY = {"1.6": "SecurityProfile", "2.0.1": "SecurityCtrlr.SecurityProfile"}
 ACTION = {"1.6": "ChangeConfiguration", "2.0.1": "SetVariables"}
@@ -31,22 +31,13 @@ def pki(tmp_path) -> Pki:
 
 
 @pytest.fixture
-async def tls_gateway(settings, temporal_client, database_url, db, pki):
-    settings.gateway_tls_cert_file, settings.gateway_tls_key_file = pki.issue(
-        "127.0.0.1", server=True
-    )
-    settings.gateway_tls_client_ca_file = pki.ca_file
-    gw = Gateway(settings, temporal_client, database_url, settings.task_queue)
-    await gw.start(host="127.0.0.1", port=0, tls_port=0)
-    yield gw
-    await gw.stop()
+async def gw(settings, temporal_client, database_url, db, pki):
+    async with tls_gateway(settings, temporal_client, database_url, pki) as gateway:
+        yield gateway
 
 
 def tls(pki: Pki, cn: str | None = None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=pki.ca_file)
-    if cn is not None:
-        context.load_cert_chain(*pki.issue(cn))
-    return context
+    return pki.client_context(cn)
 
 
 def answer_profile(script, version: str, status: str) -> list[str]:
@@ -89,9 +80,8 @@ def recorded_profile(db) -> int:
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_accepted_upgrade_is_recorded_and_no_downgrade_follows(
-    seeded, worker, tls_gateway, api, pki, db, version
+    seeded, worker, gw, api, pki, db, version
 ):
-    gw = tls_gateway
     plain = f"ws://127.0.0.1:{gw.port}/ocpp"
     async with scripted(plain, DEMO_STATION, DEMO_PASSWORD, version=version) as script:
         sent = answer_profile(script, version, "Accepted")
@@ -124,13 +114,13 @@ async def test_accepted_upgrade_is_recorded_and_no_downgrade_follows(
     assert await boot_answer(gw, version, context=tls(pki, DEMO_STATION)) == "Accepted"
 
 
-async def test_refused_upgrade_changes_nothing(seeded, worker, tls_gateway, api, db):
-    plain = f"ws://127.0.0.1:{tls_gateway.port}/ocpp"
+async def test_refused_upgrade_changes_nothing(seeded, worker, gw, api, db):
+    plain = f"ws://127.0.0.1:{gw.port}/ocpp"
     async with scripted(plain, DEMO_STATION, DEMO_PASSWORD, version="2.0.1") as script:
         answer_profile(script, "2.0.1", "Rejected")
         assert (await set_profile(api, "2.0.1", 2)).status_code == 200
     assert recorded_profile(db) == 1
-    assert await boot_answer(tls_gateway, "2.0.1", context=None) == "Accepted"
+    assert await boot_answer(gw, "2.0.1", context=None) == "Accepted"
 
 
 @pytest.mark.parametrize("value", [2, 0, "high"])

@@ -19,27 +19,9 @@ from tests.stations import demo_201
 NOW = "2026-01-01T12:00:00Z"
 
 # Actions the station may send that this CSMS deliberately answers with NotSupported.
+# (ISO 15118 contract-certificate requests get a schema-valid Failed instead:
+# tests/conformance/test_station_certificates.py.)
 NOT_SUPPORTED = [
-    (
-        "Get15118EVCertificate",
-        {
-            "iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
-            "action": "Install",
-            "exiRequest": "AA",
-        },
-    ),
-    (
-        "GetCertificateStatus",
-        {
-            "ocspRequestData": {
-                "hashAlgorithm": "SHA256",
-                "issuerNameHash": "a",
-                "issuerKeyHash": "b",
-                "serialNumber": "c",
-                "responderURL": "https://ocsp.example",
-            }
-        },
-    ),
     ("Reset", {"type": "Immediate"}),  # a CSMS-to-station action sent the wrong way
 ]
 
