@@ -88,7 +88,10 @@ async def start_remote_session(
         id=session_id,
         task_queue=settings.task_queue,
         search_attributes=TypedSearchAttributes(
-            [SearchAttributePair(contract.STATION_ID, station_id)]
+            [
+                SearchAttributePair(contract.STATION_ID, station_id),
+                SearchAttributePair(contract.SESSION_KIND, contract.KIND_SESSION),
+            ]
         ),
         static_summary=f"Remote start at {station_id}",
     )

@@ -527,7 +527,13 @@ class SessionBridge:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=reuse_policy,
             search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(contract.STATION_ID, station_id)]
+                [
+                    SearchAttributePair(contract.STATION_ID, station_id),
+                    SearchAttributePair(
+                        contract.SESSION_KIND,
+                        contract.KIND_DECISION if decision_only else contract.KIND_SESSION,
+                    ),
+                ]
             ),
             static_summary=(
                 f"Token decision at {station_id}"

@@ -30,7 +30,7 @@ ENV_PREFIX = "AMPFLOW_"
 # Services built from this repo's Dockerfile.
 AMPFLOW_SERVICES = {"migrate", "worker", "gateway", "api", "seed"}
 LONG_RUNNING = {"worker", "gateway", "api"}
-SEARCH_ATTRIBUTES = {"StationId", "IdToken", "SessionState", "DriverId"}
+SEARCH_ATTRIBUTES = {"StationId", "IdToken", "SessionState", "DriverId", "SessionKind"}
 
 
 # --- helpers -----------------------------------------------------------------

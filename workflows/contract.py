@@ -25,8 +25,14 @@ STATION_ID = SearchAttributeKey.for_keyword("StationId")
 ID_TOKEN = SearchAttributeKey.for_keyword("IdToken")  # a fingerprint, never the raw token
 SESSION_STATE = SearchAttributeKey.for_keyword("SessionState")
 DRIVER_ID = SearchAttributeKey.for_keyword("DriverId")
+# `session` for a charging session; `decision` for a decision-only ChargingSession (a 2.0.1
+# Authorize no transaction follows from): `StationId="X" AND SessionKind="session"` lists only
+# real sessions, which alone take session numbers.
+SESSION_KIND = SearchAttributeKey.for_keyword("SessionKind")
+KIND_SESSION = "session"
+KIND_DECISION = "decision"
 
-SEARCH_ATTRIBUTES = (STATION_ID, ID_TOKEN, SESSION_STATE, DRIVER_ID)
+SEARCH_ATTRIBUTES = (STATION_ID, ID_TOKEN, SESSION_STATE, DRIVER_ID, SESSION_KIND)
 
 
 def session_workflow_id(station_id: str, transaction_id: str | int) -> str:
