@@ -94,7 +94,7 @@ async def station_page(
         title=f"Station {station_id}",
         station=station,
         messages=messages,
-        action=action or "",
+        msg_action=action or "",
         direction=direction or "",
         live_sessions=power,
         sessions=await api.maybe("/sessions", [], station_id=station_id, limit=20),

@@ -83,14 +83,18 @@ function request(form) {
     body[form.dataset.pair] = { [form.elements.key.value]: form.elements.value.value };
   }
   const target = path.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(inPath[k] || ""));
-  const url = target + (query.toString() ? "?" + query : "");
   const headers = { "X-CSRF-Token": csrf() };
   let payload;
-  if (file) { payload = file; headers["Content-Type"] = "application/octet-stream"; }
+  if (file) {  // a raw body; its name as the API's file_name parameter
+    payload = file;
+    headers["Content-Type"] = "application/octet-stream";
+    if (!query.has("file_name")) query.append("file_name", file.name);
+  }
   else if (method !== "GET" && method !== "DELETE") {
     payload = JSON.stringify(body);
     headers["Content-Type"] = "application/json";
   }
+  const url = target + (query.toString() ? "?" + query : "");
   return fetch(url, { method, headers, body: payload, credentials: "same-origin" });
 }
 
@@ -195,6 +199,11 @@ function onSessionView(type, view) {
   document.querySelectorAll("[data-when-running]").forEach((el) => (el.hidden = !view.running));
   document.querySelectorAll("[data-when-receipt]").forEach((el) => (el.hidden = !view.receipt_url));
   setText("[data-live-state]", view.final ? "finished" : "live");
+  const stream = document.querySelector("[data-rendered-final=false]");
+  if (view.final && view.receipt_url && stream) {  // payments and receipt are on the page now
+    stream.dataset.renderedFinal = "true";
+    setTimeout(() => window.location.reload(), 1500);
+  }
 }
 
 document.addEventListener("submit", submitAction);

@@ -1,0 +1,54 @@
+"""Maintenance from the console: upload an image, update a virtual charger's firmware, watch
+the job to its end."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import Page, expect
+
+from ampflow.seed import DEMO_STATION
+from tests.console.browser import sign_in
+
+
+def image_of(version: str) -> bytes:
+    """A firmware image that installs `version` (its first line says so, see chargers/)."""
+    return f"AMPFLOW-FIRMWARE {version}\n".encode() + b"\x7fELF " + bytes(range(256)) * 64
+
+
+async def test_firmware_update_of_a_virtual_charger_to_the_end(
+    seeded, worker, gateway, live_api, make_charger, page: Page, base_url, operator, shots
+):
+    charger = await make_charger(DEMO_STATION, vendor="Acme", model="X1", connectors=2)
+    await sign_in(page, base_url, await operator("technician"))
+
+    await page.goto(f"{base_url}/console/maintenance")
+    await page.get_by_text("Upload an image").click()
+    upload = page.locator("details", has_text="Upload an image")
+    await upload.get_by_label("File").set_input_files(
+        {"name": "x1-2.0.bin", "mimeType": "application/octet-stream", "buffer": image_of("2.0")}
+    )
+    await upload.get_by_label("Version").fill("2.0")
+    await upload.get_by_label("Vendor").fill("Acme")
+    await upload.get_by_label("Model").fill("X1")
+    await upload.get_by_role("button", name="Upload firmware").click()
+    await expect(page.get_by_role("cell", name="x1-2.0.bin")).to_be_visible()
+
+    await page.goto(f"{base_url}/console/stations/{DEMO_STATION}")
+    await page.get_by_label("Firmware image").select_option(label="2.0 (Acme X1)")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Update firmware").click()
+    await expect(page).to_have_url(re.compile(r"/console/maintenance/firmware-"))
+    await expect(page.get_by_role("link", name="Workflow in the Temporal UI")).to_be_visible()
+
+    await expect(page.locator("h1 .badge")).to_have_text("succeeded", timeout=90_000)
+    await page.screenshot(path=shots / "firmware-job.png", full_page=True)
+    assert charger.state.firmware_version == "2.0"  # the charger rebooted into it
+
+    await page.goto(f"{base_url}/console")
+    await expect(page.locator(f'[data-firmware="{DEMO_STATION}"]')).to_have_text("2.0")
+    await page.goto(f"{base_url}/console/maintenance")
+    await expect(
+        page.get_by_role("row", name=re.compile("firmware_update.*succeeded"))
+    ).to_be_visible()
+    await page.screenshot(path=shots / "maintenance.png", full_page=True)
