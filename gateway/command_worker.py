@@ -14,7 +14,7 @@ import uuid
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.worker import Worker
 
 from domain.commands import (
@@ -91,7 +91,15 @@ class GatewayActivities:
 
 
 def _failure(kind: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=_ERROR_TYPES.get(kind, kind), non_retryable=True)
+    """An expected outcome (offline, refused, unsupported, no answer), logged here in one line;
+    BENIGN keeps the SDK from logging it again with tracebacks."""
+    log.info("command not carried out (%s): %s", kind, message)
+    return ApplicationError(
+        message,
+        type=_ERROR_TYPES.get(kind, kind),
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )
 
 
 def build_command_worker(client: Client, services: GatewayServices, task_queue: str) -> Worker:

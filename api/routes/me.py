@@ -571,6 +571,15 @@ async def _live(temporal: Client, row: ChargingSession) -> LiveState | None:
     return LiveState.model_validate(data)
 
 
+# What a driver reads (the station's own error text goes to the operators' command log).
+_PLAIN = {
+    "ok": "The station took the request.",
+    "offline": "The station is offline; try again once it is back online.",
+    "rejected": "The station refused the request.",
+    "timeout": "The station did not answer in time; the request may still take effect.",
+    "not_supported": "This station cannot do that.",
+    "error": "Something went wrong on our side; please try again.",
+}
 _HTTP = {
     "ok": status.HTTP_202_ACCEPTED,
     "offline": status.HTTP_409_CONFLICT,
@@ -599,11 +608,12 @@ async def _command(
         result_type=CommandRecord,
     )
     refused = record.outcome == "ok" and record.status not in (None, "Accepted")
+    outcome = "rejected" if refused else record.outcome
     result = RemoteOutcome(
         station_id=station_id,
-        outcome="rejected" if refused else record.outcome,
+        outcome=outcome,
         status=record.status,
-        detail=record.error,
+        detail=_PLAIN.get(outcome, _PLAIN["error"]),
     )
     code = status.HTTP_409_CONFLICT if refused else _HTTP.get(record.outcome, 502)
     return JSONResponse(result.model_dump(), status_code=code)

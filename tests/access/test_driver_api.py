@@ -3,9 +3,11 @@ the app through a real charger, live state, history and receipts — and nothing
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from ampflow.seed import DEMO_STATION
+from chargers.rpc import OcppFault
 from store.access_tables import DriverLogin
 from store.audit import audit_entries
 from store.tables import ChargingSession, IdToken, Receipt
@@ -180,3 +182,29 @@ async def test_remote_start_needs_a_known_connected_station(http, seeded, worker
         "/me/sessions", json={"station_id": DEMO_STATION, "connector_id": 9}, headers=ann["headers"]
     )
     assert no_connector.status_code == 404
+
+
+async def test_a_refused_stop_reads_plainly_and_logs_one_line(http, charger, caplog):
+    """A charger answering RemoteStopTransaction with a CALLERROR: the driver reads a plain
+    sentence (not the OCPP error), and the logs get one line, no traceback."""
+    ann = await driver_account(http, "ann@example.com")
+    started = await http.post(
+        "/me/sessions", json={"station_id": DEMO_STATION, "connector_id": 1}, headers=ann["headers"]
+    )
+    session_id = started.json()["session_id"]
+    await eventually(lambda: started_transactions(charger))
+
+    def not_implemented(payload: dict):
+        raise OcppFault("NotImplemented", "RemoteStop is not built into this firmware")
+
+    charger.charger.answer_with("RemoteStopTransaction", not_implemented)
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    refused = await http.post(f"/me/sessions/{session_id}/stop", headers=ann["headers"])
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["detail"] == "The station refused the request."
+    assert "NotImplemented" not in refused.text and "RemoteStop" not in refused.text
+    tracebacks = [r for r in caplog.records if r.exc_info and r.levelno >= logging.INFO]
+    assert tracebacks == []
+    assert any("command not carried out" in r.getMessage() for r in caplog.records)
