@@ -16,7 +16,6 @@ COMMAND_NAMES = (
     "trigger_message",  # params: message, connector_id
     "data_transfer",  # params: vendor_id, message_id, data
     "clear_cache",
-    "renew_certificate",  # params: certificate_type (the station sends a CSR the CA signs)
     "remote_start",  # params: id_token, connector_id, remote_start_id (2.0.1)
     "remote_stop",  # params: transaction_id
     "raw",  # params: action, payload — an OCPP CALL as is, for operators and tests
@@ -41,6 +40,8 @@ COMMAND_NAMES = (
     "get_charging_profiles",  # params: request_id, evse_id, purpose, stack_level, source
     "publish_firmware",  # params: request_id, location, checksum (local controllers)
     "unpublish_firmware",  # params: checksum
+    # Station certificates, both versions (gateway/certificates.py): the station sends a CSR.
+    "renew_certificate",  # params: certificate_type ChargingStationCertificate|V2GCertificate|…
 )
 
 # Commands answered later by reports the charger sends in parts (`/stations/{id}/reports`):

@@ -27,6 +27,7 @@ from domain.commands import (
 )
 from domain.credentials import secret_config_problem
 from gateway.connection import CommandError
+from gateway.message_limits import send_within_limits
 from gateway.protocol import OcppError
 from gateway.services import GatewayServices
 from gateway.station_auth import send_command
@@ -70,8 +71,11 @@ class GatewayActivities:
             problem = secret_config_problem(action, payload)
             if problem:
                 raise ValueError(problem)
-            # Credentials stored as the station answers; nothing a Pending station must not get.
-            response = await send_command(conn, action, payload, command.timeout_s)
+            # Credentials stored as the station answers; nothing a Pending station must not get;
+            # lists within the station's ItemsPerMessage / BytesPerMessage.
+            response = await send_within_limits(
+                conn, action, payload, command.timeout_s, send_command
+            )
         except CommandError as err:
             raise _failure(err.kind, str(err)) from err
         except (OcppError, KeyError, ValueError, TypeError) as err:

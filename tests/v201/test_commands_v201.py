@@ -106,8 +106,13 @@ async def test_every_neutral_command_reaches_a_201_station(
 
         # What the answers say, and what the station did afterwards.
         results = station.received
-        get_vars = next(r for a, r in results if a == "GetVariables")
-        assert len(get_vars["getVariableData"]) == 2
+        # Two variables: the station's GetVariables limits were asked first, one at a time.
+        *limits, get_vars = [r["getVariableData"] for a, r in results if a == "GetVariables"]
+        assert len(get_vars) == 2
+        assert [[item["variable"]["instance"] for item in ask] for ask in limits] == [
+            ["GetVariables"],
+            ["GetVariables"],
+        ]
         assert station.charger.settings.get("OCPPCommCtrlr/HeartbeatInterval") == "120"
 
         def connector(evse_id: int) -> Connector | None:
