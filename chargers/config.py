@@ -43,6 +43,10 @@ class Behaviour:
     interval_energy: bool = False  # energy as Energy.Active.Import.Interval, not Register
     duplicate_message_ids: bool = False  # transaction messages sent twice with one id
     late_status_s: float = 0.0  # StatusNotification sent this many seconds late
+    # Smart charging quirks: every SetChargingProfile refused; or accepted but not followed
+    # (the EV keeps drawing what it wants: an overdrawing charger).
+    reject_charging_profiles: bool = False
+    ignore_charging_profiles: bool = False
 
 
 @dataclass

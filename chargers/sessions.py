@@ -283,7 +283,11 @@ class Sessions:
         """Power from now on: the EV's acceptance under the composite limit."""
         profiles = self.charger.profiles
 
+        ignore = self.charger.config.behaviour.ignore_charging_profiles
+
         def power(at):
+            if ignore:
+                return connector.ev_max_w
             limit = profiles.limit_w(connector.id, at, str(tx.transaction_id), tx.started_at)
             return min(connector.ev_max_w, limit)
 

@@ -23,6 +23,11 @@ class SmartCharging16:
             return {"status": "Rejected"}, None
         if raw["stackLevel"] > c.settings.int_value("ChargeProfileMaxStackLevel"):
             return {"status": "Rejected"}, None
+        periods = raw["chargingSchedule"]["chargingSchedulePeriod"]
+        if len(periods) > c.settings.int_value("ChargingScheduleMaxPeriods"):
+            return {"status": "Rejected"}, None
+        if c.config.behaviour.reject_charging_profiles:
+            return {"status": "Rejected"}, None
         if purpose == "max" and connector_id != 0:
             return {"status": "Rejected"}, None
         if purpose == "tx":

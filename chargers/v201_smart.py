@@ -30,6 +30,12 @@ class SmartCharging201:
             or purpose == "external"  # K01.FR.22: set by the station's own controls only
             or (purpose == "max" and evse_id != 0)
             or raw["stackLevel"] > stack_max
+            or any(
+                len(schedule["chargingSchedulePeriod"])
+                > c.settings.int_value("SmartChargingCtrlr/PeriodsPerSchedule")
+                for schedule in raw["chargingSchedule"]
+            )
+            or c.config.behaviour.reject_charging_profiles
         ):
             return _REJECTED, None
         if purpose == "tx":

@@ -99,6 +99,7 @@ V201_VARIABLES = [
     _v("SecurityCtrlr/SecurityProfile", "1", readonly=True),
     _v("SmartChargingCtrlr/Enabled", "true", "bool"),
     _v("SmartChargingCtrlr/ProfileStackLevel", "10", readonly=True),
+    _v("SmartChargingCtrlr/PeriodsPerSchedule", "24", readonly=True),
     _v("SmartChargingCtrlr/RateUnit", "A,W", "list", readonly=True),
     _v("TxCtrlr/EVConnectionTimeOut", "60"),
     _v("TxCtrlr/StopTxOnEVSideDisconnect", "true", "bool"),

@@ -13,6 +13,8 @@ Who raises what:
   authorizations within `alert_auth_window_s`; resolved after a window without one) and
   `payment_failed` (a session in PaymentFailed; resolved when its state changes);
 - any workflow, through `workflows.alerts`: `job_failed` (firmware or diagnostics);
+  `profile_rejected` and `load_overdraw` (the `SiteLoad` workflow: a charger refuses its
+  charging profiles, or draws more than they allow; resolved when it accepts / the session ends);
 - the gateway's handshake: `handshake_failures` (failed handshakes locked a station id or a
   client address; resolved by an operator).
 """
@@ -42,6 +44,8 @@ class AlertCause(StrEnum):
     HANDSHAKE_FAILURES = "handshake_failures"
     PAYMENT_FAILED = "payment_failed"
     JOB_FAILED = "job_failed"
+    PROFILE_REJECTED = "profile_rejected"  # a charger refuses the site's charging profiles
+    LOAD_OVERDRAW = "load_overdraw"  # a charger draws more than its profile allows
 
 
 class Severity(StrEnum):
@@ -64,6 +68,8 @@ SEVERITY: dict[AlertCause, Severity] = {
     AlertCause.HANDSHAKE_FAILURES: Severity.MAJOR,
     AlertCause.PAYMENT_FAILED: Severity.MAJOR,
     AlertCause.JOB_FAILED: Severity.WARNING,
+    AlertCause.PROFILE_REJECTED: Severity.MAJOR,
+    AlertCause.LOAD_OVERDRAW: Severity.MAJOR,
 }
 
 # OCPP 1.6 ChargePointErrorCode → the common fault vocabulary. A 2.0.1 StatusNotification has no

@@ -42,6 +42,10 @@ COMMAND_NAMES = (
     "unpublish_firmware",  # params: checksum
     # Station certificates, both versions (gateway/certificates.py): the station sends a CSR.
     "renew_certificate",  # params: certificate_type ChargingStationCertificate|V2GCertificate|…
+    # Smart charging (gateway/*/smart_commands.py; profile form in gateway/v16/smart_commands).
+    "set_charging_profile",  # params: connector_id, profile {id, stack_level, purpose, ...}
+    "clear_charging_profile",  # params: id, connector_id, purpose, stack_level
+    "get_composite_schedule",  # params: connector_id, duration_s, unit A|W
 )
 
 # Commands answered later by reports the charger sends in parts (`/stations/{id}/reports`):

@@ -11,11 +11,13 @@ from gateway.v16.commands import COMMANDS as V16_COMMANDS
 from gateway.v16.local_list_commands import COMMANDS as V16_LOCAL_LIST
 from gateway.v16.maintenance_commands import COMMANDS as V16_MAINTENANCE
 from gateway.v16.routes import ROUTES as V16_ROUTES
+from gateway.v16.smart_commands import COMMANDS as V16_SMART
 from gateway.v201.commands import COMMANDS as V201_COMMANDS
 from gateway.v201.device_commands import COMMANDS as V201_DEVICE
 from gateway.v201.local_list_commands import COMMANDS as V201_LOCAL_LIST
 from gateway.v201.maintenance_commands import COMMANDS as V201_MAINTENANCE
 from gateway.v201.routes import ROUTES as V201_ROUTES
+from gateway.v201.smart_commands import COMMANDS as V201_SMART
 
 Translator = Callable[[dict], tuple[str, dict]]
 
@@ -44,3 +46,7 @@ TRANSLATORS[OCPP201] = {**TRANSLATORS[OCPP201], **V201_DEVICE}
 # Station certificates: ask for a new CSR (the operator's CA signs it, gateway/certificates.py).
 TRANSLATORS[OCPP16] = {**TRANSLATORS[OCPP16], "renew_certificate": renew_certificate_16}
 TRANSLATORS[OCPP201] = {**TRANSLATORS[OCPP201], "renew_certificate": renew_certificate_201}
+
+# Smart charging: Set/ClearChargingProfile, GetCompositeSchedule (site load management).
+TRANSLATORS[OCPP16] = {**TRANSLATORS[OCPP16], **V16_SMART}
+TRANSLATORS[OCPP201] = {**TRANSLATORS[OCPP201], **V201_SMART}
