@@ -41,7 +41,10 @@ def wanted_entries(db: Session, now: datetime) -> list[LocalListEntry]:
     """Every credential as a station's local list should hold it now."""
     tokens = db.exec(select(IdToken).order_by(IdToken.id)).all()
     return [
-        list_entry(t.token, t.token_type, t.status, t.expires_at, t.group_id, now) for t in tokens
+        list_entry(
+            t.token, t.token_type, t.status, t.expires_at, t.group_id, now, t.driver_id is not None
+        )
+        for t in tokens
     ]
 
 

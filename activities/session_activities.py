@@ -78,6 +78,7 @@ class SessionActivities:
                     known=True,
                     status=token.status,
                     expires_at=token.expires_at,
+                    has_driver=token.driver_id is not None,
                     **token_limits(db, token),  # max concurrent sessions (access control)
                 )
             status = decide(facts, now)

@@ -153,10 +153,14 @@ def list_entry(
     expires_at: datetime | None,
     group_id: str | None,
     now: datetime,
+    has_driver: bool = True,
 ) -> LocalListEntry:
-    """The list entry for a credential as the store knows it now."""
+    """The list entry for a credential as the store knows it now (the online rule,
+    `domain.authorization.decide`: expired, or NoCredit for a card issued to nobody)."""
     if status == "Accepted" and expires_at is not None and expires_at <= now:
         status = "Expired"
+    elif status == "Accepted" and not has_driver:
+        status = "NoCredit"
     return LocalListEntry(
         id_token=token,
         token_type=token_type,

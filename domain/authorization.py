@@ -17,16 +17,22 @@ class TokenFacts(BaseModel):
     expires_at: datetime | None = None
     active_sessions: int = 0
     max_concurrent_sessions: int | None = None
+    has_driver: bool = True  # a card issued to nobody: nobody can be billed for it
 
 
 def decide(facts: TokenFacts, now: datetime) -> AuthorizationStatus:
-    """Accepted only for a known, unblocked, unexpired token within its concurrency limit."""
+    """Accepted only for a known, unblocked, unexpired token of a driver, within its
+    concurrency limit. A token issued to no driver is NoCredit (1.6: Blocked) — nobody would
+    pay — everywhere: online answers of both versions, the fallback and local lists (free-vend
+    stations accept anyone before this rule is asked)."""
     if not facts.known:
         return AuthorizationStatus.INVALID
     if facts.status == "Blocked":
         return AuthorizationStatus.BLOCKED
     if facts.expires_at is not None and facts.expires_at <= now:
         return AuthorizationStatus.EXPIRED
+    if not facts.has_driver:
+        return AuthorizationStatus.NO_CREDIT
     if (
         facts.max_concurrent_sessions is not None
         and facts.active_sessions >= facts.max_concurrent_sessions

@@ -50,7 +50,10 @@ class GatewayDecisions:
         credit_limit = row["credit_limit"] if row["has_account"] else self.default_credit_limit
         facts = GatewayFacts(
             token=TokenFacts(
-                known=row["known"], status=row["status"], expires_at=row["expires_at"]
+                known=row["known"],
+                status=row["status"],
+                expires_at=row["expires_at"],
+                has_driver=row["driver_id"] is not None,
             ),
             station_free_vend=bool(row["free_vend"]),
             station_locked=row["locked"],

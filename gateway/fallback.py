@@ -59,7 +59,12 @@ class FallbackDecisions:
                 )
             return Authorization(status=AuthorizationStatus.INVALID, id_token=id_token)
         token = tokens[0]
-        facts = TokenFacts(known=True, status=token["status"], expires_at=token["expires_at"])
+        facts = TokenFacts(
+            known=True,
+            status=token["status"],
+            expires_at=token["expires_at"],
+            has_driver=token["driver_id"] is not None,
+        )
         return Authorization(
             status=decide(facts, datetime.now(UTC)),
             id_token=id_token,

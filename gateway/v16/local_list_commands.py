@@ -20,6 +20,8 @@ def _authorization_data(entry: dict) -> dict | None:
     status = entry.get("status")
     if status is None:
         return data  # no idTagInfo: remove it from the list (differential)
+    if status == "NoCredit":  # 1.6 has no NoCredit; its online answers say Blocked too
+        status = "Blocked"
     info: dict = {"status": status if status in _STATUSES_16 else "Invalid"}
     if entry.get("expires_at"):
         info["expiryDate"] = str(entry["expires_at"])
