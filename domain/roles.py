@@ -266,6 +266,14 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /driver/login": PUBLIC,
     "POST /driver/login": PUBLIC,  # checked by POST /auth/token
     "POST /driver/logout": PUBLIC,
+    "GET /driver": DRIVER,
+    "GET /driver/sessions": DRIVER,
+    "GET /driver/sessions/{session_id}": DRIVER,
+    "GET /driver/sessions/{session_id}/stream": DRIVER,
+    "GET /charge/{station_id}/{connector_id}": PUBLIC,  # what a charger's QR code opens
+    "GET /guest/{token}": PUBLIC,  # the URL token is the secret
+    "GET /guest/{token}/live": PUBLIC,
+    "POST /guest/{token}/pay": PUBLIC,  # only with a Stripe test key
 }
 
 UNLISTED = ADMIN  # a route missing from the table: admin only (and the role-matrix test fails)

@@ -79,4 +79,4 @@ async def session_page_stream(request: Request, session_id: str, caller: Princip
     """The session page's live view (SSE): this session only."""
     api = Api(request, caller)
     await api.get(f"/sessions/{session_id}")  # 404 / 403 before the stream starts
-    return session_stream(request, session_id, lambda: _view(api, session_id))
+    return session_stream(request, lambda: _view(api, session_id))

@@ -47,7 +47,7 @@ def view_of(session: dict[str, Any], **links: str | None) -> dict[str, Any]:
     }
 
 
-async def _events(request: Request, session_id: str, load: Loader) -> AsyncIterator[bytes]:
+async def _events(request: Request, load: Loader) -> AsyncIterator[bytes]:
     hub = request.app.state.live_hub
     queue = hub.subscribe()
     number = 0
@@ -74,15 +74,16 @@ async def _events(request: Request, session_id: str, load: Loader) -> AsyncItera
                     continue
                 if event is None:
                     return
-                if event.get("session_id") == session_id:
+                if event.get("session_id") and event.get("session_id") == view.get("session_id"):
                     break  # something happened to this session: recompute now
     finally:
         hub.unsubscribe(queue)
 
 
-def session_stream(request: Request, session_id: str, load: Loader) -> StreamingResponse:
+def session_stream(request: Request, load: Loader) -> StreamingResponse:
+    """The stream of the session `load` describes (its view names the session)."""
     return StreamingResponse(
-        _events(request, session_id, load),
+        _events(request, load),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

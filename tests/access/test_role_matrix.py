@@ -210,6 +210,14 @@ MATRIX = """
 | `GET /driver/login` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /driver/login` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /driver/logout` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /driver` | – | – | – | – | ✓ | – |
+| `GET /driver/sessions` | – | – | – | – | ✓ | – |
+| `GET /driver/sessions/{session_id}` | – | – | – | – | ✓ | – |
+| `GET /driver/sessions/{session_id}/stream` | – | – | – | – | ✓ | – |
+| `GET /charge/{station_id}/{connector_id}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /guest/{token}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `GET /guest/{token}/live` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /guest/{token}/pay` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 """
 
 
