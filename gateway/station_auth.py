@@ -17,8 +17,10 @@ import binascii
 import logging
 import math
 import re
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from domain import alerts
@@ -36,6 +38,9 @@ from gateway.station_store import StationIdentity, StationStore
 from runtime.settings import Settings
 from runtime.station_keys import station_keys
 from store.monitoring_tables import RAISE_ALERT
+
+if TYPE_CHECKING:
+    from gateway.services import GatewayServices
 
 log = logging.getLogger(__name__)
 
@@ -318,10 +323,18 @@ class CredentialChange:
 
     password: str | None = None
     profile: int | None = None
+    network_slot: int | None = None  # SetNetworkProfile: the slot its `profile` is for
+    priority: tuple[int, ...] | None = None  # NetworkConfigurationPriority: slots, in order
 
 
 def credential_change(action: str, payload: dict) -> CredentialChange | None:
     """The new password and/or security profile an outgoing command sets (None: neither)."""
+    if action == "SetNetworkProfile":  # 2.0.1 A05: a connection profile in a slot
+        data = payload.get("connectionData") or {}
+        return CredentialChange(
+            profile=_profile(data.get("securityProfile")),
+            network_slot=int(payload.get("configurationSlot", 0)),
+        )
     if action == "ChangeConfiguration":
         key = _bare(payload.get("key"))
         if key == "authorizationkey":
@@ -333,6 +346,7 @@ def credential_change(action: str, payload: dict) -> CredentialChange | None:
         return None
     password: str | None = None
     profile: int | None = None
+    priority: tuple[int, ...] | None = None
     for item in payload.get("setVariableData") or []:
         item = item or {}
         name = _bare((item.get("variable") or {}).get("name"))
@@ -341,9 +355,11 @@ def credential_change(action: str, payload: dict) -> CredentialChange | None:
             password = str(item.get("attributeValue", ""))
         elif name == "securityprofile" and component == "securityctrlr":
             profile = _profile(item.get("attributeValue"))
-    if password is None and profile is None:
+        elif name == "networkconfigurationpriority" and component == "ocppcommctrlr":
+            priority = _slots(item.get("attributeValue"))
+    if password is None and profile is None and priority is None:
         return None
-    return CredentialChange(password=password, profile=profile)
+    return CredentialChange(password=password, profile=profile, priority=priority)
 
 
 def credential_answers(action: str, response: dict) -> tuple[str | None, str | None]:
@@ -351,12 +367,14 @@ def credential_answers(action: str, response: dict) -> tuple[str | None, str | N
     if action == "ChangeConfiguration":  # one key per message: the status is that key's
         status = response.get("status")
         return status, status
+    if action == "SetNetworkProfile":
+        return None, response.get("status")
     password = profile = None
     for result in response.get("setVariableResult") or []:
         name = _bare(((result or {}).get("variable") or {}).get("name"))
         if name == "basicauthpassword":
             password = result.get("attributeStatus")
-        elif name == "securityprofile":
+        elif name in ("securityprofile", "networkconfigurationpriority"):
             profile = result.get("attributeStatus")
     return password, profile
 
@@ -403,17 +421,53 @@ async def send_command(
                 log.info("%s accepted its new password; the previous one is refused", station_id)
             elif password_status != _TAKEN_LATER:
                 await _drop_pending(store, station_id, pending)
-        if change.profile is not None and profile_status in ("Accepted", _TAKEN_LATER):
-            async with store.fast.connection() as db:
-                await db.execute(
-                    "UPDATE stations SET security_profile = %s "
-                    "WHERE id = %s AND security_profile < %s",
-                    (change.profile, station_id, change.profile),
-                )
-            log.info("%s accepted security profile %d", station_id, change.profile)
+        taken = profile_status in ("Accepted", _TAKEN_LATER)
+        if change.network_slot is not None:
+            if profile_status == "Accepted":  # the slot holds it; used once it has priority
+                _network_slots(conn)[change.network_slot] = change.profile or 1
+        elif change.profile is not None and taken:
+            await _record_profile(store, station_id, change.profile)
+        if change.priority is not None and taken:
+            # The station may connect through any slot listed: the lowest profile among them,
+            # and only when every one of them is a slot this CSMS set.
+            slots = _network_slots(conn)
+            if change.priority and all(slot in slots for slot in change.priority):
+                await _record_profile(store, station_id, min(slots[s] for s in change.priority))
     except Exception:  # the station did answer: report it; a pending password still works
         log.exception("%s: could not store the outcome of %s", station_id, action)
     return response
+
+
+async def _record_profile(store: StationStore, station_id: str, profile: int) -> None:
+    """The station's recorded security profile, never lowered."""
+    async with store.fast.connection() as db:
+        await db.execute(
+            "UPDATE stations SET security_profile = %s WHERE id = %s AND security_profile < %s",
+            (profile, station_id, profile),
+        )
+    log.info("%s accepted security profile %d", station_id, profile)
+
+
+# 2.0.1 A05 (OCTT TC_A_19): SetNetworkProfile puts a profile in a slot, then SetVariables
+# OCPPCommCtrlr.NetworkConfigurationPriority makes the station use it (after a reset). The slots
+# this gateway set, per station, are kept while the gateway runs (a restart in between forgets
+# them: nothing is recorded then, never a wrong profile).
+_SLOTS: weakref.WeakKeyDictionary[GatewayServices, dict[str, dict[int, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _network_slots(conn: StationConnection) -> dict[int, int]:
+    """configurationSlot -> security profile, as this station accepted them."""
+    return _SLOTS.setdefault(conn.services, {}).setdefault(conn.station_id, {})
+
+
+def _slots(value: object) -> tuple[int, ...]:
+    """`"1,0"` -> (1, 0); anything else is no priority this CSMS can reason about."""
+    try:
+        return tuple(int(part) for part in str(value).split(",") if part.strip())
+    except ValueError:
+        return ()
 
 
 async def promote_password(store: StationStore, station_id: str, pending: str) -> None:

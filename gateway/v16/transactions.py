@@ -6,12 +6,17 @@ translates. transactionId is the session number, so the workflow id is derived, 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from domain.session import Authorization, StartRequest, StopRequest
 from gateway import events
 from gateway.connection import StationConnection
 from gateway.meter_values import live_update, sample_rows
 from gateway.timestamps import parse
 from workflows import contract
+
+log = logging.getLogger(__name__)
 
 
 def id_tag_info(authorization: Authorization) -> dict:
@@ -92,4 +97,22 @@ async def stop_transaction(conn: StationConnection, payload: dict, unique_id: st
     await conn.services.events.publish(
         events.SessionEvent(conn.station_id, request.timestamp, session_id, "stopped")
     )
-    return {}
+    if request.id_token is None:
+        return {}  # stopped without an identifier: nothing to say about one
+    info = await _stop_id_tag_info(conn, request.id_token)
+    return {"idTagInfo": info} if info is not None else {}
+
+
+async def _stop_id_tag_info(conn: StationConnection, id_tag: str) -> dict | None:
+    """§6.49: the status of the idTag that stopped the transaction (the charger updates its
+    authorization cache from it), as the store knows it — the stop itself is already stored and
+    never waits on a workflow. Left out, rather than guessed, when the store cannot say in time."""
+    try:
+        authorization = await asyncio.wait_for(
+            conn.services.bridge.fallback._decide(conn.station_id, id_tag),
+            conn.services.settings.charger_answer_deadline_s,
+        )
+    except Exception as err:
+        log.warning("%s StopTransaction answered without idTagInfo: %r", conn.station_id, err)
+        return None
+    return id_tag_info(authorization)

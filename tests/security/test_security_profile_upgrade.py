@@ -134,3 +134,102 @@ async def test_profile_the_gateway_cannot_admit_is_not_sent(
         assert reply.status_code == 422, reply.text
         assert sent == []
     assert recorded_profile(db) == 1
+
+
+async def test_network_profile_raises_the_profile_once_it_has_priority(
+    seeded, worker, gw, api, pki, db
+):
+    """2.0.1 A05 as OCTT TC_A_19 drives it: SetNetworkProfile puts profile 2 in slot 1, then
+    NetworkConfigurationPriority makes the station use it. Recorded only when every slot the
+    station may use is one the CSMS set; a slot below the recorded profile is never sent."""
+    sent: list[tuple[str, dict]] = []
+
+    def accept_all(payload: dict) -> dict:
+        sent.append(("SetVariables", payload))
+        return {
+            "setVariableResult": [
+                {
+                    "component": i["component"],
+                    "variable": i["variable"],
+                    "attributeStatus": "Accepted",
+                }
+                for i in payload["setVariableData"]
+            ]
+        }
+
+    def network_profile(payload: dict) -> dict:
+        sent.append(("SetNetworkProfile", payload))
+        return {"status": "Accepted"}
+
+    def set_network_profile(slot: int, profile: int):
+        connection = {
+            "ocppVersion": "OCPP20",
+            "ocppTransport": "JSON",
+            "ocppCsmsUrl": f"wss://127.0.0.1:{gw.tls_port}/ocpp",
+            "messageTimeout": 30,
+            "securityProfile": profile,
+            "ocppInterface": "Wired0",
+        }
+        payload = {"configurationSlot": slot, "connectionData": connection}
+        return api.post(
+            f"/stations/{DEMO_STATION}/commands",
+            json={"name": "raw", "params": {"action": "SetNetworkProfile", "payload": payload}},
+        )
+
+    def priority(value: str):
+        return api.post(
+            f"/stations/{DEMO_STATION}/commands",
+            json={
+                "name": "change_configuration",
+                "params": {"key": "OCPPCommCtrlr.NetworkConfigurationPriority", "value": value},
+            },
+        )
+
+    plain = f"ws://127.0.0.1:{gw.port}/ocpp"
+    async with scripted(plain, DEMO_STATION, DEMO_PASSWORD, version="2.0.1") as script:
+        script.charger.answer_with("SetNetworkProfile", network_profile)
+        script.charger.answer_with("SetVariables", accept_all)
+        assert (await set_network_profile(1, 2)).status_code == 200
+        assert recorded_profile(db) == 1  # in a slot, not in use yet
+        assert (await priority("1,0")).status_code == 200
+        assert recorded_profile(db) == 1  # slot 0 is the station's own: profile unknown
+        assert (await priority("1")).status_code == 200
+        assert recorded_profile(db) == 2
+        # From now on a lower profile is not put in any slot.
+        down = await set_network_profile(2, 1)
+        assert down.status_code == 422 and "no downgrade" in down.json()["error"]
+        assert [action for action, _ in sent] == [
+            "SetNetworkProfile",
+            "SetVariables",
+            "SetVariables",
+        ]
+    assert await boot_answer(gw, "2.0.1", context=None) == "Refused"
+    assert await boot_answer(gw, "2.0.1", context=tls(pki)) == "Accepted"
+
+
+async def test_a_refused_network_profile_is_not_used_for_the_priority(seeded, worker, gw, api, db):
+    plain = f"ws://127.0.0.1:{gw.port}/ocpp"
+    async with scripted(plain, DEMO_STATION, DEMO_PASSWORD, version="2.0.1") as script:
+        script.charger.answer_with("SetNetworkProfile", lambda p: {"status": "Rejected"})
+        answer_profile(script, "2.0.1", "Accepted")  # SetVariables accepted
+        payload = {
+            "configurationSlot": 1,
+            "connectionData": {
+                "ocppVersion": "OCPP20",
+                "ocppTransport": "JSON",
+                "ocppCsmsUrl": f"wss://127.0.0.1:{gw.tls_port}/ocpp",
+                "messageTimeout": 30,
+                "securityProfile": 2,
+                "ocppInterface": "Wired0",
+            },
+        }
+        raw = {"name": "raw", "params": {"action": "SetNetworkProfile", "payload": payload}}
+        assert (await api.post(f"/stations/{DEMO_STATION}/commands", json=raw)).status_code == 200
+        change = {
+            "name": "change_configuration",
+            "params": {"key": "OCPPCommCtrlr.NetworkConfigurationPriority", "value": "1"},
+        }
+        assert (
+            await api.post(f"/stations/{DEMO_STATION}/commands", json=change)
+        ).status_code == 200
+    assert recorded_profile(db) == 1
