@@ -262,6 +262,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /console/network": READ,
     "GET /console/audit": CUSTOMER_READ,
     "GET /console/admin": ADMIN,
+    "GET /console/account": READ,
     # driver and guest pages (api/console/)
     "GET /driver/login": PUBLIC,
     "POST /driver/login": PUBLIC,  # checked by POST /auth/token
@@ -270,6 +271,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /driver/sessions": DRIVER,
     "GET /driver/sessions/{session_id}": DRIVER,
     "GET /driver/sessions/{session_id}/stream": DRIVER,
+    "GET /driver/account": DRIVER,
     "GET /charge/{station_id}/{connector_id}": PUBLIC,  # what a charger's QR code opens
     "GET /guest/{token}": PUBLIC,  # the URL token is the secret
     "GET /guest/{token}/live": PUBLIC,

@@ -65,3 +65,9 @@ async def session_page_stream(request: Request, session_id: str, caller: Princip
     api = Api(request, caller)
     await api.get(f"/me/sessions/{session_id}")
     return session_stream(request, lambda: _view(api, session_id))
+
+
+@router.get("/driver/account")
+async def account_page(request: Request, caller: PrincipalDep):
+    api = Api(request, caller)
+    return page(request, "account.html", caller, title="Your account", me=await api.get("/auth/me"))

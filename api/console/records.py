@@ -177,3 +177,9 @@ async def admin_page(request: Request, caller: PrincipalDep):
         operators=await api.get("/operators"),
         keys=await api.get("/api-keys"),
     )
+
+
+@router.get("/console/account")
+async def account_page(request: Request, caller: PrincipalDep):
+    api = Api(request, caller)
+    return page(request, "account.html", caller, title="Your account", me=await api.get("/auth/me"))

@@ -207,6 +207,7 @@ MATRIX = """
 | `GET /console/network` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /console/audit` | ✓ | – | ✓ | ✓ | – | – |
 | `GET /console/admin` | ✓ | – | – | – | – | – |
+| `GET /console/account` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /driver/login` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /driver/login` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `POST /driver/logout` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
@@ -214,6 +215,7 @@ MATRIX = """
 | `GET /driver/sessions` | – | – | – | – | ✓ | – |
 | `GET /driver/sessions/{session_id}` | – | – | – | – | ✓ | – |
 | `GET /driver/sessions/{session_id}/stream` | – | – | – | – | ✓ | – |
+| `GET /driver/account` | – | – | – | – | ✓ | – |
 | `GET /charge/{station_id}/{connector_id}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /guest/{token}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /guest/{token}/live` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
