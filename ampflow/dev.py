@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 
+from ampflow.dev_operator import ensure_dev_operator
 from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
 from ampflow.processes import (
     api_server,
@@ -40,6 +41,7 @@ def run_dev(settings: Settings, demo: int = 0) -> None:
     upgrade(database_url)
     db = Database(database_url, pool_size=2)
     seed_demo(db, settings.demo_station_password)
+    console_login = ensure_dev_operator(db, settings.data_dir)
     db.dispose()
     if demo:
         from ampflow.load_setup import register_demo_chargers
@@ -58,7 +60,7 @@ def run_dev(settings: Settings, demo: int = 0) -> None:
             ui_codec_endpoint=f"http://127.0.0.1:{codec_port}",
         )
     try:
-        asyncio.run(_serve(settings, database_url, demo, codec_port))
+        asyncio.run(_serve(settings, database_url, demo, codec_port, console_login))
     finally:
         if temporal is not None:
             stop_process(temporal)
@@ -66,7 +68,11 @@ def run_dev(settings: Settings, demo: int = 0) -> None:
 
 
 async def _serve(
-    settings: Settings, database_url: str, demo: int = 0, codec_port: int | None = None
+    settings: Settings,
+    database_url: str,
+    demo: int = 0,
+    codec_port: int | None = None,
+    console_login: tuple[str, str] = ("", ""),
 ) -> None:
     api = api_server(settings, database_url)
     tasks = [
@@ -84,7 +90,7 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await asyncio.sleep(1.5)
-    _print_banner(settings)
+    _print_banner(settings, console_login)
     if demo:
         tasks.append(asyncio.create_task(_demo_chargers(settings, demo), name="demo chargers"))
     stopper = asyncio.create_task(stop.wait())
@@ -123,7 +129,7 @@ async def _demo_chargers(settings: Settings, count: int) -> None:
     await Fleet(config).run()
 
 
-def _print_banner(settings: Settings) -> None:
+def _print_banner(settings: Settings, console_login: tuple[str, str] = ("", "")) -> None:
     ui = (
         f"http://127.0.0.1:{settings.temporal_ui_port}   (payloads decoded by the API's /codec)"
         if not settings.temporal_address
@@ -132,6 +138,8 @@ def _print_banner(settings: Settings) -> None:
     print(
         "\n"
         "Ampflow is running.\n"
+        f"  Console        {settings.api_base_url}/console   (sign in: {console_login[0]} / "
+        f"{console_login[1]})\n"
         f"  API + docs     {settings.api_base_url}/docs\n"
         f"  OCPP gateway   ws://{settings.gateway_host}:{settings.gateway_port}/ocpp/{{station_id}}\n"
         f"  Temporal UI    {ui}\n"
