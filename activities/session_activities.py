@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, select
 from temporalio import activity
 
@@ -119,14 +120,25 @@ class SessionActivities:
                 .with_for_update()
             ).first()
             if row is None:
-                row = ChargingSession(
-                    id=record.session_id,
-                    station_id=record.station_id,
-                    transaction_id=record.transaction_id,
-                    state=record.state.value,
-                    tariff={},
+                # Another writer may be creating it (the API writes a remote start's row before
+                # answering): insert if absent, then take the row whoever wrote it.
+                db.exec(  # type: ignore[call-overload]
+                    insert(ChargingSession)
+                    .values(
+                        id=record.session_id,
+                        station_id=record.station_id,
+                        transaction_id=record.transaction_id,
+                        state=record.state.value,
+                        tariff={},
+                    )
+                    .on_conflict_do_nothing(index_elements=["id"])
                 )
-            elif _stale(record, row):
+                row = db.exec(
+                    select(ChargingSession)
+                    .where(ChargingSession.id == record.session_id)
+                    .with_for_update()
+                ).one()
+            if _stale(record, row):
                 # An earlier write retried by a worker that lost the workflow task: the
                 # workflow has moved on (e.g. to Completed); applying it would move it back.
                 log.warning(

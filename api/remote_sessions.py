@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from fastapi import HTTPException, status
 from pydantic import BaseModel, Field
@@ -19,12 +20,13 @@ from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from domain.authorization import TokenFacts, decide
 from domain.payments import PaymentEvent
-from domain.session import RemoteStart, SessionInput
+from domain.session import AuthorizationStatus, RemoteStart, SessionInput
 from runtime.settings import Settings
 from store.billing_tables import GuestPaymentRecord
 from store.db import Database
-from store.tables import Station
+from store.tables import IdToken, Station
 from workflows import contract
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,8 @@ def refuse_if_unreachable(station: Station) -> None:
     if station.registration_status != "Accepted":
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"Station {station.id} is not in service yet; no session was started.",
+            f"Station {station.id} is not in service ({station.registration_status.lower()}); "
+            "no session was started.",
         )
     if not station.connected:
         seen = (
@@ -55,6 +58,31 @@ def refuse_if_unreachable(station: Station) -> None:
             status.HTTP_409_CONFLICT,
             f"Station {station.id} is offline ({seen}); no session was started. "
             "Try again once it is back online.",
+        )
+
+
+_CANNOT_CHARGE = {
+    AuthorizationStatus.BLOCKED: "is blocked",
+    AuthorizationStatus.EXPIRED: "has expired",
+    AuthorizationStatus.NO_CREDIT: "is not assigned to a driver, so nobody could be billed",
+}
+
+
+def refuse_if_card_cannot_charge(token: IdToken, station: Station) -> None:
+    """A plain 409 for a card the session would refuse anyway (the one rule,
+    `domain.authorization.decide`); a free-vend station takes any card."""
+    if station.free_vend:
+        return
+    facts = TokenFacts(
+        known=True,
+        status=token.status,
+        expires_at=token.expires_at,
+        has_driver=token.driver_id is not None,
+    )
+    reason = _CANNOT_CHARGE.get(decide(facts, datetime.now(UTC)))
+    if reason:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"Card {token.token} {reason}; no session was started."
         )
 
 

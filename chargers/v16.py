@@ -5,6 +5,7 @@ SignedUpdateFirmware. Handlers never wait for the CSMS: what follows an answer r
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from chargers.clock import iso, parse_iso
@@ -23,6 +24,21 @@ _FAILED = {"failed": "UploadFailed"}
 # The OCA California Pricing messages for 1.6 (DataTransfer): the charger displays them.
 COST_VENDOR = "org.openchargealliance.costmsg"
 COST_MESSAGES = frozenset({"RunningCost", "FinalCost", "SetUserPrice"})
+_FINAL_COST_FIELDS = {"transactionId": int, "cost": (int, float), "priceText": str}
+
+
+def _cost_message_status(p: dict) -> str:
+    """A FinalCost must carry the whitepaper's fields (firmware answers malformed ones so)."""
+    if p["messageId"] != "FinalCost":
+        return "Accepted"
+    try:
+        data = json.loads(p.get("data") or "")
+    except ValueError:
+        return "Rejected"
+    fields_ok = isinstance(data, dict) and all(
+        isinstance(data.get(name), kind) for name, kind in _FINAL_COST_FIELDS.items()
+    )
+    return "Accepted" if fields_ok else "Rejected"
 
 class Protocol16(SmartCharging16, Maintenance16):
     version = "1.6"
@@ -326,7 +342,7 @@ class Protocol16(SmartCharging16, Maintenance16):
 
     def data_transfer(self, p: dict) -> Answer:
         if p["vendorId"] == COST_VENDOR and p.get("messageId") in COST_MESSAGES:
-            return {"status": "Accepted"}, None  # shown on the display (California Pricing)
+            return {"status": _cost_message_status(p)}, None  # shown on the display
         if p["vendorId"] != self.c.config.vendor:
             return {"status": "UnknownVendorId"}, None
         if p.get("messageId") != "echo":

@@ -78,8 +78,17 @@ class GatewayActivities:
             )
         except CommandError as err:
             raise _failure(err.kind, str(err)) from err
-        except (OcppError, KeyError, ValueError, TypeError) as err:
+        except (OcppError, ValueError) as err:  # parameters the station must not get
             raise _failure("not_supported", f"bad parameters for {command.name}: {err}") from err
+        except (KeyError, TypeError) as err:  # more likely a bug of ours: logged in full
+            log.warning(
+                "%s %s: translation failed", command.station_id, command.name, exc_info=True
+            )
+            raise ApplicationError(
+                f"bad parameters for {command.name}: {err!r}",
+                type=COMMAND_NOT_SUPPORTED,
+                non_retryable=True,
+            ) from err
         status = response.get("status")
         if status is None and isinstance(response.get("idTagInfo"), dict):
             status = response["idTagInfo"].get("status")

@@ -16,7 +16,6 @@ from gateway import events
 from gateway import metrics as gateway_metrics
 from gateway.command_worker import build_command_worker, gateway_task_queue
 from gateway.connection import StationConnection
-from gateway.final_cost_listener import FinalCostListener
 from gateway.live_listener import LiveListener
 from gateway.local_list_listener import LocalListListener
 from gateway.maintenance_listener import MaintenanceListener
@@ -60,7 +59,6 @@ class Gateway:
         self.services = GatewayServices(settings, self.store, self.recorder, self.bridge)
         self.authenticator = StationAuthenticator.from_settings(self.store, settings)
         self.services.events.subscribe(SessionListener(self.store, self.bridge.outbox))
-        self.services.events.subscribe(FinalCostListener(self.services))
         # A rebooted charger gets its local authorization list back at once.
         self.services.events.subscribe(
             LocalListListener(client, self.store, task_queue, settings.local_list_retry_s)

@@ -293,7 +293,7 @@ async def start_session(
     if connector is not None and connector.status not in _STARTABLE:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"Connector {body.connector_id} is {connector.status.lower()}; choose a free one.",
+            f"Connector {body.connector_id} is busy ({connector.status}); choose a free one.",
         )
     token = _app_token(db, me)
     if token.status != "Accepted":

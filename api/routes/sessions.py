@@ -12,7 +12,12 @@ from temporalio.service import RPCError
 
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
 from api.inputs import ID_MAX, INT32_MAX
-from api.remote_sessions import RemoteStartAccepted, refuse_if_unreachable, start_remote_session
+from api.remote_sessions import (
+    RemoteStartAccepted,
+    refuse_if_card_cannot_charge,
+    refuse_if_unreachable,
+    start_remote_session,
+)
 from api.schemas import PaymentPublic, ReceiptPublic, SessionDetail, SessionPublic
 from domain.session import StopCommand
 from store.tables import ChargingSession, IdToken, Payment, Receipt, Station
@@ -54,6 +59,7 @@ async def start_session(
     if token is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown id_token")
     refuse_if_unreachable(station)
+    refuse_if_card_cannot_charge(token, station)
     session_id, number = await start_remote_session(
         db,
         temporal,

@@ -12,6 +12,7 @@ import logging
 from domain.session import Authorization, StartRequest, StopRequest
 from gateway import events
 from gateway.connection import StationConnection
+from gateway.final_cost import final_cost_after_answer
 from gateway.meter_values import live_update, sample_rows
 from gateway.timestamps import parse
 from workflows import contract
@@ -97,6 +98,7 @@ async def stop_transaction(conn: StationConnection, payload: dict, unique_id: st
     await conn.services.events.publish(
         events.SessionEvent(conn.station_id, request.timestamp, session_id, "stopped")
     )
+    final_cost_after_answer(conn, payload["transactionId"], session_id, request, unique_id)
     if request.id_token is None:
         return {}  # stopped without an identifier: nothing to say about one
     info = await _stop_id_tag_info(conn, request.id_token)

@@ -16,7 +16,7 @@ reopened.
   session's idle tracking (as 1.6's connector status would).
 - Ended (E06): the `stop` signal; meter stop from the last energy register if one was sent,
   reason from transactionInfo.stoppedReason (`Local` when omitted, as the spec allows). The
-  answer carries the final price (`totalCost`, I05) when the store can rate the session within
+  answer carries the final price (`totalCost`, I03) when the store can rate the session within
   half the answer deadline (`gateway/session_price.py`): the amount the settlement bills.
 
 Every answer carries idTokenInfo when the event carried an idToken. Offline events (E12:
@@ -28,7 +28,8 @@ transactions are acknowledged (a CALLERROR makes chargers retry forever) and rec
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from domain.session import Authorization, ConnectorStatusUpdate, StartRequest, StopRequest
@@ -62,6 +63,7 @@ class TxEvent:
     stopped_reason: str | None
     remote_start_id: int | None
     charging_state: str | None
+    received_at: float = field(default_factory=time.monotonic)  # for the answer's time budget
 
     @property
     def session_id(self) -> str | None:
@@ -266,10 +268,14 @@ async def _ended(
     await conn.services.events.publish(
         events.SessionEvent(conn.station_id, event.timestamp, event.session_id, "stopped")
     )
-    deadline = conn.services.settings.charger_answer_deadline_s / 2
-    price = await session_price(conn.services.store, event.session_id, request, deadline)
-    if price is not None:  # the final price, as the settlement will bill it (I05)
-        answer["totalCost"] = major_units(price.total)
+    # The final price, as the settlement will bill it (I03), in what is left of the deadline.
+    deadline = conn.services.settings.charger_answer_deadline_s
+    left = min(deadline / 2, deadline * 0.8 - (time.monotonic() - event.received_at))
+    price = await session_price(
+        conn.services.store, conn.station_id, event.session_id, request, left
+    )
+    if price is not None:
+        answer["totalCost"] = major_units(price)
     return answer
 
 

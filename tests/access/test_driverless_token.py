@@ -61,3 +61,13 @@ async def test_a_free_vend_station_accepts_it(seeded, worker, gateway_url):
         session.commit()
     async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as charger:
         assert (await charger.authorize(CARD))["status"] == "Accepted"
+
+
+async def test_an_operator_cannot_remote_start_it(seeded, worker, gateway_url, api):
+    """The operators' remote start says so at once, instead of a session refused later."""
+    _issue_to_nobody(seeded)
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD):
+        refused = await api.post("/sessions", json={"station_id": DEMO_STATION, "id_token": CARD})
+    assert refused.status_code == 409
+    assert "not assigned to a driver" in refused.json()["detail"]
+    assert (await api.get("/sessions")).json() == []

@@ -58,3 +58,14 @@ def _cost_lines(db, session_id: str) -> list[dict]:
             text("SELECT cost FROM sessions WHERE id = :id"), params={"id": session_id}
         ).one()
     return row[0]["lines"]
+
+
+async def test_a_refused_transaction_is_told_it_is_free(seeded, worker, gateway_url):
+    """The 2.0.1 schema: a free transaction gets totalCost 0.00 (omitted would mean not free)."""
+    async with demo_201(gateway_url) as station:
+        tx = station.transaction(1, "UNKNOWN-CARD")
+        started = await station.event(tx.started())
+        assert started["idTokenInfo"]["status"] == "Invalid"
+        await station.event(tx.updated(wh=1_500))
+        ended = await station.event(tx.ended())
+    assert ended["totalCost"] == 0
