@@ -31,6 +31,7 @@ from api.routes.maintenance import router as maintenance_router
 from api.routes.me import router as me_router
 from api.routes.operators import router as operators_router
 from api.routes.reports import router as reports_router
+from api.routes.site_load import router as site_load_router
 from api.routes.station_reports import customer_router as customer_information_router
 from api.routes.station_reports import router as station_reports_router
 from api.routes.uploads import router as uploads_router
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(codec_router)  # Temporal codec server for the UI and CLI
     app.include_router(station_reports_router)
     app.include_router(customer_information_router)
+    app.include_router(site_load_router)  # smart charging
     for monitoring in (live_router, alerts_router, analytics_router, reports_router):
         app.include_router(monitoring)
     console.install(app)  # the console and driver pages at /, and /docs offline

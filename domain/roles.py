@@ -225,6 +225,14 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "DELETE /locations/{location_id}": STATION_OPS,
     "PUT /stations/{station_id}/location": STATION_OPS,
     "PUT /stations/{station_id}/connectors/{connector_id}/spec": STATION_OPS,
+    # smart charging: site load limits and live load (api/routes/site_load.py)
+    "PUT /sites/{site_id}/load-limit": STATION_OPS,
+    "GET /sites/{site_id}/load-limit": READ,
+    "DELETE /sites/{site_id}/load-limit": STATION_OPS,
+    "GET /sites/{site_id}/load": READ,
+    "PUT /stations/{station_id}/load-limit": STATION_OPS,
+    "DELETE /stations/{station_id}/load-limit": STATION_OPS,
+    "GET /stations/{station_id}/composite-schedule": STATION_OPS,  # asks the charger
     "GET /reports": CUSTOMER_READ,
     "GET /reports/{report_id}": CUSTOMER_READ,
     "GET /reports/{report_id}/download": CUSTOMER_READ,

@@ -75,6 +75,16 @@ class SessionEvent(StationEvent):
     connector_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EVChargingNeeds(StationEvent):
+    """2.0.1 NotifyEVChargingNeeds: what the EV can take on one EVSE."""
+
+    evse_id: int
+    max_current_a: float | None = None
+    phases: int | None = None
+    departure: datetime | None = None
+
+
 Listener = Callable[[StationEvent], Awaitable[None] | None]
 
 

@@ -24,6 +24,7 @@ from gateway.recorder import Recorder
 from gateway.services import GatewayServices
 from gateway.session_bridge import SessionBridge
 from gateway.session_listener import SessionListener
+from gateway.site_load_listener import SiteLoadListener
 from gateway.station_auth import Refusal, StationAuthenticator, station_id_from_path
 from gateway.station_store import StationStore
 from gateway.tls import peer_common_name, server_context
@@ -67,6 +68,9 @@ class Gateway:
         self.services.events.subscribe(self.maintenance)
         self.live = LiveListener(client, self.services, task_queue)
         self.services.events.subscribe(self.live)
+        # Smart charging: the SiteLoad workflows of managed sites follow their stations.
+        self.site_load = SiteLoadListener(client, self.services, task_queue)
+        self.services.events.subscribe(self.site_load)
         self._server: Server | None = None
         self._tls_server: Server | None = None
         self._command_worker = build_command_worker(client, self.services, self.command_queue)
@@ -134,6 +138,7 @@ class Gateway:
         await self.maintenance.close()
         await self.bridge.close()
         await self.live.close()
+        await self.site_load.close()
         await self.authenticator.close()
         gateway_metrics.stop(self._metrics_server)
         await self.recorder.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -88,6 +89,8 @@ class Settings(BaseSettings):
     final_cost_16: bool = False
     session_history_limit: int = 10_000  # a session continues-as-new past this many events
     meter_signal_interval_s: float = 2.0  # at most one meter signal per session per interval
+    # Site load management: at most one rebalance on meter readings per interval (0.5 to 10 s).
+    site_load_rebalance_s: float = Field(default=5.0, ge=0.5, le=10.0)
 
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None

@@ -28,6 +28,7 @@ from activities.payments.rating import RatingActivities
 from activities.payments.service import Payments
 from activities.receipts.activities import ReceiptActivities
 from activities.session_activities import SessionActivities
+from activities.site_load_activities import site_load_activities
 from domain.access import ThrottlePolicy
 from domain.analytics import preload_charts
 from runtime.settings import Settings
@@ -41,11 +42,13 @@ from workflows.firmware_update import FirmwareUpdate
 from workflows.local_list import LocalListSync
 from workflows.monthly_report import MonthlyReport
 from workflows.self_healing import SelfHealing
+from workflows.site_load import SiteLoad
 from workflows.station_command import StationCommandWorkflow
 
 WORKFLOWS: list[type] = [ChargingSession, StationCommandWorkflow, LocalListSync]
 WORKFLOWS += [Diagnostics, FirmwareUpdate, FirmwareRollout, SelfHealing]  # maintenance
 WORKFLOWS += [AlertSweep, MonthlyReport]  # monitoring
+WORKFLOWS += [SiteLoad]  # smart charging
 
 
 # Imported once and shared by every workflow run instead of re-imported per run: the pure
@@ -160,6 +163,7 @@ def build_worker(
             *local_list_activities(db),
             *maintenance_activities(db),
             *monitoring_activities(db, settings),
+            *site_load_activities(db),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         workflow_runner=workflow_runner(),

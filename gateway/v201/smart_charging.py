@@ -1,18 +1,44 @@
 """K. Smart charging: NotifyEVChargingNeeds (K15-K17), NotifyChargingLimit (K12),
 ClearedChargingLimit (K13).
 
-This CSMS computes no charging schedules. The EV's needs are answered Rejected ("service not
-available": the station charges without a CSMS schedule) rather than Accepted, which would
-promise a SetChargingProfile. External limits set at the station are acknowledged and recorded.
+The EV's needs are published (`events.EVChargingNeeds`: its maximum current caps its share at a
+managed site, `gateway/site_load_listener.py`). At a station of a managed site they are
+answered Accepted (the site's `SiteLoad` workflow sends the profile); elsewhere Rejected
+("service not available": the station charges without a CSMS schedule). External limits set at
+the station are acknowledged and recorded.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from gateway import events
 from gateway.connection import StationConnection
+from gateway.timestamps import parse
 from gateway.v201.common import status_info
+
+_MANAGED = (
+    "SELECT 1 FROM stations s JOIN site_load_limits l ON l.location_id = s.location_id "
+    "WHERE s.id = %s"
+)
 
 
 async def notify_ev_charging_needs(conn: StationConnection, payload: dict, unique_id: str) -> dict:
+    needs = payload["chargingNeeds"]
+    params = needs.get("acChargingParameters") or needs.get("dcChargingParameters") or {}
+    departure = needs.get("departureTime")
+    await conn.services.events.publish(
+        events.EVChargingNeeds(
+            conn.station_id,
+            datetime.now(UTC),
+            payload["evseId"],
+            max_current_a=params.get("evMaxCurrent"),
+            phases=None,
+            departure=parse(departure) if departure else None,
+        )
+    )
+    if await conn.services.store.fetch_dicts(_MANAGED, (conn.station_id,)):
+        return {"status": "Accepted"}
     return {
         "status": "Rejected",
         "statusInfo": status_info("NoSmartCharging", "this CSMS provides no charging schedules"),

@@ -142,6 +142,13 @@ MATRIX = """
 | `POST /sessions/{session_id}/stop` | ✓ | ✓ | – | – | – | – |
 | `GET /sites` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `PUT /sites/{site_id}` | ✓ | – | – | – | – | – |
+| `GET /sites/{site_id}/load` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /sites/{site_id}/load-limit` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `PUT /sites/{site_id}/load-limit` | ✓ | ✓ | – | – | – | – |
+| `DELETE /sites/{site_id}/load-limit` | ✓ | ✓ | – | – | – | – |
+| `PUT /stations/{station_id}/load-limit` | ✓ | ✓ | – | – | – | – |
+| `DELETE /stations/{station_id}/load-limit` | ✓ | ✓ | – | – | – | – |
+| `GET /stations/{station_id}/composite-schedule` | ✓ | ✓ | – | – | – | – |
 | `GET /stations` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `POST /stations` | ✓ | – | – | – | – | – |
 | `GET /stations/{station_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
