@@ -10,4 +10,5 @@ import store.certificate_tables  # noqa: F401  (station certificates, migration 
 import store.maintenance_tables  # noqa: F401  (maintenance, migration 0005)
 import store.monitoring_tables  # noqa: F401  (monitoring, migration 0006_monitoring)
 import store.report_tables  # noqa: F401  (charger reports, migration 0011)
+import store.site_load_tables  # noqa: F401  (site load management, migration 0013_site_load)
 import store.tables  # noqa: F401  (stations, sessions, payments, receipts, locations)
