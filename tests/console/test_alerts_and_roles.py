@@ -17,6 +17,19 @@ async def test_acknowledge_and_resolve_an_alert(
     await sign_in(page, base_url, await operator("technician"))
     await page.goto(f"{base_url}/console/alerts")
     await expect(page.locator("[data-live-state]")).to_have_text("live")
+    # The session cookie alone changes nothing: without the page's CSRF token, 403.
+    call = """async (token) => {
+        const headers = {"Content-Type": "application/json"};
+        const meta = document.querySelector('meta[name=csrf-token]');
+        if (token) headers["X-CSRF-Token"] = meta.content;
+        const answer = await fetch(
+            "/alerts/999999/acknowledge", {method: "POST", headers, body: "{}"});
+        return [answer.status, await answer.text()];
+    }"""
+    status, text = await page.evaluate(call, False)
+    assert status == 403 and "CSRF" in text
+    status, text = await page.evaluate(call, True)
+    assert status == 404  # with it, the technician reaches the route (no such alert)
 
     await charger.fault(2, "GroundFailure")  # stays faulted: probes and resets do not clear it
     feed = page.locator("[data-alert-feed]")
