@@ -100,7 +100,7 @@ async def driver_page(
         usage=await api.maybe(f"/drivers/{driver_id}/plan/usage"),
         tokens=[t for t in await api.get("/tokens", limit=1000) if t["driver_id"] == driver_id],
         plans=await api.maybe("/plans", []),
-        sessions=[s for s in await api.get("/sessions", limit=200) if s["driver_id"] == driver_id],
+        sessions=await api.maybe("/sessions", [], driver_id=driver_id, limit=100),
     )
 
 

@@ -3,6 +3,7 @@ refund, receipt, payments and a link to the workflow in the Temporal UI."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -27,15 +28,24 @@ async def sessions_page(
     driver_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     offset: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
 ):
     api = Api(request, caller)
     if q:  # a session id: straight to it
         found = await api.maybe(f"/sessions/{q.strip()}")
         if found:
             return await session_page(request, found["id"], caller)
-    rows = await api.get("/sessions", station_id=station_id, state=state, limit=PAGE, offset=offset)
-    if driver_id is not None:
-        rows = [r for r in rows if r["driver_id"] == driver_id]
+    rows = await api.get(
+        "/sessions",
+        station_id=station_id,
+        state=state,
+        driver_id=driver_id,
+        started_from=f"{start}T00:00:00Z" if start else None,
+        started_to=f"{end + timedelta(days=1)}T00:00:00Z" if end else None,  # the whole day
+        limit=PAGE,
+        offset=offset,
+    )
     return page(
         request,
         "sessions.html",
@@ -46,6 +56,8 @@ async def sessions_page(
         state=state or "",
         driver_id=driver_id or "",
         q=q or "",
+        start=start or "",
+        end=end or "",
         states=STATES,
         offset=offset,
         limit=PAGE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
@@ -11,7 +12,7 @@ from sqlmodel import select
 from temporalio.service import RPCError
 
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
-from api.inputs import ID_MAX, INT32_MAX
+from api.inputs import ID_MAX, INT32_MAX, UtcDateTime
 from api.remote_sessions import (
     RemoteStartAccepted,
     refuse_if_card_cannot_charge,
@@ -106,13 +107,22 @@ def list_sessions(
     state: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=ID_MAX),
+    driver_id: int | None = Query(None, ge=1, le=ID_MAX),
+    started_from: Annotated[UtcDateTime | None, Query(description="started at or after")] = None,
+    started_to: Annotated[UtcDateTime | None, Query(description="started before")] = None,
 ) -> list[SessionPublic]:
-    """Newest first; filter by station or state."""
+    """Newest first; filter by station, state, driver or start time."""
     query = select(ChargingSession)
     if station_id:
         query = query.where(ChargingSession.station_id == station_id)
     if state:
         query = query.where(ChargingSession.state == state)
+    if driver_id is not None:
+        query = query.where(ChargingSession.driver_id == driver_id)
+    if started_from is not None:
+        query = query.where(ChargingSession.started_at >= started_from)  # type: ignore[operator]
+    if started_to is not None:
+        query = query.where(ChargingSession.started_at < started_to)  # type: ignore[operator]
     query = query.order_by(ChargingSession.created_at.desc()).offset(offset).limit(limit)
     return [SessionPublic.model_validate(s, from_attributes=True) for s in db.exec(query).all()]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 from playwright.async_api import Page, expect
 
@@ -44,9 +45,20 @@ async def test_remote_start_watch_energy_rise_stop_and_open_the_receipt(
     await expect(page.get_by_role("cell", name="ledger").first).to_be_visible()  # payments too
     await page.screenshot(path=shots / "session-completed.png", full_page=True)
 
+    session_id = page.url.rsplit("/", 1)[1]
     await receipt.click()
     await expect(page.get_by_text(DEMO_STATION).first).to_be_visible()
     await expect(page.get_by_text(re.compile("receipt", re.I)).first).to_be_visible()
+
+    listed = page.get_by_role("link", name=session_id)
+    today = date.today()
+    around = f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}"
+    await page.goto(f"{base_url}/console/sessions?driver_id=1&state=Completed&{around}")
+    await expect(listed).to_be_visible()
+    await page.goto(f"{base_url}/console/sessions?from=2020-01-01&to=2020-01-02")
+    await expect(page.get_by_text("No sessions.")).to_be_visible()
+    await page.goto(f"{base_url}/console/sessions?q={session_id}")  # search by id
+    await expect(page.get_by_role("heading", name=f"Session {session_id}")).to_be_visible()
 
 
 def _wh(text: str | None) -> float:
