@@ -117,6 +117,8 @@ class Gateway:
                 settings.gateway_tls_cert_file,
                 settings.gateway_tls_key_file,
                 settings.gateway_tls_client_ca_file,
+                settings.gateway_tls_rsa_cert_file,
+                settings.gateway_tls_rsa_key_file,
             )
             self._tls_server = await serve(
                 self._handle,

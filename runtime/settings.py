@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     gateway_tls_cert_file: Path | None = None  # unset: no TLS listener
     gateway_tls_key_file: Path | None = None
     gateway_tls_client_ca_file: Path | None = None  # CA that signs station certificates
+    # A second server certificate, RSA, for stations limited to the RSA suites (A00.FR.318).
+    gateway_tls_rsa_cert_file: Path | None = None
+    gateway_tls_rsa_key_file: Path | None = None
     # The operator's CA that signs stations' CSRs (SignCertificate -> CertificateSigned); unset:
     # an embedded CA generated once under data_dir/station_ca. Its certificates last this long.
     station_ca_cert_file: Path | None = None

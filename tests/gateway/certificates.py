@@ -59,8 +59,12 @@ class Pki:
             directory / name.replace(" ", "-"), self.key, self.cert
         )
 
-    def issue(self, cn: str, *, server: bool = False) -> tuple[Path, Path]:
-        key = ec.generate_private_key(ec.SECP256R1())
+    def issue(self, cn: str, *, server: bool = False, rsa_key: bool = False) -> tuple[Path, Path]:
+        key = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if rsa_key
+            else ec.generate_private_key(ec.SECP256R1())
+        )
         now = dt.datetime.now(dt.UTC)
         builder = (
             x509.CertificateBuilder()
@@ -77,7 +81,8 @@ class Pki:
                 critical=False,
             )
         cert = builder.sign(self.key, hashes.SHA256())
-        return _write(self.directory / cn, key, cert)
+        name = f"{cn}-rsa" if rsa_key else cn
+        return _write(self.directory / f"{name}.pem", key, cert)  # .pem: `cn` may hold dots
 
     def client_context(self, cn: str | None = None) -> ssl.SSLContext:
         """A station's TLS context trusting this CA, with a certificate for `cn` if given."""

@@ -89,3 +89,43 @@ async def test_certificate_from_another_ca_is_refused_at_tls(gw, pki, tmp_path):
     with pytest.raises((ssl.SSLError, OSError, InvalidMessage, InvalidStatus)):
         ws = await connect(gw, "P3", tls=context, password=None)
         await ws.recv()
+
+
+# OCPP 2.0.1 A00.FR.318: the four TLS 1.2 suites a CSMS supports (OpenSSL names).
+REQUIRED_SUITES = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "AES128-GCM-SHA256",  # TLS_RSA_WITH_AES_128_GCM_SHA256: needs the RSA certificate
+    "AES256-GCM-SHA384",
+]
+
+
+def tls12_only(pki: Pki, suite: str) -> ssl.SSLContext:
+    context = pki.client_context(None)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(suite)
+    return context
+
+
+@pytest.mark.parametrize("suite", REQUIRED_SUITES)
+async def test_the_required_tls12_suites_with_an_ecdsa_and_an_rsa_certificate(
+    settings, temporal_client, database_url, db, pki, suite
+):
+    settings.gateway_tls_rsa_cert_file, settings.gateway_tls_rsa_key_file = pki.issue(
+        "127.0.0.1", server=True, rsa_key=True
+    )
+    with db.session() as s:
+        s.add(Station(id="P2", password_hash=hash_password(PASSWORD), security_profile=2))
+    async with tls_gateway(settings, temporal_client, database_url, pki) as gateway:
+        ws = await connect(gateway, "P2", tls=tls12_only(pki, suite))
+        try:
+            assert ws.transport.get_extra_info("ssl_object").cipher()[0] == suite
+        finally:
+            await ws.close()
+
+
+async def test_static_rsa_suites_need_the_rsa_certificate(gw, pki):
+    with pytest.raises((ssl.SSLError, OSError)):
+        await connect(gw, "P2", tls=tls12_only(pki, "AES128-GCM-SHA256"))
+    ws = await connect(gw, "P2", tls=tls12_only(pki, "ECDHE-ECDSA-AES128-GCM-SHA256"))
+    await ws.close()
