@@ -72,7 +72,7 @@ async def station_page(
     caller: PrincipalDep,
     before_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
     action: Annotated[str | None, Query(max_length=60)] = None,
-    direction: Annotated[str | None, Query(pattern="^(in|out)$")] = None,
+    direction: Annotated[str | None, Query(pattern="^(in|out)?$")] = None,
     config: bool = False,
 ):
     api = Api(request, caller)
@@ -82,7 +82,7 @@ async def station_page(
         order="desc",
         before_id=before_id,
         action=action,
-        direction=direction,
+        direction=direction or None,
         limit=50,
     )
     live = await api.get("/live", station_id=station_id)

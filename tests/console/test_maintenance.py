@@ -35,6 +35,27 @@ async def test_firmware_update_of_a_virtual_charger_to_the_end(
     await expect(page.get_by_role("cell", name="x1-2.0.bin")).to_be_visible()
 
     await page.goto(f"{base_url}/console/stations/{DEMO_STATION}")
+    await page.get_by_role("link", name="Ask the charger for its configuration").click()
+    await expect(page.get_by_role("cell", name="HeartbeatInterval", exact=True)).to_be_visible()
+    change = page.locator("form", has=page.get_by_role("button", name="Change configuration"))
+    await change.get_by_label("Key").fill("MeterValueSampleInterval")
+    await change.get_by_label("Value").fill("5")
+    await change.get_by_role("button", name="Change configuration").click()
+    await expect(page.locator("#flash")).to_have_text("Change configuration: done.")
+    await expect(page.locator("#config-result")).to_contain_text("MeterValueSampleInterval")
+
+    trigger = page.locator("form", has=page.get_by_role("button", name="Trigger"))
+    await trigger.get_by_label("Trigger message").select_option("Heartbeat")
+    await trigger.get_by_role("button", name="Trigger").click()
+    await expect(page.locator("#command-result")).to_contain_text('"outcome": "ok"')
+
+    log = page.get_by_role("table", name="OCPP messages")
+    await page.get_by_label("Action", exact=True).fill("TriggerMessage")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(log.get_by_role("row")).to_have_count(2)  # the header and the one CALL
+    await expect(log).not_to_contain_text("BootNotification")
+
+    await page.goto(f"{base_url}/console/stations/{DEMO_STATION}")
     await page.get_by_label("Firmware image").select_option(label="2.0 (Acme X1)")
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Update firmware").click()
