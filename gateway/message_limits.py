@@ -13,9 +13,10 @@ one answer in the order of the items.
 
 The limits come from what the station said, newest first: its answers on this connection (any
 GetVariables result for these variables, whoever asked), its reported device model
-(`station_device_model`, from NotifyReport), else the station is asked, one variable per
-GetVariables, once per connection — only for a request with more than one item. A limit the
-station does not know is no limit. The whole split request keeps the command's one timeout.
+(`station_device_model`, from NotifyReport; a model with one of an action's two limits has no
+other), else the station is asked, one variable per GetVariables, once per connection — only
+for a request with more than one item. A limit the station does not know is no limit. The
+whole split request keeps the command's one timeout.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ async def send_within_limits(
     if split is None or not isinstance(items, list) or len(items) < 2:
         return _learn(conn, action, await send(conn, action, payload, timeout_s))
     deadline = time.monotonic() + timeout_s
+    await _look_up(conn, split.component, action)
     max_items = await _limit(conn, split.component, "ItemsPerMessage", action, deadline, send)
     max_bytes = await _limit(conn, split.component, "BytesPerMessage", action, deadline, send)
     chunks = chunk(action, payload, split.items, max_items, max_bytes)
@@ -141,15 +143,33 @@ def _merge(split: _Split, answers: list[dict]) -> dict:
     return {split.results: merged}
 
 
+async def _look_up(conn: StationConnection, component: str, instance: str) -> None:
+    """The limits in the station's reported device model, once per connection. A model that has
+    one of the two limits for this action and not the other says the station has no other: it
+    is not asked then."""
+    known = _KNOWN.setdefault(conn, {})
+    keys = [(component, variable, instance) for variable in _LIMITS]
+    asked = _ASKED.setdefault(conn, set())
+    if all(key in known or key in asked for key in keys):
+        return
+    reported = await _reported(conn, component, instance)
+    if not reported:
+        return
+    for key in keys:
+        if key not in known:
+            known[key] = reported.get(key[1])
+        asked.add(key)
+
+
 async def _limit(
     conn: StationConnection, component: str, variable: str, instance: str, deadline, send: Send
 ) -> int | None:
+    """The limit as known, else asked of the station (one variable per GetVariables, once)."""
     known = _KNOWN.setdefault(conn, {})
     key = (component, variable, instance)
-    if key not in known:
-        known[key] = await _reported(conn, component, variable, instance)
-    if known[key] is None and key not in _ASKED.setdefault(conn, set()):
-        _ASKED[conn].add(key)
+    asked = _ASKED.setdefault(conn, set())
+    if key not in known and key not in asked:
+        asked.add(key)
         request = {
             "getVariableData": [
                 {
@@ -168,20 +188,27 @@ async def _limit(
 
 
 async def _reported(
-    conn: StationConnection, component: str, variable: str, instance: str
-) -> int | None:
-    """The value in the station's reported device model, if it has one."""
+    conn: StationConnection, component: str, instance: str
+) -> dict[str, int | None]:
+    """ItemsPerMessage / BytesPerMessage of `instance` in the station's reported device model."""
     async with conn.services.store.fast.connection() as db:
         cur = await db.execute(
-            "SELECT attributes FROM station_device_model "
-            "WHERE station_id = %s AND component_key = %s AND variable_key = %s",
-            (conn.station_id, component, f"{variable}[{instance}]"),
+            "SELECT variable_key, attributes FROM station_device_model "
+            "WHERE station_id = %s AND component_key = %s AND variable_key = ANY(%s)",
+            (conn.station_id, component, [f"{v}[{instance}]" for v in _LIMITS]),
         )
-        row = await cur.fetchone()
-    for attribute in (row[0] if row else None) or []:
-        if attribute.get("type", "Actual") == "Actual":
-            return _positive(attribute.get("value"))
-    return None
+        rows = await cur.fetchall()
+    values: dict[str, int | None] = {}
+    for variable_key, attributes in rows:
+        values[variable_key.split("[", 1)[0]] = next(
+            (
+                _positive(a.get("value"))
+                for a in attributes or []
+                if a.get("type", "Actual") == "Actual"
+            ),
+            None,
+        )
+    return values
 
 
 def _learn(conn: StationConnection, action: str, answer: dict) -> dict:

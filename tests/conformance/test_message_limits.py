@@ -136,9 +136,11 @@ async def test_set_variables_respects_items_and_bytes_per_message(seeded, worker
         assert sum(len(b) for b in station.lists["SetVariables"]) == 7
 
 
+@pytest.mark.parametrize("reported", [("ItemsPerMessage", "BytesPerMessage"), ("ItemsPerMessage",)])
 async def test_limits_from_the_reported_device_model_need_no_question(
-    seeded, worker, gateway_url, api, db
+    seeded, worker, gateway_url, api, db, reported
 ):
+    """A model that names only ItemsPerMessage says the station has no BytesPerMessage."""
     async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD, version="2.0.1") as script:
         station = LimitedStation(script, {("ItemsPerMessage", "GetVariables"): 2})
         await script.charger.call(
@@ -158,6 +160,7 @@ async def test_limits_from_the_reported_device_model_need_no_question(
                         },
                     }
                     for name, value in (("ItemsPerMessage", "2"), ("BytesPerMessage", "65536"))
+                    if name in reported
                 ],
             },
         )
@@ -170,7 +173,7 @@ async def test_limits_from_the_reported_device_model_need_no_question(
                         DeviceModelVariable.component_key == "DeviceDataCtrlr",
                     )
                 ).all()
-                return len(rows) == 2
+                return len(rows) == len(reported)
 
         await eventually(stored)
         reply = await command(api, "get_configuration", {"variables": names(3)})
