@@ -51,6 +51,7 @@ _STORE = {
 _HORIZON = timedelta(hours=24)  # scheduled limit changes carried in a profile
 _RUN_REBALANCES = 500  # continue-as-new after this many rebalances (or when suggested)
 _ENDED = ("Available", "Unavailable", "Faulted")  # a connector with no EV any more
+LOWER_FIRST_PATCH = "site-load-lower-first"  # ADR-006: lowered allowances sent before raised
 
 
 @workflow.defn(name=sl.SITE_LOAD)
@@ -376,12 +377,14 @@ class SiteLoad:
             for moment in limits.boundaries(now, _HORIZON)
         ]
         await self._station_defaults(sender)
-        jobs = []
+        lower, raise_, ordered = [], [], []
         for load, given in zip(loads, result.connectors, strict=True):
             conn = self._conn(load.station_id, load.connector_id)
             if conn.session_id is None:
                 if conn.use_default and conn.periods is not None:
-                    jobs.append(self._clear_connector_default(sender, conn))
+                    job = self._clear_connector_default(sender, conn)
+                    lower.append(job)
+                    ordered.append(job)
                 continue
             if not load.controllable and not conn.rejected:
                 continue  # offline or overdrawing: nothing to tell it now
@@ -389,15 +392,30 @@ class SiteLoad:
                 ((moment - now).total_seconds(), future[load.key].current_a)
                 for moment, future in later
             ]
-            station = self._station(load.station_id)
             periods = sl.schedule_periods(steps, self.max_periods.get(load.station_id, 1))
             if conn.periods == periods and conn.profile == "accepted":
                 continue
             if conn.rejected and conn.periods is not None:
                 continue  # it refused: counted as fixed; tried again after a reconnect
-            jobs.append(self._send(sender, conn, periods, load.phases, now, station))
-        await asyncio.gather(*jobs)
+            job = self._send(sender, conn, periods, load.phases, now)
+            ordered.append(job)
+            if self._raises(conn, periods[0][1]):
+                raise_.append(job)
+            else:
+                lower.append(job)
+        if workflow.patched(LOWER_FIRST_PATCH):  # the site never goes over while it changes
+            await asyncio.gather(*lower)
+            await asyncio.gather(*raise_)
+        else:
+            await asyncio.gather(*ordered)
         self._update_view(result, now)
+
+    def _raises(self, conn: ConnectorState, amps: float) -> bool:
+        """Whether the new allowance is more than the connector may draw now (an EV that only
+        started waits at the station default of 0 A; one we know nothing of may draw)."""
+        if conn.allowed_a is not None:
+            return amps > conn.allowed_a
+        return not conn.measured_w
 
     async def _station_defaults(self, sender: Sender) -> None:
         """Each connected station: its periods limit once, and a 0 A station default."""
@@ -416,7 +434,7 @@ class SiteLoad:
         if outcome != "Accepted":
             workflow.logger.warning("%s: station default profile %s", station_id, outcome)
 
-    async def _send(self, sender, conn, periods, phases, now, station) -> None:
+    async def _send(self, sender, conn, periods, phases, now) -> None:
         tx = conn.transaction_id if not conn.use_default else None
         if tx is not None:
             params = profiles.profile_params(

@@ -174,7 +174,8 @@ async def test_a_lower_scheduled_limit_takes_effect_at_its_boundary(
         sent = before[-1]["profile"]
         schedule_sent = sent["chargingSchedule"]
         schedule_sent = schedule_sent[0] if isinstance(schedule_sent, list) else schedule_sent
-        assert [p["limit"] for p in schedule_sent["chargingSchedulePeriod"]][:2] == [16, 6]
+        limits_sent = [p["limit"] for p in schedule_sent["chargingSchedulePeriod"]]
+        assert limits_sent[:2] == [16, 6], (boundary, charger.journal.find("profile_set"))
     await asyncio.sleep(METER_INTERVAL_S * 2)  # a reading or two under the new limit
     late = [
         (at, w)
