@@ -229,7 +229,14 @@ class Gateway:
                 owned = await self.store.set_disconnected(
                     station_id, datetime.now(UTC), self.command_queue
                 )
-                if owned:
+                successor = self.services.connections.get(station_id)
+                if successor is not None:
+                    # The station reconnected here meanwhile, and its route may have been
+                    # written before this one was cleared: write it again. Not offline.
+                    await self.store.set_connected(
+                        station_id, datetime.now(UTC), self.command_queue, successor.version
+                    )
+                elif owned:
                     await self.services.events.publish(
                         events.Disconnected(station_id, datetime.now(UTC), ws.close_code)
                     )
