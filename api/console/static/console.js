@@ -138,6 +138,18 @@ const kw = (w) => (w === null || w === undefined ? "–" : (w / 1000).toFixed(1)
 const setText = (sel, text) => document.querySelectorAll(sel).forEach((el) => (el.textContent = text));
 
 function onFleetEvent(type, e) {
+  const fleet = document.querySelector("[data-fleet-stream]");
+  if (fleet && type === "station" && e.station_id &&
+      !document.querySelector(`[data-online="${e.station_id}"]`)) {  // a station not listed yet
+    const box = document.getElementById("flash");
+    box.hidden = false;
+    box.className = "flash ok";
+    box.replaceChildren(`Station ${e.station_id} connected. `);
+    const again = document.createElement("a");
+    again.href = window.location.href;
+    again.textContent = "Show it";
+    box.append(again);
+  }
   const at = e.at ? e.at.replace("T", " ").slice(0, 19) + " UTC" : "";
   if (e.station_id && at) setText(`[data-last-seen="${e.station_id}"]`, at);
   if (type === "connector") {
