@@ -46,6 +46,13 @@ async def test_remote_start_watch_energy_rise_stop_and_open_the_receipt(
     await page.screenshot(path=shots / "session-completed.png", full_page=True)
 
     session_id = page.url.rsplit("/", 1)[1]
+    await page.get_by_text("Refund this session").click()
+    refund = page.locator("form", has=page.get_by_role("button", name="Refund"))
+    await refund.get_by_label(re.compile("^Amount")).fill("0.10")
+    await refund.get_by_label("Reason").fill("goodwill")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await refund.get_by_role("button", name="Refund").click()
+    await expect(page.get_by_text(re.compile(r"^Refund .*0\.10 EUR"))).to_be_visible()
     await receipt.click()
     await expect(page.get_by_text(DEMO_STATION).first).to_be_visible()
     await expect(page.get_by_text(re.compile("receipt", re.I)).first).to_be_visible()
