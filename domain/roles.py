@@ -262,6 +262,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /console/sessions/{session_id}/stream": CUSTOMER_READ,
     "GET /console/maintenance": READ,
     "GET /console/maintenance/{workflow_id}": READ,
+    "GET /console/maintenance/{workflow_id}/stream": READ,
     "GET /console/alerts": READ,
     "GET /console/analytics": READ,
     "GET /console/drivers": CUSTOMER_READ,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.console.inner import Api
 from api.console.render import page
+from api.console.streams import session_stream
 from api.deps import PrincipalDep
 
 router = APIRouter(include_in_schema=False)
@@ -52,3 +53,23 @@ async def job_page(request: Request, workflow_id: str, caller: PrincipalDep):
         rollout=rollout,
         rollout_name=workflow_id.removeprefix("rollout-"),
     )
+
+
+async def _job_view(api: Api, workflow_id: str) -> dict:
+    job = await api.get(f"/maintenance/jobs/{workflow_id}")
+    return {
+        "job": workflow_id,
+        "station_id": job.get("station_id"),
+        "state": job["state"],
+        "final": job["state"] != "running",
+        "progress": job.get("progress") or {},
+    }
+
+
+@router.get("/console/maintenance/{workflow_id}/stream")
+async def job_stream(request: Request, workflow_id: str, caller: PrincipalDep):
+    """A job's state and progress, live (SSE): pushed when its station reports, else every few
+    seconds until the job ends."""
+    api = Api(request, caller)
+    await api.get(f"/maintenance/jobs/{workflow_id}")  # 404 / 403 before the stream starts
+    return session_stream(request, lambda: _job_view(api, workflow_id), name="job")

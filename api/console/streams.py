@@ -47,7 +47,7 @@ def view_of(session: dict[str, Any], **links: str | None) -> dict[str, Any]:
     }
 
 
-async def _events(request: Request, load: Loader) -> AsyncIterator[bytes]:
+async def _events(request: Request, load: Loader, name: str) -> AsyncIterator[bytes]:
     hub = request.app.state.live_hub
     queue = hub.subscribe()
     number = 0
@@ -58,7 +58,7 @@ async def _events(request: Request, load: Loader) -> AsyncIterator[bytes]:
             if view != last:
                 number += 1
                 data = orjson.dumps(view).decode()
-                yield format_sse_event(data_str=data, event="session", id=str(number))
+                yield format_sse_event(data_str=data, event=name, id=str(number))
                 last = view
             wait = _KEEPALIVE_S if view.get("final") and view.get("receipt_url") else _REFRESH_S
             deadline = asyncio.get_running_loop().time() + wait
@@ -74,16 +74,23 @@ async def _events(request: Request, load: Loader) -> AsyncIterator[bytes]:
                     continue
                 if event is None:
                     return
-                if event.get("session_id") and event.get("session_id") == view.get("session_id"):
-                    break  # something happened to this session: recompute now
+                if _concerns(event, view):
+                    break  # something happened to what this view shows: recompute now
     finally:
         hub.unsubscribe(queue)
 
 
-def session_stream(request: Request, load: Loader) -> StreamingResponse:
-    """The stream of the session `load` describes (its view names the session)."""
+def _concerns(event: dict[str, Any], view: dict[str, Any]) -> bool:
+    """A live event about the session a view names, or about the station of a job's view."""
+    if event.get("session_id") and event.get("session_id") == view.get("session_id"):
+        return True
+    return bool(view.get("job") and event.get("station_id") == view.get("station_id"))
+
+
+def session_stream(request: Request, load: Loader, name: str = "session") -> StreamingResponse:
+    """The stream of what `load` describes (a session's view names it; a job's its station)."""
     return StreamingResponse(
-        _events(request, load),
+        _events(request, load, name),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

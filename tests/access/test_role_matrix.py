@@ -206,6 +206,7 @@ MATRIX = """
 | `GET /console/sessions/{session_id}/stream` | ✓ | – | ✓ | ✓ | – | – |
 | `GET /console/maintenance` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /console/maintenance/{workflow_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `GET /console/maintenance/{workflow_id}/stream` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /console/alerts` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /console/analytics` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /console/drivers` | ✓ | – | ✓ | ✓ | – | – |

@@ -73,3 +73,22 @@ async def test_firmware_update_of_a_virtual_charger_to_the_end(
         page.get_by_role("row", name=re.compile("firmware_update.*succeeded"))
     ).to_be_visible()
     await page.screenshot(path=shots / "maintenance.png", full_page=True)
+
+    # A fleet rollout of the next image, in waves (one station here), to its end.
+    await page.get_by_text("Upload an image").click()
+    await upload.get_by_label("File").set_input_files(
+        {"name": "x1-2.1.bin", "mimeType": "application/octet-stream", "buffer": image_of("2.1")}
+    )
+    await upload.get_by_label("Version").fill("2.1")
+    await upload.get_by_role("button", name="Upload firmware").click()
+    await expect(page.get_by_role("cell", name="x1-2.1.bin")).to_be_visible()
+    await page.get_by_text("Fleet rollout").click()
+    rollout = page.locator("form", has=page.get_by_role("button", name="Start rollout"))
+    await rollout.get_by_label("Name").fill("x1-2-1")
+    await rollout.get_by_label("Firmware").select_option(label="2.1 (any )")
+    await rollout.get_by_label(re.compile("^Stations")).fill(DEMO_STATION)
+    page.once("dialog", lambda dialog: dialog.accept())
+    await rollout.get_by_role("button", name="Start rollout").click()
+    await expect(page).to_have_url(re.compile(r"/console/maintenance/rollout-x1-2-1$"))
+    await expect(page.locator("h1 .badge")).to_have_text("succeeded", timeout=90_000)
+    assert charger.state.firmware_version == "2.1"

@@ -194,7 +194,7 @@ function onFleetEvent(type, e) {
 
 function follow(url, handler) {
   const source = new EventSource(url, { withCredentials: true });
-  ["station", "connector", "meter", "session", "alert", "ready"].forEach((type) =>
+  ["station", "connector", "meter", "session", "alert", "ready", "job"].forEach((type) =>
     source.addEventListener(type, (m) => handler(type, JSON.parse(m.data))));
   source.onerror = () => setText("[data-live-state]", "reconnecting…");
   return source;
@@ -218,10 +218,21 @@ function onSessionView(type, view) {
   }
 }
 
+function onJobView(type, view) {  // a job's page: redraw when its state or progress changes
+  if (type !== "job") return;
+  const watch = document.querySelector("[data-job-watch]");
+  const shown = JSON.stringify(view.progress);
+  if (view.state !== watch.dataset.state) window.location.reload();  // it ended, or changed
+  else if (window.__jobShown === undefined) window.__jobShown = shown;
+  else if (shown !== window.__jobShown) window.location.reload();
+  setText("[data-live-state]", view.final ? "finished" : "live");
+}
+
 document.addEventListener("submit", submitAction);
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-fleet-stream]").forEach((el) => follow(el.dataset.fleetStream, onFleetEvent));
   document.querySelectorAll("[data-session-stream]").forEach((el) => follow(el.dataset.sessionStream, onSessionView));
+  document.querySelectorAll("[data-job-watch]").forEach((el) => follow(el.dataset.jobWatch, onJobView));
   document.querySelectorAll("[data-job-stream]").forEach((el) =>
     follow(el.dataset.jobStream, (type, e) => {
       onFleetEvent(type, e);
