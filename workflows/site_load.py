@@ -52,6 +52,8 @@ _HORIZON = timedelta(hours=24)  # scheduled limit changes carried in a profile
 _RUN_REBALANCES = 500  # continue-as-new after this many rebalances (or when suggested)
 _ENDED = ("Available", "Unavailable", "Faulted")  # a connector with no EV any more
 LOWER_FIRST_PATCH = "site-load-lower-first"  # ADR-006: lowered allowances sent before raised
+HISTORY_CAP_PATCH = "site-load-history-cap"  # ADR-006: continue-as-new past _HISTORY_EVENTS
+_HISTORY_EVENTS = 5_000
 
 
 @workflow.defn(name=sl.SITE_LOAD)
@@ -234,7 +236,11 @@ class SiteLoad:
             self.view.last_rebalance_ms = (last - started).total_seconds() * 1000
             await self._flush_alerts()
             rebalances += 1
-            if rebalances >= _RUN_REBALANCES or workflow.info().is_continue_as_new_suggested():
+            if (
+                rebalances >= _RUN_REBALANCES
+                or workflow.info().is_continue_as_new_suggested()
+                or self._history_long()
+            ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     SiteLoadInput(
@@ -244,6 +250,12 @@ class SiteLoad:
                         runs=params.runs + 1,
                     )
                 )
+
+    def _history_long(self) -> bool:
+        """Long histories make a replay (after a worker restart or a timed-out task) slow: a
+        rebalance of many connectors writes three events per profile."""
+        length = workflow.info().get_current_history_length()
+        return length > _HISTORY_EVENTS and workflow.patched(HISTORY_CAP_PATCH)
 
     async def _wait(self, last: datetime) -> None:
         """Until something urgent, meter readings (at most once per interval), or the next
