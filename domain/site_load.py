@@ -234,7 +234,7 @@ def _floor(value: float) -> float:
 
 def _cap(c: ConnectorLoad) -> tuple[float, str]:
     """The most this EV may get, and what sets it."""
-    cap, why = c.max_a, f"connector maximum {c.max_a:g} A"
+    cap, why = c.max_a, f"the connector's maximum {c.max_a:g} A"
     if c.ev_max_a is not None and c.ev_max_a < cap:
         cap, why = c.ev_max_a, f"the EV's maximum {c.ev_max_a:g} A"
     if (
@@ -344,7 +344,7 @@ def _fill(
     caps = {c.key: _cap(c) for c in tier}
     rising = {c.key for c in tier}
     for c in tier:
-        reasons[c.key] = f"fair share, capped by the {caps[c.key][1]}"
+        reasons[c.key] = f"fair share, capped: {caps[c.key][1]}"
     while rising:
         # the level at which the next cap or constraint stops someone
         step = min(caps[k][0] - currents[k] for k in rising)

@@ -183,3 +183,36 @@ async def test_a_lower_scheduled_limit_takes_effect_at_its_boundary(
         if w > watts(12) + 1
     ]
     assert not late, late
+
+
+async def test_the_ev_charging_needs_of_a_201_ev_cap_its_share(
+    settings, seeded, worker, gateway, api, make_charger
+):
+    settings.site_load_rebalance_s = REBALANCE_S
+    stations = ["EN-1", "EN-2"]
+    site = f"needs-{settings.task_queue}"
+    await managed_site(api, site, stations, limit_a=24)
+    chargers = [await start_charger(make_charger, s, "2.0.1") for s in stations]
+    for charger in chargers:
+        await eventually(lambda c=charger: has_station_default(c) or None, timeout=30)
+        await charger.sessions.start_local("DEMO-TAG", 1)
+    await eventually(lambda: near(chargers[0], 12) and near(chargers[1], 12), timeout=30)
+    needs = {
+        "evseId": 1,
+        "chargingNeeds": {
+            "requestedEnergyTransfer": "AC_three_phase",
+            "acChargingParameters": {
+                "energyAmount": 20000,
+                "evMinCurrent": 6,
+                "evMaxCurrent": 8,
+                "evMaxVoltage": 400,
+            },
+        },
+    }
+    answer = await chargers[0].send("NotifyEVChargingNeeds", needs)
+    assert answer is not None and answer["status"] == "Accepted"  # a managed site's station
+    # EN-1's EV takes at most 8 A: EN-2 gets the rest of the 24 A (up to its 16 A)
+    await eventually(lambda: near(chargers[0], 8) and near(chargers[1], 16), timeout=30)
+    view = (await api.get(f"/sites/{site}/load")).json()
+    given = {c["station_id"]: c for c in view["allocation"]["connectors"]}
+    assert "the EV's maximum 8 A" in given["EN-1"]["reason"]
