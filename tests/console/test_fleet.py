@@ -21,6 +21,9 @@ async def test_sign_in_and_watch_a_charger_come_online(
     await make_charger(DEMO_STATION, vendor="Acme", model="X1", connectors=2)
 
     await expect(link).to_have_text("online")  # pushed by SSE: the page is not reloaded
+    await expect(page.locator("[data-stat=online]")).to_have_text("1")
+    await expect(page.locator("[data-stat=offline]")).to_have_text("0")
+    await expect(page.locator(f'[data-model="{DEMO_STATION}"]')).to_have_text("Acme X1")
     await expect(page.locator(f'[data-connector="{DEMO_STATION}/1"]')).to_have_text("Available")
     await expect(page.locator(f'[data-firmware="{DEMO_STATION}"]')).not_to_have_text("–")
     await page.screenshot(path=shots / "fleet.png", full_page=True)

@@ -171,17 +171,37 @@ function onFleetEvent(type, e) {
     });
   } else if (type === "station") {
     if (e.event === "connected" || e.event === "disconnected") {
+      const badge = document.querySelector(`[data-online="${e.station_id}"]`);
+      if (badge && (badge.textContent === "online") !== e.online) {  // the overview's counts
+        const delta = e.online ? 1 : -1;
+        document.querySelectorAll("[data-stat=online]").forEach((n) => (n.textContent = +n.textContent + delta));
+        document.querySelectorAll("[data-stat=offline]").forEach((n) => (n.textContent = +n.textContent - delta));
+      }
       document.querySelectorAll(`[data-online="${e.station_id}"]`).forEach((el) => {
         el.textContent = e.online ? "online" : "offline";
         el.className = "badge s-" + (e.online ? "online" : "offline");
       });
-    } else if (e.event === "booted" && e.firmware_version) {
-      setText(`[data-firmware="${e.station_id}"]`, e.firmware_version);
+    } else if (e.event === "booted") {
+      if (e.firmware_version) setText(`[data-firmware="${e.station_id}"]`, e.firmware_version);
+      if (e.vendor) setText(`[data-model="${e.station_id}"]`, `${e.vendor} ${e.model || ""}`);
     } else if (e.event === "firmware" || e.event === "diagnostics") {
       setText(`[data-${e.event}-status="${e.station_id}"]`, e.status);
     }
   } else if (type === "meter") {
-    setText(`[data-power="${e.station_id}/${e.connector_id}"]`, kw(e.power_w));
+    document.querySelectorAll(`[data-power="${e.station_id}/${e.connector_id}"]`).forEach((el) => {
+      el.textContent = kw(e.power_w);
+      el.dataset.watts = e.power_w || 0;
+    });
+    const cells = document.querySelectorAll("[data-watts]");
+    if (cells.length) {  // the fleet's power now: the sum of the last readings shown
+      const total = [...cells].reduce((sum, el) => sum + (+el.dataset.watts || 0), 0);
+      setText("[data-stat=power]", kw(total));
+    }
+  } else if (type === "session" && e.event === "stopped") {
+    document.querySelectorAll(`[data-power="${e.station_id}/${e.connector_id}"]`).forEach((el) => {
+      el.textContent = kw(null);
+      el.dataset.watts = 0;
+    });
   } else if (type === "alert") {
     document.querySelectorAll("[data-alert-feed]").forEach((el) => {
       const li = document.createElement("li");
