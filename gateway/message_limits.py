@@ -11,6 +11,9 @@ one answer in the order of the items.
 | SetVariableMonitoring | setMonitoringData | MonitoringCtrlr, SetVariableMonitoring |
 | ClearVariableMonitoring | id | MonitoringCtrlr, ClearVariableMonitoring |
 
+1.6 GetConfiguration asks for at most `GetConfigurationMaxKeys` keys at a time, the same way
+(configurationKey and unknownKey lists merged).
+
 The limits come from what the station said, newest first: its answers on this connection (any
 GetVariables result for these variables, whoever asked), its reported device model
 (`station_device_model`, from NotifyReport; a model with one of an action's two limits has no
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 import orjson
 
 from gateway.connection import CommandError, StationConnection
-from gateway.protocol import OCPP201
+from gateway.protocol import OCPP16, OCPP201
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,8 @@ async def send_within_limits(
 ) -> dict:
     """`send(conn, action, payload, timeout)`, as several requests when the station's limits ask
     for it; the merged answer. Raises `ValueError` (nothing sent) for one item alone too big."""
+    if conn.version == OCPP16 and action == "GetConfiguration":
+        return await _get_configuration(conn, payload, timeout_s, send)
     split = SPLITS.get(action) if conn.version == OCPP201 else None
     items = payload.get(split.items) if split else None
     if split is None or not isinstance(items, list) or len(items) < 2:
@@ -101,6 +106,59 @@ async def send_within_limits(
                 err.kind, f"{err} (after {done} of {len(items)} items were answered)", err.details
             ) from err
     return _merge(split, answers)
+
+
+_MAX_KEYS = ("Configuration", "GetConfigurationMaxKeys", "")
+
+
+async def _get_configuration(
+    conn: StationConnection, payload: dict, timeout_s: float, send: Send
+) -> dict:
+    keys = payload.get("key")
+    if not isinstance(keys, list) or len(keys) < 2:
+        return _learn_16(conn, await send(conn, "GetConfiguration", payload, timeout_s))
+    deadline = time.monotonic() + timeout_s
+    known = _KNOWN.setdefault(conn, {})
+    if _MAX_KEYS not in known:
+        reported = await _reported_key(conn, "GetConfigurationMaxKeys")
+        if reported is not None:
+            known[_MAX_KEYS] = reported
+        elif _MAX_KEYS not in _ASKED.setdefault(conn, set()):
+            _ASKED[conn].add(_MAX_KEYS)
+            question = {"key": ["GetConfigurationMaxKeys"]}
+            _learn_16(conn, await send(conn, "GetConfiguration", question, _left(deadline)))
+    most = known.get(_MAX_KEYS)
+    if most is None or len(keys) <= most:
+        return _learn_16(conn, await send(conn, "GetConfiguration", payload, _left(deadline)))
+    log.info("%s: GetConfiguration of %d keys sent %d at a time", conn.station_id, len(keys), most)
+    merged: dict[str, list] = {"configurationKey": [], "unknownKey": []}
+    for start in range(0, len(keys), most):
+        part = {**payload, "key": keys[start : start + most]}
+        answer = _learn_16(conn, await send(conn, "GetConfiguration", part, _left(deadline)))
+        for field in merged:
+            merged[field].extend(answer.get(field) or [])
+    return {field: items for field, items in merged.items() if items}
+
+
+def _learn_16(conn: StationConnection, answer: dict) -> dict:
+    for item in answer.get("configurationKey") or []:
+        if item.get("key") == "GetConfigurationMaxKeys":
+            _KNOWN.setdefault(conn, {})[_MAX_KEYS] = _positive(item.get("value"))
+    return answer
+
+
+async def _reported_key(conn: StationConnection, key: str) -> int | None:
+    """A 1.6 configuration key's value in the station's stored configuration."""
+    async with conn.services.store.fast.connection() as db:
+        cur = await db.execute(
+            "SELECT attributes FROM station_device_model "
+            "WHERE station_id = %s AND component_key = 'Configuration' AND variable_key = %s",
+            (conn.station_id, key),
+        )
+        row = await cur.fetchone()
+    for attribute in (row[0] if row else None) or []:
+        return _positive(attribute.get("value"))
+    return None
 
 
 def chunk(

@@ -200,3 +200,42 @@ async def test_a_station_without_limits_gets_the_request_whole(
         reply = await command(api, "get_configuration", {"variables": names(6)})
         assert reply.status_code == 200, reply.text
         assert [len(b) for b in station.lists["GetVariables"]] == [6]
+
+
+async def test_16_get_configuration_respects_get_configuration_max_keys(
+    seeded, worker, gateway_url, api
+):
+    """1.6: at most GetConfigurationMaxKeys keys per GetConfiguration.req, answers merged."""
+    received: list[list[str]] = []
+
+    def get_configuration(payload: dict) -> dict:
+        keys = payload.get("key") or []
+        if len(keys) > 3:
+            raise OcppFault("OccurrenceConstraintViolation", f"{len(keys)} keys")
+        received.append(keys)
+        known = [k for k in keys if not k.startswith("Unknown")]
+        answer: dict = {
+            "configurationKey": [
+                {"key": k, "readonly": True, "value": "3" if k == "GetConfigurationMaxKeys" else k}
+                for k in known
+            ]
+        }
+        if len(known) < len(keys):
+            answer["unknownKey"] = [k for k in keys if k.startswith("Unknown")]
+        return answer
+
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD, version="1.6") as script:
+        script.charger.answer_with("GetConfiguration", get_configuration)
+        wanted = ["KeyA", "UnknownB", "KeyC", "KeyD", "KeyE", "UnknownF", "KeyG"]
+        reply = await command(api, "get_configuration", {"keys": wanted})
+        assert reply.status_code == 200, reply.text
+        assert received == [["GetConfigurationMaxKeys"], wanted[:3], wanted[3:6], wanted[6:]]
+        answer = reply.json()["response"]
+        assert [k["key"] for k in answer["configurationKey"]] == [
+            "KeyA",
+            "KeyC",
+            "KeyD",
+            "KeyE",
+            "KeyG",
+        ]
+        assert answer["unknownKey"] == ["UnknownB", "UnknownF"]
