@@ -49,7 +49,7 @@ async def gw(settings, temporal_client, database_url, db, pki):
         yield gateway
 
 
-class Station_:
+class CertificateInbox:
     """What the scripted station received: CertificateSigned payloads, answered as told."""
 
     def __init__(self, script, answer: str = "Accepted") -> None:
@@ -90,7 +90,7 @@ async def test_renewal_signs_the_station_csr_and_the_certificate_admits_it_at_pr
     answers: list[dict] = []
     plain = f"ws://127.0.0.1:{gw.port}/ocpp"
     async with scripted(plain, DEMO_STATION, DEMO_PASSWORD, version=version) as script:
-        station = Station_(script)
+        station = CertificateInbox(script)
         action, requested = TRIGGER[version]
 
         def trigger(payload: dict):
@@ -206,7 +206,7 @@ async def test_a_csr_the_station_may_not_have_is_rejected_and_nothing_is_sent(
     make, reason = BAD_CSRS[case]
     plain = f"ws://127.0.0.1:{gw.port}/ocpp"
     async with scripted(plain, DEMO_STATION, DEMO_PASSWORD, version=version) as script:
-        station = Station_(script)
+        station = CertificateInbox(script)
         answer = await script.charger.call("SignCertificate", sign_request(version, make()))
         assert answer["status"] == "Rejected"
         if version == "2.0.1":
@@ -222,7 +222,7 @@ async def test_a_csr_the_station_may_not_have_is_rejected_and_nothing_is_sent(
 async def test_a_certificate_the_station_rejects_is_recorded_as_rejected(seeded, gw, db):
     plain = f"ws://127.0.0.1:{gw.port}/ocpp"
     async with scripted(plain, DEMO_STATION, DEMO_PASSWORD, version="2.0.1") as script:
-        station = Station_(script, answer="Rejected")
+        station = CertificateInbox(script, answer="Rejected")
         request = sign_request("2.0.1", csr(DEMO_STATION)[0], "V2GCertificate")
         assert (await script.charger.call("SignCertificate", request))["status"] == "Accepted"
         await asyncio.wait_for(station.arrived.wait(), 15)
