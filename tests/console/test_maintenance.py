@@ -55,6 +55,13 @@ async def test_firmware_update_of_a_virtual_charger_to_the_end(
     await expect(log.get_by_role("row")).to_have_count(2)  # the header and the one CALL
     await expect(log).not_to_contain_text("BootNotification")
 
+    await page.get_by_role("button", name="Get diagnostics").click()
+    await expect(page).to_have_url(re.compile(r"/console/maintenance/diagnostics-"))
+    await expect(page.locator("h1 .badge")).to_have_text("succeeded", timeout=60_000)
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="Download the diagnostics file").click()
+    assert (await download.value).suggested_filename
+
     await page.goto(f"{base_url}/console/stations/{DEMO_STATION}")
     await page.get_by_label("Firmware image").select_option(label="2.0 (Acme X1)")
     page.once("dialog", lambda dialog: dialog.accept())
