@@ -16,6 +16,7 @@ class SiteLoadInput(BaseModel):
     site_id: str
     rebalance_s: float = 5.0
     connectors: dict[str, dict] = Field(default_factory=dict)  # carried over continue-as-new
+    max_periods: dict[str, int] = Field(default_factory=dict)  # stations prepared, carried over
     runs: int = 0
 
 

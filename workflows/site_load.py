@@ -69,8 +69,8 @@ class SiteLoad:
         self.reload = True  # read the site from the store before the next rebalance
         self.urgent = True
         self.metered = False
-        self.defaults_sent: set[str] = set()
-        self.max_periods: dict[str, int] = {}
+        self.max_periods: dict[str, int] = dict(params.max_periods)
+        self.defaults_sent: set[str] = set(params.max_periods)
         self.alerts_out: list[AlertRaise] = []
         self.alerts_resolved: list[str] = []
         self.view = SiteLoadView(site_id=params.site_id, managed=True)
@@ -191,6 +191,7 @@ class SiteLoad:
         self.sender.forget(signal.station_id)
         if signal.connected:  # it may have lost or kept our profiles: send them again
             self.defaults_sent.discard(signal.station_id)
+            self.max_periods.pop(signal.station_id, None)
             for conn in self.conns.values():
                 if conn.station_id == signal.station_id:
                     conn.periods = None
@@ -247,6 +248,7 @@ class SiteLoad:
                         site_id=self.site_id,
                         rebalance_s=self.rebalance_s,
                         connectors={k: c.model_dump(mode="json") for k, c in self.conns.items()},
+                        max_periods=self.max_periods,
                         runs=params.runs + 1,
                     )
                 )
@@ -310,7 +312,8 @@ class SiteLoad:
         return sl.amps_of(conn.measured_w or 0.0, voltage, info.phases if info else 3)
 
     def _info(self, conn: ConnectorState):
-        assert self.snapshot is not None
+        if self.snapshot is None:  # a new run (continue-as-new) before its first read
+            return None
         for station in self.snapshot.stations:
             if station.station_id == conn.station_id:
                 for info in station.connectors:

@@ -65,14 +65,13 @@ async def test_fair_share_limit_and_an_ev_leaving(
 
     async def measured():
         view = (await api.get(f"/sites/{site}/load")).json()
-        return view if view["measured_w"] > 0 else None
+        return view if abs(view["measured_w"] - watts(24)) < 100 else None  # both EVs read
 
     load = await eventually(measured, timeout=30)
     given = {(c["station_id"], c["connector_id"]): c for c in load["allocation"]["connectors"]}
     assert given[("SL-2", 1)]["current_a"] == 12.0
     assert given[("SL-1", 1)]["status"] == "idle"
     assert "fair share" in given[("SL-2", 1)]["reason"]
-    assert abs(load["measured_w"] - watts(24)) < 100
     # every profile we sent passed the schemas and was accepted
     for charger in chargers:
         answers = charger.journal.find("answer", action="SetChargingProfile")
