@@ -239,3 +239,51 @@ async def test_16_get_configuration_respects_get_configuration_max_keys(
             "KeyG",
         ]
         assert answer["unknownKey"] == ["UnknownB", "UnknownF"]
+
+
+async def test_get_report_parts_get_their_own_request_ids(seeded, worker, gateway_url, api, db):
+    """GetReport's componentVariable list within ItemsPerMessage[GetReport]; each part its own
+    request id (the first keeps the operator's), Accepted when a part was."""
+    got: list[dict] = []
+
+    def get_report(payload: dict) -> dict:
+        if len(payload["componentVariable"]) > 2:
+            raise OcppFault("OccurrenceConstraintViolation", "more than 2")
+        got.append(payload)
+        return {"status": "Accepted" if len(got) == 2 else "EmptyResultSet"}
+
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD, version="2.0.1") as script:
+        script.charger.answer_with("GetReport", get_report)
+        await script.charger.call(
+            "NotifyReport",
+            {
+                "requestId": 1,
+                "generatedAt": "2026-01-01T12:00:00Z",
+                "seqNo": 0,
+                "reportData": [
+                    {
+                        "component": {"name": "DeviceDataCtrlr"},
+                        "variable": {"name": "ItemsPerMessage", "instance": "GetReport"},
+                        "variableAttribute": [{"type": "Actual", "value": "2"}],
+                    }
+                ],
+            },
+        )
+
+        def stored() -> bool:
+            with db.session() as s:
+                return (
+                    s.get(
+                        DeviceModelVariable,
+                        (DEMO_STATION, "DeviceDataCtrlr", "ItemsPerMessage[GetReport]"),
+                    )
+                    is not None
+                )
+
+        await eventually(stored)
+        wanted = [{"component": {"name": f"Ctrlr{i}"}} for i in range(3)]
+        payload = {"requestId": 40, "componentVariable": wanted}
+        reply = await command(api, "raw", {"action": "GetReport", "payload": payload})
+        assert reply.status_code == 200, reply.text
+        assert [(p["requestId"], len(p["componentVariable"])) for p in got] == [(40, 2), (41, 1)]
+        assert reply.json()["response"] == {"status": "Accepted"}
