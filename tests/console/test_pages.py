@@ -13,6 +13,7 @@ from ampflow.seed import DEMO_STATION
 from tests.access.helpers import PASSWORD as DRIVER_PASSWORD
 from tests.access.helpers import driver_account
 from tests.console.browser import sign_in
+from tests.console.form_schema import FORMS_JS, problems
 
 PAGES = {
     "/console": "Fleet",
@@ -37,11 +38,17 @@ async def test_every_page_opens_and_typed_controls_reach_the_api(
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     await sign_in(page, base_url, await operator("admin"))
+    forms = []
     for path, heading in PAGES.items():
         answer = await page.goto(base_url + path)
         assert answer is not None and answer.status == 200, path
         await expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+        forms += await page.evaluate(FORMS_JS)
     assert errors == []
+    assert len(forms) > 40
+    spec = (await live_api.get("/openapi.json")).json()
+    found = problems(spec, forms)
+    assert found == [], "\n".join(found)  # every field and choice is one the API accepts
 
     await page.goto(f"{base_url}/console/tariffs")
     await page.get_by_text("New tariff", exact=True).click()
