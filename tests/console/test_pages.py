@@ -110,5 +110,10 @@ async def test_driver_pages(seeded, api, live_api, page: Page, base_url):
     await expect(page.get_by_text("Price:")).to_contain_text("EUR")
     await page.get_by_role("link", name="My sessions and receipts").click()
     await expect(page.get_by_role("heading", name="My sessions")).to_be_visible()
+    forms = await page.evaluate(FORMS_JS)
+    await page.goto(f"{base_url}/driver/account")
+    forms += await page.evaluate(FORMS_JS)
+    spec = (await live_api.get("/openapi.json")).json()
+    assert len(forms) >= 4 and problems(spec, forms) == []
     answer = await page.goto(f"{base_url}/console")
     assert answer is not None and answer.status == 403  # a driver is no operator
