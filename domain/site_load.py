@@ -275,9 +275,17 @@ def allocate(
                 "left out of sharing"
             )
 
-    def room(extra: dict[str, float]) -> bool:
-        trial = {**currents, **extra}
-        return all(k.load(trial) <= k.capacity + 1e-6 for k in constraints)
+    # each constraint's load so far, and the constraints each connector takes part in
+    loads = [k.load(currents) for k in constraints]
+    members: dict[str, list[tuple[int, float]]] = {}
+    for i, k in enumerate(constraints):
+        for key, weight in k.weights.items():
+            members.setdefault(key, []).append((i, weight))
+
+    def room(key: str, amps: float) -> bool:
+        return all(
+            loads[i] + w * amps <= constraints[i].capacity + 1e-6 for i, w in members.get(key, [])
+        )
 
     # 2. admission at the minimum, by priority then arrival
     candidates = [c for c in connectors if c.active and c.controllable]
@@ -287,7 +295,7 @@ def allocate(
     admitted: list[ConnectorLoad] = []
     for c in candidates:
         cap, _ = _cap(c)
-        if cap < c.min_a or not room({c.key: c.min_a}):
+        if cap < c.min_a or not room(c.key, c.min_a):
             currents[c.key], status[c.key] = 0.0, "paused"
             reasons[c.key] = (
                 f"paused: the limit cannot give it the minimum {c.min_a:g} A "
@@ -297,10 +305,13 @@ def allocate(
             )
             continue
         currents[c.key] = c.min_a
+        for i, w in members.get(c.key, []):
+            loads[i] += w * c.min_a
         admitted.append(c)
     # 3. progressive filling, tier by tier
     for tier in sorted({c.priority for c in admitted}, reverse=True):
-        _fill([c for c in admitted if c.priority == tier], currents, constraints, reasons)
+        group = [c for c in admitted if c.priority == tier]
+        _fill(group, currents, constraints, loads, members, reasons)
     for c in admitted:
         currents[c.key] = max(_floor(currents[c.key]), c.min_a)
         status[c.key] = "charging"
@@ -338,9 +349,12 @@ def _fill(
     tier: list[ConnectorLoad],
     currents: dict[str, float],
     constraints: list[_Constraint],
+    loads: list[float],
+    members: dict[str, list[tuple[int, float]]],
     reasons: dict[str, str],
 ) -> None:
-    """Raise the tier's currents together until each hits its cap or a full constraint."""
+    """Raise the tier's currents together until each hits its cap or a full constraint
+    (`loads` is kept up to date; each round is linear in the tier's size)."""
     caps = {c.key: _cap(c) for c in tier}
     rising = {c.key for c in tier}
     for c in tier:
@@ -348,21 +362,27 @@ def _fill(
     while rising:
         # the level at which the next cap or constraint stops someone
         step = min(caps[k][0] - currents[k] for k in rising)
-        stopper: _Constraint | None = None
-        for k in constraints:
-            growth = sum(w for key, w in k.weights.items() if key in rising)
-            if growth <= 0:
+        growth = [0.0] * len(constraints)
+        for key in rising:
+            for i, w in members.get(key, []):
+                growth[i] += w
+        stopper: int | None = None
+        for i, k in enumerate(constraints):
+            if growth[i] <= 0:
                 continue
-            headroom = (k.capacity - k.load(currents)) / growth
+            headroom = (k.capacity - loads[i]) / growth[i]
             if headroom < step:
-                step, stopper = max(headroom, 0.0), k
+                step, stopper = max(headroom, 0.0), i
         for key in rising:
             currents[key] += step
+        for i in range(len(constraints)):
+            loads[i] += growth[i] * step
         done = {key for key in rising if currents[key] >= caps[key][0] - 1e-9}
         if stopper is not None:
-            full = {key for key in rising if stopper.weights.get(key, 0) > 0}
+            limit = constraints[stopper]
+            full = {key for key in rising if limit.weights.get(key, 0) > 0}
             for key in full - done:
-                reasons[key] = f"fair share of the {stopper.name} limit"
+                reasons[key] = f"fair share of the {limit.name} limit"
             done |= full
         if not done:  # numerical corner: nothing moved
             break

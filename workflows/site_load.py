@@ -49,11 +49,11 @@ _STORE = {
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10)),
 }
 _HORIZON = timedelta(hours=24)  # scheduled limit changes carried in a profile
-_RUN_REBALANCES = 500  # continue-as-new after this many rebalances (or when suggested)
+_RUN_REBALANCES = 200  # continue-as-new after this many rebalances (or when suggested)
 _ENDED = ("Available", "Unavailable", "Faulted")  # a connector with no EV any more
 LOWER_FIRST_PATCH = "site-load-lower-first"  # ADR-006: lowered allowances sent before raised
 HISTORY_CAP_PATCH = "site-load-history-cap"  # ADR-006: continue-as-new past _HISTORY_EVENTS
-_HISTORY_EVENTS = 5_000
+_HISTORY_EVENTS = 2_000  # a replay re-runs every rebalance of the run: keep runs short
 
 
 @workflow.defn(name=sl.SITE_LOAD)
@@ -66,6 +66,8 @@ class SiteLoad:
             key: ConnectorState.model_validate(value) for key, value in params.connectors.items()
         }
         self.snapshot: SiteSnapshot | None = None
+        self._indexed: SiteSnapshot | None = None
+        self._index: dict = {}
         self.reload = True  # read the site from the store before the next rebalance
         self.urgent = True
         self.metered = False
@@ -314,12 +316,14 @@ class SiteLoad:
     def _info(self, conn: ConnectorState):
         if self.snapshot is None:  # a new run (continue-as-new) before its first read
             return None
-        for station in self.snapshot.stations:
-            if station.station_id == conn.station_id:
-                for info in station.connectors:
-                    if info.connector_id == conn.connector_id:
-                        return info
-        return None
+        if self._indexed is not self.snapshot:
+            self._index = {
+                (station.station_id, info.connector_id): info
+                for station in self.snapshot.stations
+                for info in station.connectors
+            }
+            self._indexed = self.snapshot
+        return self._index.get((conn.station_id, conn.connector_id))
 
     def _station(self, station_id: str):
         assert self.snapshot is not None
