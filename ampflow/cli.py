@@ -47,7 +47,7 @@ def _api(settings: Settings, args: argparse.Namespace) -> None:
 def _dev(settings: Settings, args: argparse.Namespace) -> None:
     from ampflow.dev import run_dev
 
-    run_dev(settings, demo=args.demo)
+    run_dev(settings, demo=args.demo, fake_stripe=args.fake_stripe)
 
 
 def _charger_config(settings: Settings, args: argparse.Namespace):
@@ -208,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "dev":
             command.add_argument(
                 "--demo", type=int, default=0, metavar="N", help="add N virtual chargers VC-1…VC-N"
+            )
+            command.add_argument(
+                "--fake-stripe",
+                action="store_true",
+                help="card payments in Stripe test mode against the local fake Stripe of the "
+                "tests (guests can pay at /charge/{station}/{connector}; a source checkout only)",
             )
     return parser
 

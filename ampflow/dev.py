@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 
-from ampflow.dev_operator import ensure_dev_operator
+from ampflow.dev_operator import ensure_dev_operator, start_fake_stripe
 from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
 from ampflow.processes import (
     api_server,
@@ -31,8 +31,9 @@ from store.migrate import upgrade
 log = logging.getLogger("ampflow.dev")
 
 
-def run_dev(settings: Settings, demo: int = 0) -> None:
+def run_dev(settings: Settings, demo: int = 0, fake_stripe: bool = False) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stripe = start_fake_stripe(settings) if fake_stripe else None
     if not settings.admin_api_key:
         settings.admin_api_key = dev_admin_key(settings.data_dir)
     if not settings.temporal_codec_keys:  # the payload codec's key, kept like the API key
@@ -64,6 +65,8 @@ def run_dev(settings: Settings, demo: int = 0) -> None:
     finally:
         if temporal is not None:
             stop_process(temporal)
+        if stripe is not None:
+            stripe.stop()
         log.info("stopped")
 
 
@@ -141,7 +144,13 @@ def _print_banner(settings: Settings, console_login: tuple[str, str] = ("", ""))
         f"  Console        {settings.api_base_url}/console   (sign in: {console_login[0]} / "
         f"{console_login[1]})\n"
         f"  API + docs     {settings.api_base_url}/docs\n"
-        f"  OCPP gateway   ws://{settings.gateway_host}:{settings.gateway_port}/ocpp/{{station_id}}\n"
+        + (
+            f"  Guest payment  {settings.api_base_url}/charge/{DEMO_STATION}/1   (Stripe test "
+            "mode, the fake Stripe)\n"
+            if (settings.stripe_api_key or "").startswith("sk_test_ampflow_dev")
+            else ""
+        )
+        + f"  OCPP gateway   ws://{settings.gateway_host}:{settings.gateway_port}/ocpp/{{station_id}}\n"
         f"  Temporal UI    {ui}\n"
         f"  Temporal       {settings.temporal_target}\n"
         f"  Operator key   X-API-Key: {settings.admin_api_key}\n"

@@ -1,14 +1,17 @@
-"""The dev stack's console account: an admin operator whose password is generated once and kept
-in the data dir (like the dev API key), so the console needs no API key in the browser."""
+"""The dev stack's console: an admin operator whose password is generated once and kept in the
+data dir (like the dev API key), so the console needs no API key in the browser; and, on request,
+the fake Stripe of the tests as the card provider, so guests can pay in test mode."""
 
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 
 from sqlmodel import select
 
 from api.security import hash_password
+from runtime.settings import Settings
 from store.access_tables import Operator
 from store.db import Database
 
@@ -36,3 +39,18 @@ def ensure_dev_operator(db: Database, data_dir: Path) -> tuple[str, str]:
             session.add(row)
             session.commit()
     return DEV_OPERATOR_EMAIL, password
+
+
+def start_fake_stripe(settings: Settings):
+    """Serve the tests' fake Stripe (in memory) and point the settings at it in test mode."""
+    checkout = Path(__file__).resolve().parents[1]  # the repository, where tests/fakes lives
+    if (checkout / "tests" / "fakes").is_dir() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))
+    try:
+        from tests.fakes.fake_stripe import FakeStripe
+    except ImportError as err:  # an installed package without the repository's tests/
+        raise SystemExit("--fake-stripe needs a source checkout (tests/fakes)") from err
+    fake = FakeStripe()
+    settings.stripe_api_key = "sk_test_ampflow_dev"
+    settings.stripe_api_base = fake.start()
+    return fake
