@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.console.inner import Api
+from api.console.inner import Api, seg
 from api.console.render import page
 from api.console.streams import session_stream, view_of
 from api.deps import PrincipalDep
@@ -41,8 +41,8 @@ async def history_page(request: Request, caller: PrincipalDep):
 
 
 async def _view(api: Api, session_id: str) -> dict:
-    detail = await api.get(f"/me/sessions/{session_id}")
-    receipt = f"/me/sessions/{session_id}/receipt" if detail.get("has_receipt") else None
+    detail = await api.get(f"/me/sessions/{seg(session_id)}")
+    receipt = f"/me/sessions/{seg(session_id)}/receipt" if detail.get("has_receipt") else None
     return view_of(detail, receipt_url=receipt, receipt_pdf_url=receipt and receipt + ".pdf")
 
 
@@ -54,7 +54,7 @@ async def session_page(request: Request, session_id: str, caller: PrincipalDep):
         "driver_session.html",
         caller,
         title="My session",
-        session=await api.get(f"/me/sessions/{session_id}"),
+        session=await api.get(f"/me/sessions/{seg(session_id)}"),
         view=await _view(api, session_id),
     )
 
@@ -63,7 +63,7 @@ async def session_page(request: Request, session_id: str, caller: PrincipalDep):
 async def session_page_stream(request: Request, session_id: str, caller: PrincipalDep):
     """The driver's own session, live (SSE): the API checks it is theirs."""
     api = Api(request, caller)
-    await api.get(f"/me/sessions/{session_id}")
+    await api.get(f"/me/sessions/{seg(session_id)}")
     return session_stream(request, lambda: _view(api, session_id))
 
 

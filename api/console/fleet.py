@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.console.inner import Api, ApiError
+from api.console.inner import Api, ApiError, seg
 from api.console.render import page
 from api.deps import ID_MAX, PrincipalDep
 
@@ -76,9 +76,9 @@ async def station_page(
     config: bool = False,
 ):
     api = Api(request, caller)
-    station = await api.get(f"/stations/{station_id}")
+    station = await api.get(f"/stations/{seg(station_id)}")
     messages = await api.get(
-        f"/stations/{station_id}/messages",
+        f"/stations/{seg(station_id)}/messages",
         order="desc",
         before_id=before_id,
         action=action,
@@ -100,10 +100,10 @@ async def station_page(
         sessions=await api.maybe("/sessions", [], station_id=station_id, limit=20),
         alerts=await api.maybe("/alerts", [], station_id=station_id, state="all", limit=20),
         jobs=await api.maybe("/maintenance/jobs", [], station_id=station_id, limit=20),
-        commands=await api.maybe(f"/stations/{station_id}/commands", []),
+        commands=await api.maybe(f"/stations/{seg(station_id)}/commands", []),
         firmware=await api.maybe("/firmware", []),
-        local_list=await api.maybe(f"/stations/{station_id}/local-list"),
-        device_model=await api.maybe(f"/stations/{station_id}/device-model"),
+        local_list=await api.maybe(f"/stations/{seg(station_id)}/local-list"),
+        device_model=await api.maybe(f"/stations/{seg(station_id)}/device-model"),
         configuration=await _configuration(api, station) if config else None,
         config=config,
     )
@@ -114,6 +114,6 @@ async def _configuration(api: Api, station: dict) -> dict | None:
     if not station["connected"] or api.caller.role.value not in ("admin", "technician"):
         return None
     try:
-        return await api.get(f"/stations/{station['id']}/configuration")
+        return await api.get(f"/stations/{seg(station['id'])}/configuration")
     except ApiError as err:
         return {"error": err.message}

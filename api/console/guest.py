@@ -19,7 +19,7 @@ from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 from temporalio.service import RPCError
 
-from api.console.inner import Api
+from api.console.inner import Api, seg
 from api.console.render import page
 from api.console.streams import RUNNING, session_stream, view_of
 from api.deps import PrincipalDep
@@ -46,7 +46,7 @@ async def charge_page(
 ):
     api = Api(request, caller)
     price = await api.get(
-        f"/stations/{station_id}/price-preview",
+        f"/stations/{seg(station_id)}/price-preview",
         connector_id=connector_id,
         energy_wh=20_000,
         duration_s=3600,
@@ -67,7 +67,7 @@ async def charge_page(
 @router.get("/guest/{token}")
 async def guest_page(request: Request, token: str, caller: PrincipalDep):
     api = Api(request, caller)
-    payment = await api.get(f"/pay/{token}")
+    payment = await api.get(f"/pay/{seg(token)}")
     return page(
         request,
         "guest.html",
@@ -173,6 +173,6 @@ async def _guest_view(request: Request, token: str) -> dict[str, Any]:
             detail["live"] = live if isinstance(live, dict) else live.model_dump(mode="json")
         except RPCError:
             pass
-    receipt = f"/receipts/{token}" if has_receipt else None
+    receipt = f"/receipts/{seg(token)}" if has_receipt else None
     view = view_of(detail, receipt_url=receipt, receipt_pdf_url=receipt and receipt + ".pdf")
     return {**view, "payment": guest.status}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import Request
@@ -25,6 +26,11 @@ class ApiError(Exception):
 
     status: int
     message: str
+
+
+def seg(value: object) -> str:
+    """A value as one path segment of an inner request (`/`, `?` and `#` escaped)."""
+    return quote(str(value), safe="")
 
 
 def message_of(response: httpx.Response) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.console.inner import Api
+from api.console.inner import Api, seg
 from api.console.render import page
 from api.console.streams import session_stream
 from api.deps import PrincipalDep
@@ -39,11 +39,11 @@ async def maintenance_page(
 @router.get("/console/maintenance/{workflow_id}")
 async def job_page(request: Request, workflow_id: str, caller: PrincipalDep):
     api = Api(request, caller)
-    job = await api.get(f"/maintenance/jobs/{workflow_id}")
+    job = await api.get(f"/maintenance/jobs/{seg(workflow_id)}")
     rollout = None
     if job["kind"] == "firmware_rollout":
         name = workflow_id.removeprefix("rollout-")
-        rollout = await api.maybe(f"/rollouts/{name}")
+        rollout = await api.maybe(f"/rollouts/{seg(name)}")
     return page(
         request,
         "job.html",
@@ -56,7 +56,7 @@ async def job_page(request: Request, workflow_id: str, caller: PrincipalDep):
 
 
 async def _job_view(api: Api, workflow_id: str) -> dict:
-    job = await api.get(f"/maintenance/jobs/{workflow_id}")
+    job = await api.get(f"/maintenance/jobs/{seg(workflow_id)}")
     return {
         "job": workflow_id,
         "station_id": job.get("station_id"),
@@ -71,5 +71,5 @@ async def job_stream(request: Request, workflow_id: str, caller: PrincipalDep):
     """A job's state and progress, live (SSE): pushed when its station reports, else every few
     seconds until the job ends."""
     api = Api(request, caller)
-    await api.get(f"/maintenance/jobs/{workflow_id}")  # 404 / 403 before the stream starts
+    await api.get(f"/maintenance/jobs/{seg(workflow_id)}")  # 404 / 403 before the stream starts
     return session_stream(request, lambda: _job_view(api, workflow_id), name="job")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.console.inner import Api
+from api.console.inner import Api, seg
 from api.console.render import page
 from api.console.streams import session_stream, view_of
 from api.deps import ID_MAX, PrincipalDep
@@ -33,7 +33,7 @@ async def sessions_page(
 ):
     api = Api(request, caller)
     if q:  # a session id: straight to it
-        found = await api.maybe(f"/sessions/{q.strip()}")
+        found = await api.maybe(f"/sessions/{seg(q.strip())}")
         if found:
             return await session_page(request, found["id"], caller)
     rows = await api.get(
@@ -66,15 +66,15 @@ async def sessions_page(
 
 
 async def _view(api: Api, session_id: str) -> dict:
-    detail = await api.get(f"/sessions/{session_id}")
-    receipt = f"/sessions/{session_id}/receipt" if detail.get("receipt") else None
+    detail = await api.get(f"/sessions/{seg(session_id)}")
+    receipt = f"/sessions/{seg(session_id)}/receipt" if detail.get("receipt") else None
     return view_of(detail, receipt_url=receipt, receipt_pdf_url=receipt and receipt + ".pdf")
 
 
 @router.get("/console/sessions/{session_id}")
 async def session_page(request: Request, session_id: str, caller: PrincipalDep):
     api = Api(request, caller)
-    detail = await api.get(f"/sessions/{session_id}")
+    detail = await api.get(f"/sessions/{seg(session_id)}")
     return page(
         request,
         "session.html",
@@ -82,7 +82,7 @@ async def session_page(request: Request, session_id: str, caller: PrincipalDep):
         title=f"Session {session_id}",
         session=detail,
         view=await _view(api, session_id),
-        payments=await api.maybe(f"/sessions/{session_id}/payments"),
+        payments=await api.maybe(f"/sessions/{seg(session_id)}/payments"),
     )
 
 
@@ -90,5 +90,5 @@ async def session_page(request: Request, session_id: str, caller: PrincipalDep):
 async def session_page_stream(request: Request, session_id: str, caller: PrincipalDep):
     """The session page's live view (SSE): this session only."""
     api = Api(request, caller)
-    await api.get(f"/sessions/{session_id}")  # 404 / 403 before the stream starts
+    await api.get(f"/sessions/{seg(session_id)}")  # 404 / 403 before the stream starts
     return session_stream(request, lambda: _view(api, session_id))
