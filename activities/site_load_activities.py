@@ -77,6 +77,7 @@ class SiteLoadActivities:
                     station_id=s.id,
                     version=s.connected_version,
                     connected=s.connected,
+                    task_queue=s.gateway_queue if s.connected else None,
                     connectors=[
                         connector_info(specs.get((s.id, n)), n)
                         for n in range(1, s.connector_count + 1)

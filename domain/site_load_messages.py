@@ -33,6 +33,7 @@ class StationInfo(BaseModel):
     connected: bool = False
     connectors: list[ConnectorInfo] = Field(default_factory=list)
     max_periods: int | None = None  # ChargingScheduleMaxPeriods / PeriodsPerSchedule if known
+    task_queue: str | None = None  # the command queue of the gateway holding its socket
 
 
 class ActiveSession(BaseModel):

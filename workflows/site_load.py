@@ -229,6 +229,7 @@ class SiteLoad:
                     SiteLoadActivities.load_site, self.site_id, **_STORE
                 )
                 self._adopt_sessions()
+                sender.seed(self.snapshot.stations)
             if self.snapshot is None or self.snapshot.limits is None:
                 await self._clear_all(sender)
                 self.view = SiteLoadView(site_id=self.site_id, managed=False, at=workflow.now())

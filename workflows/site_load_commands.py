@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.command_activities import CommandActivities
     from domain import commands
     from domain.commands import CommandResult, StationCommand, StationRoute
+    from domain.site_load_messages import StationInfo
 
 _OUTCOMES = {
     commands.STATION_OFFLINE: "offline",
@@ -37,6 +38,18 @@ class Sender:
     def __init__(self, site_id: str) -> None:
         self.site_id = site_id
         self.routes: dict[str, StationRoute] = {}
+
+    def seed(self, stations: list[StationInfo]) -> None:
+        """Routes as the site's snapshot read them: one store read instead of one activity per
+        station (a failed command forgets its station's route; it is looked up again)."""
+        for station in stations:
+            if station.connected and station.task_queue:
+                self.routes[station.station_id] = StationRoute(
+                    station_id=station.station_id,
+                    connected=True,
+                    task_queue=station.task_queue,
+                    version=station.version,
+                )
 
     def forget(self, station_id: str) -> None:
         self.routes.pop(station_id, None)
