@@ -32,6 +32,7 @@ from api.routes.me import router as me_router
 from api.routes.operators import router as operators_router
 from api.routes.reports import router as reports_router
 from api.routes.site_load import router as site_load_router
+from api.routes.station_certificates import router as station_certificates_router
 from api.routes.station_reports import customer_router as customer_information_router
 from api.routes.station_reports import router as station_reports_router
 from api.routes.uploads import router as uploads_router
@@ -91,6 +92,7 @@ def create_app(
     app.include_router(codec_router)  # Temporal codec server for the UI and CLI
     app.include_router(station_reports_router)
     app.include_router(customer_information_router)
+    app.include_router(station_certificates_router)
     app.include_router(site_load_router)  # smart charging
     for monitoring in (live_router, alerts_router, analytics_router, reports_router):
         app.include_router(monitoring)

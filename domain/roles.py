@@ -133,6 +133,9 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /stations/{station_id}/reports/{kind}/{request_id}": READ,
     "GET /stations/{station_id}/customer-information/{request_id}": PERSONAL_DATA,
     "GET /stations/{station_id}/customer-information/{request_id}/text": PERSONAL_DATA,
+    # station certificates the operator's CA signed (api/routes/station_certificates.py)
+    "GET /stations/{station_id}/certificates": READ,
+    "POST /stations/{station_id}/certificates/renew": STATION_OPS,
     # tariffs (api/routes/tariffs.py)
     "POST /tariffs": ADMIN,
     "GET /tariffs": READ,
