@@ -70,7 +70,7 @@ async def test_marked_station_boots_pending_is_limited_and_accepted_once_approve
         async def connected() -> bool:
             return (await api.get(f"/stations/{DEMO_STATION}")).json().get("connected") is True
 
-        await eventually(connected, timeout=15)
+        await eventually(connected, timeout=30)
         for name, params in (
             ("get_configuration", READ[version]),
             ("change_configuration", WRITE[version]),

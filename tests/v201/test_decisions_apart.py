@@ -4,15 +4,19 @@ session number: the sessions before and after them are numbered one after the ot
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from tests.helpers import charger_session_result, eventually
 from tests.stations import demo_201
 from workflows import contract
 
 
-async def _kinds(client) -> dict[str, str]:
+async def _kinds(client, since: str) -> dict[str, str]:
+    """This test's workflows (the dev server is shared by the whole test run)."""
     found = {}
-    async for execution in client.list_workflows(f'StationId="{DEMO_STATION}"'):
+    query = f'StationId="{DEMO_STATION}" AND StartTime >= "{since}"'
+    async for execution in client.list_workflows(query):
         kind = execution.typed_search_attributes.get(contract.SESSION_KIND)
         found[execution.id] = kind
     return found
@@ -21,6 +25,7 @@ async def _kinds(client) -> dict[str, str]:
 async def test_decisions_are_apart_from_sessions_and_take_no_number(
     seeded, worker, gateway_url, temporal_client
 ):
+    since = datetime.now(UTC).isoformat()
     async with demo_201(gateway_url) as station:
         first = station.transaction(1, DEMO_TAG)
         await station.event(first.started())
@@ -38,7 +43,7 @@ async def test_decisions_are_apart_from_sessions_and_take_no_number(
     assert numbers[1] == numbers[0] + 1
 
     async def all_listed() -> dict[str, str] | None:
-        kinds = await _kinds(temporal_client)
+        kinds = await _kinds(temporal_client, since)
         return kinds if len(kinds) == 4 else None
 
     kinds = await eventually(all_listed)
@@ -49,7 +54,8 @@ async def test_decisions_are_apart_from_sessions_and_take_no_number(
     only_sessions = [
         e.id
         async for e in temporal_client.list_workflows(
-            f'StationId="{DEMO_STATION}" AND SessionKind="{contract.KIND_SESSION}"'
+            f'StationId="{DEMO_STATION}" AND SessionKind="{contract.KIND_SESSION}" '
+            f'AND StartTime >= "{since}"'
         )
     ]
     assert set(only_sessions) == sessions
