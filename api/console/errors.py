@@ -11,12 +11,16 @@ from starlette.exceptions import HTTPException
 from api.console.inner import ApiError
 from api.console.render import page
 
-PAGE_PREFIXES = ("/console", "/driver", "/charge")
+PAGE_SECTIONS = frozenset({"console", "driver", "charge"})
 
 
 def is_page(request: Request) -> bool:
-    path = request.url.path
-    return path == "/" or path.startswith(PAGE_PREFIXES)
+    """A page (HTML), not a JSON route: `/`, `/console…`, `/driver…`, `/charge…` and a guest's
+    `/guest/{token}` (never `/drivers…`, nor the guest's JSON and stream routes)."""
+    parts = request.url.path.strip("/").split("/")
+    if parts == [""] or parts[0] in PAGE_SECTIONS:
+        return True
+    return parts[0] == "guest" and len(parts) == 2
 
 
 def _sign_in_page(request: Request) -> str:

@@ -44,6 +44,15 @@ PUBLIC_BY_DESIGN = {
     "/uploads/{token}/{file_name}": "chargers upload diagnostics by a per-request token",
     "/tariffs/{tariff_id}/preview": "public price information",
     "/stations/{station_id}/price-preview": "public price information",
+    "/": "leads to the console",
+    "/console/login": "the console's sign-in (checked by /auth/operators/token)",
+    "/console/logout": "the console's sign-out (the session cookie and its CSRF token)",
+    "/driver/login": "the driver pages' sign-in (checked by /auth/token)",
+    "/driver/logout": "the driver pages' sign-out",
+    "/charge/{station_id}/{connector_id}": "a charger's QR code: the price before paying",
+    "/guest/{token}": "a guest's payment by its token",
+    "/guest/{token}/live": "a guest's session by its payment token",
+    "/guest/{token}/pay": "a guest pays (Stripe test mode only)",
 }
 
 
