@@ -99,6 +99,8 @@ class SessionBridge:
         # (two updates racing into a just-started workflow stall it for a task timeout).
         self._recording: dict[str, asyncio.Task] = {}
         self._charging_states: OrderedDict[tuple[str, str], str] = OrderedDict()
+        # 2.0.1 seqNos seen per transaction (E14: a gap at the end means messages are queued).
+        self._seq_nos: OrderedDict[tuple[str, str], set[int]] = OrderedDict()
 
     async def authorize(self, station_id: str, id_token: str, message_id: str) -> Authorization:
         """Decide on a presented credential: at the gateway when the store settles it, else
@@ -374,6 +376,16 @@ class SessionBridge:
         workflow_id = contract.session_workflow_id(station_id, key)
         await self.outbox.put(station_id, workflow_id, "status", update)  # after its start
         self._remember(self._charging_states, (station_id, key), update.status)
+
+    def missing_seq_nos(self, station_id: str, transaction_id: str, seq_no: int) -> list[int]:
+        """Note a TransactionEvent's seqNo; the numbers below it, since the first this gateway
+        saw for the transaction, that have not arrived (none for a first sight)."""
+        key = (station_id, transaction_id)
+        seen = self._seq_nos.get(key) or set()
+        seen.add(seq_no)
+        self._remember(self._seq_nos, key, seen, limit=10_000)
+        first = min(seen)
+        return [n for n in range(first, seq_no) if n not in seen][:100]
 
     def answered(self, key: tuple) -> dict | None:
         """The answer already given to this transaction event (None: not handled yet)."""

@@ -22,7 +22,9 @@ reopened.
 Every answer carries idTokenInfo when the event carried an idToken. Offline events (E12:
 `offline` true, past timestamps) take the same path. A retransmission (same transaction,
 eventType, seqNo and timestamp) gets the first answer again with no side effect repeated. Unknown
-transactions are acknowledged (a CALLERROR makes chargers retry forever) and recorded once.
+transactions are acknowledged (a CALLERROR makes chargers retry forever) and recorded once. An
+Ended with seqNos missing before it makes the CSMS ask the charger for the transaction's status
+(E14 GetTransactionStatus) once the Ended is answered, and record the answer.
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ async def transaction_event(conn: StationConnection, payload: dict, unique_id: s
         log.info("%s repeated TransactionEvent %s; same answer", conn.station_id, seen[1:])
         return cached
     event = parse_event(conn.station_id, payload, await _key(conn, payload))
+    missing = bridge.missing_seq_nos(conn.station_id, event.transaction_id, event.seq_no)
     rows = sample_rows(
         conn.station_id,
         event.evse_id or 0,
@@ -131,6 +134,8 @@ async def transaction_event(conn: StationConnection, payload: dict, unique_id: s
         await conn.services.recorder.store_samples(rows)
         handler = _updated if event.event_type == "Updated" else _ended
         answer = await handler(conn, event, rows, unique_id)
+        if event.event_type == "Ended" and missing:
+            conn.after_answer(unique_id, lambda: _ask_transaction_status(conn, event, missing))
     bridge.remember_answer(seen, answer)
     return answer
 
@@ -326,3 +331,28 @@ async def _answer_with_decision(conn: StationConnection, event: TxEvent, unique_
 async def _record_once(conn: StationConnection, kind: str, event: TxEvent) -> None:
     if conn.services.bridge.first_time((conn.station_id, kind, event.transaction_id)):
         await conn.services.store.record_event(conn.station_id, kind, event.facts())
+
+
+async def _ask_transaction_status(
+    conn: StationConnection, event: TxEvent, missing: list[int]
+) -> None:
+    """E14: an Ended arrived with seqNos missing before it, so the charger may still hold queued
+    events of the transaction: ask it (GetTransactionStatus) and record what it says; the queued
+    events then arrive and take the usual path."""
+    try:
+        answer = await conn.call("GetTransactionStatus", {"transactionId": event.transaction_id})
+    except Exception as error:  # the charger is gone or refuses: its queue comes when it can
+        log.info("%s GetTransactionStatus not answered (%s)", conn.station_id, error)
+        return
+    log.info(
+        "%s transaction %s ended with seqNo %s missing: %s",
+        conn.station_id,
+        event.transaction_id,
+        missing,
+        answer,
+    )
+    await conn.services.store.record_event(
+        conn.station_id,
+        "TransactionStatusAsked",
+        {**event.facts(), "missingSeqNos": missing, "answer": answer},
+    )

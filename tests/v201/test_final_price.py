@@ -69,3 +69,19 @@ async def test_a_refused_transaction_is_told_it_is_free(seeded, worker, gateway_
         await station.event(tx.updated(wh=1_500))
         ended = await station.event(tx.ended())
     assert ended["totalCost"] == 0
+
+
+async def test_plug_in_first_then_authorized_is_priced_at_the_end(seeded, worker, gateway_url):
+    """OCTT TC_I_02 (I03.FR.02) as the OCA tool drives it: cable first, then the card, charging,
+    the stop, and Ended from the EV's side (EVCommunicationLost) with the register at 6 kWh."""
+    async with demo_201(gateway_url) as station:
+        tx = station.transaction(1, None)
+        await station.event(tx.started("CablePluggedIn", with_token=False))
+        assert (await station.authorize(DEMO_TAG))["status"] == "Accepted"
+        token = {"idToken": DEMO_TAG, "type": "ISO14443"}
+        await station.event(tx.updated(id_token=token, trigger="Authorized"))
+        await station.event(tx.updated(wh=5_000, trigger="ChargingStateChanged"))
+        await station.event(tx.updated(trigger="StopAuthorized", id_token=token))
+        await station.event(tx.updated(charging_state="EVConnected", after=timedelta(minutes=1)))
+        ended = await station.event(tx.ended("EVDisconnected", "EVCommunicationLost"))
+    assert ended["totalCost"] > 0
