@@ -215,3 +215,33 @@ async def test_the_ev_charging_needs_of_a_201_ev_cap_its_share(
     view = (await api.get(f"/sites/{site}/load")).json()
     given = {c["station_id"]: c for c in view["allocation"]["connectors"]}
     assert "the EV's maximum 8 A" in given["EN-1"]["reason"]
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_an_offline_charger_keeps_its_last_allowance_in_the_count(
+    version, settings, seeded, worker, gateway, api, make_charger
+):
+    settings.site_load_rebalance_s = REBALANCE_S
+    stations = ["OF-1", "OF-2", "OF-3"]
+    site = f"offline-{version}-{settings.task_queue}"
+    await managed_site(api, site, stations, limit_a=20)
+    chargers = [await start_charger(make_charger, s, version) for s in stations]
+    for charger in chargers:
+        await eventually(lambda c=charger: has_station_default(c) or None, timeout=30)
+        await charger.sessions.start_local("DEMO-TAG", 1)
+    await eventually(lambda: all(near(c, 6.6) for c in chargers), timeout=30)
+    await chargers[0].go_offline()  # still charging at its 6.6 A, out of our reach
+    view = await eventually(lambda: offline_view(api, site), timeout=30)
+    assert "offline" in view["OF-1"]["reason"]
+    await chargers[1].sessions.unplug(1)
+    # OF-3 gets what OF-2 left, but OF-1 is still counted: 20 - 6.6, not its 16 A maximum
+    await eventually(lambda: near(chargers[2], 13.4), timeout=30)
+    spans = over_limit_spans(chargers, watts(20))
+    assert all(seconds <= ALLOWED_S for _, seconds in spans), spans
+
+
+async def offline_view(api, site: str) -> dict | None:
+    view = (await api.get(f"/sites/{site}/load")).json()
+    given = {c["station_id"]: c for c in (view["allocation"] or {}).get("connectors", [])}
+    fixed = given.get("OF-1", {}).get("status") == "fixed"
+    return given if fixed else None
