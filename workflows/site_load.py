@@ -207,6 +207,7 @@ class SiteLoad:
     def ev_needs(self, needs: EvNeeds) -> None:
         conn = self._conn(needs.station_id, needs.connector_id)
         conn.ev_max_a = needs.max_current_a
+        conn.periods = None  # the needs were answered Accepted: a profile follows (K15)
         self.urgent = True
 
     @workflow.query(name=sl.QUERY_ALLOCATION)
