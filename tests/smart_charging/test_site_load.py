@@ -245,3 +245,39 @@ async def offline_view(api, site: str) -> dict | None:
     given = {c["station_id"]: c for c in (view["allocation"] or {}).get("connectors", [])}
     fixed = given.get("OF-1", {}).get("status") == "fixed"
     return given if fixed else None
+
+
+async def test_a_priority_group_is_served_first_and_a_lower_one_waits(
+    settings, seeded, worker, gateway, api, make_charger, db
+):
+    """10 A for two EVs cannot give both 6 A: the fleet EV charges although it came second,
+    the other is paused at 0 A (never offered less than 6 A) and resumes when the fleet EV
+    leaves."""
+    from sqlalchemy import text
+
+    settings.site_load_rebalance_s = REBALANCE_S
+    with db.session() as session:
+        session.exec(  # type: ignore[call-overload]
+            text(
+                "INSERT INTO id_tokens (token, token_type, status, driver_id, group_id) "
+                "SELECT 'FLEET-TAG', 'ISO14443', 'Accepted', driver_id, 'fleet' FROM id_tokens "
+                "WHERE token = 'DEMO-TAG'"
+            )
+        )
+    site = f"priority-{settings.task_queue}"
+    await managed_site(api, site, ["PR-1", "PR-2"], limit_a=10, group_priorities={"fleet": 1})
+    chargers = [await start_charger(make_charger, s, "1.6") for s in ("PR-1", "PR-2")]
+    for charger in chargers:
+        await eventually(lambda c=charger: has_station_default(c) or None, timeout=30)
+    await chargers[0].sessions.start_local("DEMO-TAG", 1)
+    await eventually(lambda: near(chargers[0], 10), timeout=30)
+    await chargers[1].sessions.start_local("FLEET-TAG", 1)
+    await eventually(lambda: near(chargers[1], 10) and near(chargers[0], 0), timeout=30)
+    view = (await api.get(f"/sites/{site}/load")).json()
+    given = {c["station_id"]: c for c in view["allocation"]["connectors"]}
+    assert given["PR-1"]["status"] == "paused" and given["PR-1"]["current_a"] == 0
+    assert "cannot give it the minimum" in given["PR-1"]["reason"]
+    await chargers[1].sessions.unplug(1)
+    await eventually(lambda: near(chargers[0], 10), timeout=30)
+    spans = over_limit_spans(chargers, watts(10))
+    assert all(seconds <= ALLOWED_S for _, seconds in spans), spans
