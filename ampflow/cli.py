@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ampflow.devstack import PortInUse
 from ampflow.logging_json import configure as configure_logging
 from ampflow.processes import resolve_database_url, run_api, run_gateway, run_worker
 from runtime.settings import Settings, get_settings
@@ -275,6 +276,9 @@ def main(argv: list[str] | None = None) -> None:
         handler(settings, args)
     except KeyboardInterrupt:
         sys.exit(130)
+    except PortInUse as busy:
+        print(f"ampflow {args.command}: {busy}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -26,14 +26,31 @@ def temporal_cli() -> str:
     return found
 
 
-def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> None:
+class PortInUse(RuntimeError):
+    """A port the dev stack needs is already taken."""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already accepts connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(
+    host: str, port: int, timeout_s: float = 30.0, process: subprocess.Popen | None = None
+) -> None:
+    """Wait until host:port accepts connections; `process` is what should open it (an early
+    exit of it is reported at once, with no wait)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
+        if process is not None and process.poll() is not None:
+            raise PortInUse(f"the process meant to listen on {host}:{port} exited")
+        if port_in_use(host, port):
+            return
+        time.sleep(0.1)
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
 
 
@@ -82,14 +99,19 @@ def start_temporal_dev_server(
         ]
     for key in SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{key.name}=Keyword"]
+    for taken in (port, ui_port):
+        if taken is not None and port_in_use("127.0.0.1", taken):
+            # Something else answers there (often an earlier dev stack still stopping): using
+            # it would run this stack on another server's state until that one exits.
+            raise PortInUse(f"port {taken} is in use: is another Ampflow or Temporal running?")
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     # Its own session: a Ctrl-C in the terminal reaches us, and we stop it after the workers.
     process = subprocess.Popen(
         args, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
-        wait_for_port("127.0.0.1", port, timeout_s=60)
-    except TimeoutError:
+        wait_for_port("127.0.0.1", port, timeout_s=60, process=process)
+    except (TimeoutError, PortInUse):
         process.kill()
         raise
     log.info("Temporal dev server on 127.0.0.1:%d (pid %d)", port, process.pid)
