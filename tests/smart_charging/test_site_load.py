@@ -174,7 +174,7 @@ async def test_a_lower_scheduled_limit_takes_effect_at_its_boundary(
         schedule_sent = sent["chargingSchedule"]
         schedule_sent = schedule_sent[0] if isinstance(schedule_sent, list) else schedule_sent
         limits_sent = [p["limit"] for p in schedule_sent["chargingSchedulePeriod"]]
-        assert limits_sent[:2] == [16, 6], (boundary, charger.journal.find("profile_set"))
+        assert limits_sent[:2] == [16, 6], (boundary, sent_profiles(charger))
     await asyncio.sleep(METER_INTERVAL_S * 2)  # a reading or two under the new limit
     late = [
         (at, w)
@@ -281,3 +281,15 @@ async def test_a_priority_group_is_served_first_and_a_lower_one_waits(
     await eventually(lambda: near(chargers[0], 10), timeout=30)
     spans = over_limit_spans(chargers, watts(10))
     assert all(seconds <= ALLOWED_S for _, seconds in spans), spans
+
+
+def sent_profiles(charger) -> list[tuple[str, int, str, list]]:
+    """(time, connector, purpose, limits) of every profile the charger installed."""
+    out = []
+    for entry in charger.journal.find("profile_set"):
+        raw = entry["profile"]
+        schedule = raw["chargingSchedule"]
+        schedule = schedule[0] if isinstance(schedule, list) else schedule
+        limits = [p["limit"] for p in schedule["chargingSchedulePeriod"]]
+        out.append((entry["t"], entry["connector"], raw["chargingProfilePurpose"], limits))
+    return out
