@@ -40,6 +40,7 @@ def _cost_message_status(p: dict) -> str:
     )
     return "Accepted" if fields_ok else "Rejected"
 
+
 class Protocol16(SmartCharging16, Maintenance16):
     version = "1.6"
 
