@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint format bench clean
+.PHONY: dev test lint format bench clean chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml constraints.txt
 dev: $(STAMP)
 	$(BIN)/ampflow dev
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The console's browser tests drive Debian's Chromium: installed here when missing and apt can
+# (as root); otherwise those tests say how to install it.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq chromium; } || true
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
