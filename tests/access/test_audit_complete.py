@@ -134,6 +134,10 @@ OPERATOR_WRITES: list[tuple[str, str, dict | None]] = [
     ("POST /locations", "/locations", {"id": "L1", "name": "Audit site"}),
     ("PATCH /locations/{location_id}", "/locations/L1", {"city": "Berlin"}),
     ("PUT /stations/{station_id}/location", "/stations/DEMO-1/location", {"location_id": "L1"}),
+    ("PUT /sites/{site_id}/load-limit", "/sites/L1/load-limit", {"limit_a": 32}),
+    ("PUT /stations/{station_id}/load-limit", "/stations/DEMO-1/load-limit", {"limit_a": 16}),
+    ("DELETE /stations/{station_id}/load-limit", "/stations/DEMO-1/load-limit", None),
+    ("DELETE /sites/{site_id}/load-limit", "/sites/L1/load-limit", None),
     (
         "PUT /stations/{station_id}/connectors/{connector_id}/spec",
         "/stations/DEMO-1/connectors/1/spec",

@@ -22,7 +22,7 @@ async def test_monitoring_routes_never_fail_on_empty_input(seeded, api, temporal
         for method in context.methods or ()
         if method not in ("HEAD", "OPTIONS")
     )
-    assert len(routes) == 27
+    assert len(routes) == 31
     try:
         for method, template in routes:
             path = re.sub(r"\{[^}]+\}", "999999", template)
