@@ -9,6 +9,7 @@ delivered from there, so none is lost to a crash or an outage.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -384,8 +385,11 @@ class SessionBridge:
         seen = self._seq_nos.get(key) or set()
         seen.add(seq_no)
         self._remember(self._seq_nos, key, seen, limit=10_000)
-        first = min(seen)
-        return [n for n in range(first, seq_no) if n not in seen][:100]
+        if seq_no - min(seen) < len(seen):
+            return []  # every number since the first has arrived
+        # At most len(seen) + 100 steps, whatever seqNo a charger sends.
+        gaps = (n for n in range(min(seen), seq_no) if n not in seen)
+        return list(itertools.islice(gaps, 100))
 
     def answered(self, key: tuple) -> dict | None:
         """The answer already given to this transaction event (None: not handled yet)."""

@@ -4,7 +4,10 @@ Ended, and record what the charger says; a transaction without a gap asks nothin
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from ampflow.seed import DEMO_TAG
+from gateway.session_bridge import SessionBridge
 from tests.helpers import eventually
 from tests.records import station_events
 from tests.stations import demo_201
@@ -39,3 +42,14 @@ async def test_no_gap_no_question(seeded, worker, gateway_url, temporal_client):
         await station.event(second.started())
         await station.event(second.ended())
     assert _asked(station) == []
+
+
+def test_a_huge_seq_no_costs_no_more_than_the_events_seen():
+    """A charger may send any seqNo (up to 2^31 - 1): finding the gap walks only past the
+    numbers seen, and names at most 100 missing ones."""
+    bridge = SessionBridge.__new__(SessionBridge)  # only its seqNo memory is used
+    bridge._seq_nos = OrderedDict()
+    assert bridge.missing_seq_nos("S", "tx", 0) == []
+    assert bridge.missing_seq_nos("S", "tx", 1) == []
+    missing = bridge.missing_seq_nos("S", "tx", 2**31 - 1)
+    assert missing == list(range(2, 102))
