@@ -140,6 +140,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "POST /tariffs": ADMIN,
     "GET /tariffs": READ,
     "GET /tariffs/{tariff_id}": READ,
+    "PATCH /tariffs/{tariff_id}": ADMIN,
     "GET /tariffs/{tariff_id}/preview": PUBLIC,
     "GET /stations/{station_id}/price-preview": PUBLIC,
     "PUT /stations/{station_id}/connectors/{connector_id}/tariff": ADMIN,

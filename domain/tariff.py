@@ -152,7 +152,10 @@ class Tariff(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        _zone(value)
+        try:
+            _zone(value)
+        except (KeyError, ValueError, OSError) as err:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r}") from err
         return value
 
     @model_validator(mode="after")

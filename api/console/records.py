@@ -111,6 +111,7 @@ async def tariffs_page(
     preview: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
     energy_wh: Annotated[int, Query(ge=0, le=10_000_000)] = 20_000,
     duration_min: Annotated[int, Query(ge=0, le=43_200)] = 60,
+    edit: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
 ):
     api = Api(request, caller)
     priced = None
@@ -118,12 +119,14 @@ async def tariffs_page(
         priced = await api.get(
             f"/tariffs/{preview}/preview", energy_wh=energy_wh, duration_s=duration_min * 60
         )
+    tariffs = await api.get("/tariffs")
     return page(
         request,
         "tariffs.html",
         caller,
         title="Tariffs and plans",
-        tariffs=await api.get("/tariffs"),
+        tariffs=tariffs,
+        editing=next((t for t in tariffs if t["id"] == edit), None),
         plans=await api.get("/plans"),
         preview=preview,
         priced=priced,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from copy import copy
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, create_model
 from sqlmodel import select, update
 
 from activities.payments.tariffs import resolve_tariff
@@ -16,6 +18,7 @@ from domain.money import format_amount
 from domain.rating import RatingResult, preview
 from domain.tariff import Tariff as TariffModel
 from domain.tariff import TariffElement
+from store.audit import audit
 from store.billing_tables import GroupTariff
 from store.tables import Connector, Station, Tariff
 
@@ -40,6 +43,23 @@ class TariffBody(TariffCreate):
 
 class TariffOut(TariffBody):
     id: int
+
+
+def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """`model` with every field optional (absent: unchanged), its constraints kept."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        optional = copy(info)
+        optional.default, optional.default_factory = None, None
+        fields[field_name] = (info.annotation | None, optional)
+    return create_model(name, __doc__=doc, **fields)
+
+
+TariffPatch = _all_optional(
+    TariffBody,
+    "TariffPatch",
+    "The fields to change; those left out keep their value, null clears an optional limit.",
+)
 
 
 class PricePreview(BaseModel):
@@ -94,6 +114,46 @@ def get_tariff(tariff_id: RowId, db: SessionDep, _: OperatorDep) -> TariffOut:
     row = db.get(Tariff, tariff_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown tariff")
+    return _out(row)
+
+
+@router.patch("/tariffs/{tariff_id}")
+def edit_tariff(
+    tariff_id: RowId,
+    body: TariffPatch,  # type: ignore[valid-type]
+    db: SessionDep,
+    who: OperatorDep,
+) -> TariffOut:
+    """Change a tariff's prices or terms. Sessions keep the tariff they were rated with (a
+    snapshot taken when they start), so only sessions starting afterwards pay the new prices."""
+    row = db.get(Tariff, tariff_id, with_for_update=True)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown tariff")
+    before = _out(row).model_dump(mode="json", exclude={"id"})
+    changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+    try:
+        merged = TariffBody.model_validate({**before, **changes})
+    except ValidationError as err:
+        detail = err.errors(include_url=False, include_context=False, include_input=False)
+        for item in detail:
+            item["loc"] = ("body", *item["loc"])
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from err
+    _check(merged)
+    if row.is_default and not merged.is_default:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "this is the default tariff: make another tariff the default instead",
+        )
+    after = merged.model_dump(mode="json")
+    changed = {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
+    if merged.is_default and not row.is_default:
+        db.exec(update(Tariff).values(is_default=False))  # type: ignore[call-overload]
+    for key, value in after.items():
+        setattr(row, key, value)
+    db.add(row)
+    audit(db, who, "tariff.edit", f"tariff:{tariff_id}", {"changed": changed})
+    db.flush()
+    db.refresh(row)
     return _out(row)
 
 

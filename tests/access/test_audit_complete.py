@@ -50,6 +50,7 @@ OPERATOR_WRITES: list[tuple[str, str, dict | None]] = [
         {"name": "change_configuration", "params": {"key": "AuthorizationKey", "value": SECRET}},
     ),
     ("POST /tariffs", "/tariffs", {"name": "Audit tariff"}),
+    ("PATCH /tariffs/{tariff_id}", "/tariffs/{tariff_id}", {"session_fee": 75}),
     (
         "PUT /stations/{station_id}/connectors/{connector_id}/tariff",
         "/stations/DEMO-1/connectors/1/tariff",
@@ -172,6 +173,7 @@ MUST_SUCCEED = {
     "POST /sessions",
     "POST /sessions/{session_id}/stop",
     "POST /tariffs",
+    "PATCH /tariffs/{tariff_id}",
     "POST /stations",
     "POST /stations/{station_id}/approve",
     "POST /stations/{station_id}/reject",

@@ -186,6 +186,7 @@ MATRIX = """
 | `GET /tariffs` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `POST /tariffs` | ✓ | – | – | – | – | – |
 | `GET /tariffs/{tariff_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `PATCH /tariffs/{tariff_id}` | ✓ | – | – | – | – | – |
 | `GET /tariffs/{tariff_id}/preview` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /tokens` | ✓ | – | ✓ | ✓ | – | – |
 | `POST /tokens` | ✓ | – | – | – | – | – |
