@@ -261,6 +261,7 @@ class Charger:
             except (OSError, InvalidHandshake, TimeoutError) as err:
                 self.refused = err.response.status_code if isinstance(err, InvalidStatus) else None
                 self.journal.write("connect_failed", error=repr(err)[:200], status=self.refused)
+                self._next_url()
                 await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.0))
                 backoff = min(backoff * 2, behaviour.reconnect_max_s)
                 continue
@@ -282,6 +283,13 @@ class Charger:
                 continue
             if not self._stopping:
                 await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.0))
+
+    def _next_url(self) -> None:
+        """After a failed connect, move to the next CSMS URL of the priority list (if any)."""
+        urls = [self.config.url, *self.config.backup_urls]
+        if len(urls) > 1:
+            self.config.url, self.config.backup_urls = urls[1], tuple(urls[2:] + urls[:1])
+            self.journal.write("url_changed", url=self.config.url)
 
     async def _connection(self, ws) -> None:
         self._ws = ws

@@ -56,6 +56,9 @@ class ChargerConfig:
     station_id: str
     password: str
     url: str  # gateway base URL, e.g. ws://127.0.0.1:9000/ocpp (the station id is appended)
+    # Further CSMS URLs in priority order: after a failed connect the next one is tried, as a
+    # charger with several network profiles does (2.0.1 NetworkConfigurationPriority).
+    backup_urls: tuple[str, ...] = ()
     version: str = "1.6"  # "1.6" or "2.0.1"
     connectors: int = 1  # 1.6 connectors / 2.0.1 EVSEs (one connector each)
     max_power_w: float = 11_000.0  # hardware limit per connector

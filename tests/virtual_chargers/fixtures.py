@@ -62,11 +62,11 @@ async def make_charger(gateway_url: str, tmp_path: Path) -> AsyncIterator[MakeCh
         config.setdefault("journal_file", tmp_path / f"{station_id}.jsonl")
         config.setdefault("state_file", tmp_path / f"{station_id}.state.json")
         config.setdefault("message_timeout_s", 10)
+        config.setdefault("url", gateway_url)
         charger = Charger(
             ChargerConfig(
                 station_id=station_id,
                 password=password,
-                url=gateway_url,
                 behaviour=behaviour or Behaviour(reconnect_min_s=0.2, reconnect_max_s=1),
                 **config,
             )

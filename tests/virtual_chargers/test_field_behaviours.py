@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ampflow.devstack import free_port
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from chargers import Behaviour
 from tests.helpers import eventually
@@ -76,6 +77,16 @@ async def test_refused_handshake_is_retried_with_back_off(seeded, make_charger):
     await eventually(lambda: len(charger.journal.find("connect_failed")) >= 3)
     assert charger.refused == 401 and charger.accepted_boots == 0
     assert {e["status"] for e in charger.journal.find("connect_failed")} == {401}
+
+
+async def test_unreachable_csms_moves_the_charger_to_its_backup_url(
+    seeded, worker, make_charger, gateway_url
+):
+    gone = f"ws://127.0.0.1:{free_port()}/ocpp"  # nothing listens there
+    charger = await make_charger(url=gone, backup_urls=(gateway_url,), behaviour=behaviour())
+    assert charger.config.url == gateway_url and charger.config.backup_urls == (gone,)
+    assert [e["url"] for e in charger.journal.find("url_changed")] == [gateway_url]
+    assert len(charger.journal.find("connect_failed")) == 1
 
 
 @pytest.mark.parametrize("version", VERSIONS)
