@@ -38,6 +38,7 @@ SIGNAL_METERS = "meters"
 SIGNAL_LINK = "link"
 SIGNAL_LIMITS = "limits"
 SIGNAL_EV_NEEDS = "ev_needs"
+SIGNAL_RENEGOTIATE = "renegotiate"
 QUERY_ALLOCATION = "allocation"
 
 AC_MIN_A = 6.0  # IEC 61851: below this AC charging stops
@@ -408,6 +409,29 @@ def schedule_periods(
     kept, cut = merged[: limit - 1], merged[limit - 1 :]
     kept.append((cut[0][0], min(a for _, a in cut)))
     return kept
+
+
+def allowance_at(periods: list[tuple[float, float]], start: datetime, at: datetime) -> float | None:
+    """The current a schedule sent with `start` allows at `at` (None: not started yet)."""
+    offset = (at - start).total_seconds()
+    allowed = None
+    for period_start, amps in periods:
+        if period_start <= offset:
+            allowed = amps
+    return allowed
+
+
+def profile_start(now: datetime) -> datetime:
+    """A profile's start: `now` on the whole second, so that its periods (whole seconds,
+    OCPP's `startPeriod` is an integer) step exactly at the scheduled limit changes."""
+    return now.replace(microsecond=0)
+
+
+def profile_steps(
+    start: datetime, amps_now: float, later: list[tuple[datetime, float]]
+) -> list[tuple[float, float]]:
+    """`(offset_s, amps)` from `start`: the current now, then each upcoming limit change."""
+    return [(0.0, amps_now)] + [((at - start).total_seconds(), amps) for at, amps in later]
 
 
 def is_overdrawing(allowed_a: float, measured_a: float) -> bool:

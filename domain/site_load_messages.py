@@ -107,6 +107,15 @@ class EvNeeds(BaseModel):
     departure: datetime | None = None
 
 
+class Renegotiate(BaseModel):
+    """The EV's schedule exceeded our profile (NotifyEVChargingSchedule Rejected): send the
+    EVSE its profile again (K15.FR.13, K16.FR.08, K17.FR.13)."""
+
+    station_id: str
+    connector_id: int
+    reason: str | None = None
+
+
 class ConnectorView(BaseModel):
     """One connector in the site's live view: its state and what it was given, and why."""
 
@@ -150,8 +159,10 @@ class ConnectorState(BaseModel):
     ev_max_a: float | None = None
     periods: list[tuple[float, float]] | None = None  # sent last (offset s, A)
     sent_at: datetime | None = None
+    profile_start: datetime | None = None  # the start of the periods sent last
     allowed_a: float | None = None  # in force: accepted by the charger
     profile: str | None = None  # accepted | rejected | offline | pending
+    resend: bool = False  # send the profile again even if unchanged (EV needs, renegotiation)
     use_default: bool = False  # the charger refused the TxProfile: a connector default instead
     rejected: bool = False  # refuses our profiles altogether (alerted)
     overdraws: int = 0  # readings in a row above the allowance

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         LimitsChanged,
         LinkSignal,
         MeterBatch,
+        Renegotiate,
         SessionSignal,
         SiteLoadInput,
         SiteLoadView,
@@ -53,6 +54,15 @@ _RUN_REBALANCES = 200  # continue-as-new after this many rebalances (or when sug
 _ENDED = ("Available", "Unavailable", "Faulted")  # a connector with no EV any more
 LOWER_FIRST_PATCH = "site-load-lower-first"  # ADR-006: lowered allowances sent before raised
 HISTORY_CAP_PATCH = "site-load-history-cap"  # ADR-006: continue-as-new past _HISTORY_EVENTS
+# ADR-006: profiles start on the whole second (their periods step exactly at a scheduled limit
+# change, not up to a second early), and a reading is judged against the allowance in force
+# when it was taken (a charger that stepped down on its schedule does not draw "less than
+# allowed", one that stepped up does not "overdraw").
+WHOLE_SECOND_PATCH = "site-load-whole-second-start"
+READING_PATCH = "site-load-allowance-at-reading"
+# ADR-006: a profile asked for again (EV needs, renegotiation) while one is being sent is sent
+# once more (the finished send used to overwrite the request).
+RESEND_PATCH = "site-load-resend-flag"
 _HISTORY_EVENTS = 2_000  # a replay re-runs every rebalance of the run: keep runs short
 
 
@@ -109,9 +119,9 @@ class SiteLoad:
             self.alerts_resolved.append(self._key(AlertCause.LOAD_OVERDRAW, conn))
         conn.session_id = conn.transaction_id = conn.arrival = None
         conn.measured_w = conn.measured_at = conn.ev_max_a = None
-        conn.sent_at = conn.allowed_a = conn.profile = None
+        conn.sent_at = conn.allowed_a = conn.profile = conn.profile_start = None
         conn.priority, conn.group_checked = 0, False
-        conn.overdraws, conn.overdrawing = 0, False
+        conn.overdraws, conn.overdrawing, conn.resend = 0, False, False
         if not conn.use_default:
             conn.periods = None
 
@@ -162,7 +172,10 @@ class SiteLoad:
             or conn.measured_at < conn.sent_at + timedelta(seconds=self.rebalance_s)
         ):
             return
-        if sl.is_overdrawing(conn.allowed_a, self._amps(conn)):
+        allowed = self._allowed_when_read(conn)
+        if allowed is None:
+            return
+        if sl.is_overdrawing(allowed, self._amps(conn)):
             conn.overdraws += 1
         else:
             conn.overdraws = 0
@@ -182,6 +195,20 @@ class SiteLoad:
                     detail={"site": self.site_id, "allowed_a": conn.allowed_a},
                 )
             )
+
+    def _allowed_when_read(self, conn: ConnectorState) -> float | None:
+        """The allowance in force when the connector's newest reading was taken."""
+        if (
+            conn.periods is None
+            or conn.profile != "accepted"
+            or conn.profile_start is None
+            or conn.measured_at is None
+            or not workflow.patched(READING_PATCH)
+        ):
+            return conn.allowed_a
+        if conn.allowed_a is None:
+            return None
+        return sl.allowance_at(conn.periods, conn.profile_start, conn.measured_at)
 
     @workflow.signal(name=sl.SIGNAL_LINK)
     def link(self, signal: LinkSignal) -> None:
@@ -208,6 +235,14 @@ class SiteLoad:
         conn = self._conn(needs.station_id, needs.connector_id)
         conn.ev_max_a = needs.max_current_a
         conn.periods = None  # the needs were answered Accepted: a profile follows (K15)
+        conn.resend = True  # ... even when a send in flight now finishes after this signal
+        self.urgent = True
+
+    @workflow.signal(name=sl.SIGNAL_RENEGOTIATE)
+    def renegotiate(self, again: Renegotiate) -> None:
+        """The EV's schedule exceeded our profile (answered Rejected): send it again."""
+        conn = self._conn(again.station_id, again.connector_id)
+        conn.periods, conn.resend = None, True
         self.urgent = True
 
     @workflow.query(name=sl.QUERY_ALLOCATION)
@@ -378,12 +413,18 @@ class SiteLoad:
                         arrival=conn.arrival,
                         ev_max_a=conn.ev_max_a,
                         measured_a=measured,
-                        allowed_a=None if conn.overdrawing else conn.allowed_a,
+                        allowed_a=None if conn.overdrawing else self._allowed_for(conn, measured),
                         controllable=reason is None,
                         uncontrolled_reason=reason,
                     )
                 )
         return loads
+
+    def _allowed_for(self, conn: ConnectorState, measured: float | None) -> float | None:
+        """The allowance the allocation compares a reading with (the one in force then)."""
+        if measured is None:
+            return conn.allowed_a
+        return self._allowed_when_read(conn)
 
     async def _rebalance(self, sender: Sender) -> None:
         assert self.snapshot is not None and self.snapshot.limits is not None
@@ -398,6 +439,7 @@ class SiteLoad:
             for moment in limits.boundaries(now, _HORIZON)
         ]
         await self._station_defaults(sender)
+        start = sl.profile_start(now) if workflow.patched(WHOLE_SECOND_PATCH) else now
         lower, raise_, ordered = [], [], []
         for load, given in zip(loads, result.connectors, strict=True):
             conn = self._conn(load.station_id, load.connector_id)
@@ -409,16 +451,17 @@ class SiteLoad:
                 continue
             if not load.controllable and not conn.rejected:
                 continue  # offline or overdrawing: nothing to tell it now
-            steps = [(0.0, given.current_a)] + [
-                ((moment - now).total_seconds(), future[load.key].current_a)
-                for moment, future in later
-            ]
+            steps = sl.profile_steps(
+                start, given.current_a, [(at, future[load.key].current_a) for at, future in later]
+            )
             periods = sl.schedule_periods(steps, self.max_periods.get(load.station_id, 1))
-            if conn.periods == periods and conn.profile == "accepted":
+            forced = conn.resend and workflow.patched(RESEND_PATCH)
+            if conn.periods == periods and conn.profile == "accepted" and not forced:
                 continue
+            conn.resend = False
             if conn.rejected and conn.periods is not None:
                 continue  # it refused: counted as fixed; tried again after a reconnect
-            job = self._send(sender, conn, periods, load.phases, now)
+            job = self._send(sender, conn, periods, load.phases, start)
             ordered.append(job)
             if self._raises(conn, periods[0][1]):
                 raise_.append(job)
@@ -455,19 +498,19 @@ class SiteLoad:
         if outcome != "Accepted":
             workflow.logger.warning("%s: station default profile %s", station_id, outcome)
 
-    async def _send(self, sender, conn, periods, phases, now) -> None:
+    async def _send(self, sender, conn, periods, phases, start) -> None:
         tx = conn.transaction_id if not conn.use_default else None
         if tx is not None:
             params = profiles.profile_params(
-                "tx", conn.connector_id, periods, now, phases, transaction_id=tx
+                "tx", conn.connector_id, periods, start, phases, transaction_id=tx
             )
             outcome = await sender.send(conn.station_id, "set_charging_profile", params)
             if outcome == "Rejected":  # not knowing the transaction yet: a connector default
                 conn.use_default = True
         if conn.use_default or tx is None:
-            params = profiles.profile_params("default", conn.connector_id, periods, now, phases)
+            params = profiles.profile_params("default", conn.connector_id, periods, start, phases)
             outcome = await sender.send(conn.station_id, "set_charging_profile", params)
-        conn.periods, conn.sent_at = periods, workflow.now()
+        conn.periods, conn.sent_at, conn.profile_start = periods, workflow.now(), start
         self.view.profiles_sent += 1
         if outcome == "Accepted":
             conn.profile, conn.allowed_a = "accepted", periods[0][1]
