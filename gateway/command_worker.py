@@ -26,6 +26,7 @@ from domain.commands import (
     StationCommand,
 )
 from domain.credentials import secret_config_problem
+from gateway import charging_profiles
 from gateway.connection import CommandError
 from gateway.message_limits import send_within_limits
 from gateway.protocol import OcppError
@@ -73,8 +74,11 @@ class GatewayActivities:
                 raise ValueError(problem)
             # Credentials stored as the station answers; nothing a Pending station must not get;
             # lists within the station's ItemsPerMessage / BytesPerMessage.
-            response = await send_within_limits(
-                conn, action, payload, command.timeout_s, send_command
+            response = await charging_profiles.sent_and_noted(
+                conn,
+                action,
+                payload,
+                lambda: send_within_limits(conn, action, payload, command.timeout_s, send_command),
             )
         except CommandError as err:
             raise _failure(err.kind, str(err)) from err

@@ -85,6 +85,15 @@ class EVChargingNeeds(StationEvent):
     departure: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EVScheduleRejected(StationEvent):
+    """2.0.1 NotifyEVChargingSchedule answered Rejected: the EV's schedule exceeds what we
+    offered on the EVSE, so the CSMS renegotiates (K15.FR.13, K16.FR.08, K17.FR.13)."""
+
+    evse_id: int
+    reason: str
+
+
 Listener = Callable[[StationEvent], Awaitable[None] | None]
 
 

@@ -22,6 +22,7 @@ from domain.site_load_messages import (
     LinkSignal,
     MeterBatch,
     MeterSample,
+    Renegotiate,
     SessionSignal,
     SiteLoadInput,
     StatusSignal,
@@ -64,7 +65,8 @@ class SiteLoadListener:
             | events.MeterReading
             | events.Connected
             | events.Disconnected
-            | events.EVChargingNeeds,
+            | events.EVChargingNeeds
+            | events.EVScheduleRejected,
         ):
             return
         self._queue.append(event)
@@ -144,6 +146,11 @@ class SiteLoadListener:
                     departure=event.departure,
                 )
                 await self._signal(site, sl.SIGNAL_EV_NEEDS, needs)
+            case events.EVScheduleRejected():
+                again = Renegotiate(
+                    station_id=event.station_id, connector_id=event.evse_id, reason=event.reason
+                )
+                await self._signal(site, sl.SIGNAL_RENEGOTIATE, again)
 
     async def _session(self, event: events.SessionEvent) -> SessionSignal:
         transaction_id = None

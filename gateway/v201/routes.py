@@ -3,9 +3,7 @@
 ISO 15118 contract certificates (Get15118EVCertificate, GetCertificateStatus) are answered
 `Failed` with a reason (`gateway/v201/security.py`): Plug & Charge is not offered yet, and a
 made-up answer would mislead the EV. Deliberately absent, so answered with a NotSupported
-CALLERROR by the connection:
-- NotifyEVChargingSchedule (ISO 15118 schedules; belongs to smart charging).
-- Actions only the CSMS sends (Reset, RequestStartTransaction, ...).
+CALLERROR by the connection: actions only the CSMS sends (Reset, RequestStartTransaction, ...).
 
 The reports chargers send after an operator's request (NotifyMonitoringReport,
 NotifyDisplayMessages, NotifyCustomerInformation, ReportChargingProfiles,
@@ -43,6 +41,7 @@ ROUTES: dict[str, Handler] = {
     "MeterValues": metering.meter_values,
     "NotifyChargingLimit": smart_charging.notify_charging_limit,
     "NotifyEVChargingNeeds": smart_charging.notify_ev_charging_needs,
+    "NotifyEVChargingSchedule": smart_charging.notify_ev_charging_schedule,
     "NotifyEvent": diagnostics.notify_event,
     "NotifyCustomerInformation": reports.notify_customer_information,
     "NotifyDisplayMessages": reports.notify_display_messages,

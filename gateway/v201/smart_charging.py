@@ -1,18 +1,25 @@
-"""K. Smart charging: NotifyEVChargingNeeds (K15-K17), NotifyChargingLimit (K12),
-ClearedChargingLimit (K13).
+"""K. Smart charging: NotifyEVChargingNeeds and NotifyEVChargingSchedule (K15-K17),
+NotifyChargingLimit (K12), ClearedChargingLimit (K13).
 
 The EV's needs are published (`events.EVChargingNeeds`: its maximum current caps its share at a
 managed site, `gateway/site_load_listener.py`). At a station of a managed site they are
 answered Accepted (the site's `SiteLoad` workflow sends the profile); elsewhere Rejected
-("service not available": the station charges without a CSMS schedule). External limits set at
-the station are acknowledged and recorded.
+("service not available": the station charges without a CSMS schedule).
+
+The EV's own schedule is stored (a station event) and checked against the profiles the charger
+accepted from us on that EVSE (`gateway/charging_profiles.py`): Accepted when it stays within,
+Rejected with the reason when it asks for more — then the site's workflow sends its profile
+again (renegotiation, K15.FR.13 / K16.FR.08 / K17.FR.13). Where we set no profile there is
+nothing to exceed: Accepted (the charger checked it already, K15.FR.07). External limits set
+at the station are acknowledged and recorded.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway import events
+from domain.ev_schedules import ev_schedule_excess
+from gateway import charging_profiles, events
 from gateway.connection import StationConnection
 from gateway.timestamps import parse
 from gateway.v201.common import status_info
@@ -64,3 +71,30 @@ async def cleared_charging_limit(conn: StationConnection, payload: dict, unique_
         {"source": payload["chargingLimitSource"], "evseId": payload.get("evseId")},
     )
     return {}
+
+
+async def notify_ev_charging_schedule(
+    conn: StationConnection, payload: dict, unique_id: str
+) -> dict:
+    evse_id, schedule = payload["evseId"], payload["chargingSchedule"]
+    await charging_profiles.settled(conn)  # our profile it answered just now is stored
+    offered = await charging_profiles.offered(conn.services.store, conn.station_id, evse_id)
+    excess = ev_schedule_excess(schedule, parse(payload["timeBase"]), offered, evse_id)
+    status = "Accepted" if excess is None else "Rejected"
+    await conn.services.store.record_event(
+        conn.station_id,
+        "EVChargingSchedule",
+        {
+            "evseId": evse_id,
+            "timeBase": payload["timeBase"],
+            "chargingSchedule": schedule,
+            "status": status,
+            "reason": excess,
+        },
+    )
+    if excess is None:
+        return {"status": "Accepted"}
+    await conn.services.events.publish(
+        events.EVScheduleRejected(conn.station_id, datetime.now(UTC), evse_id, excess)
+    )
+    return {"status": "Rejected", "statusInfo": status_info("ExceedsLimit", excess)}
