@@ -31,14 +31,15 @@ _SESSIONS = text(
 
 
 def connector_info(spec: ConnectorSpec | None, connector_id: int) -> ConnectorInfo:
-    """Phases and maximum current of a connector (single-phase ones are taken to be on L1)."""
+    """Phases, site phase (single-phase: as its spec says, else L1) and maximum current."""
     if spec is None:
         return ConnectorInfo(connector_id=connector_id, max_a=DEFAULT_MAX_A)
     phases = 1 if spec.power_type == "AC_1_PHASE" else 3
     max_a = float(spec.max_amperage)
     if spec.max_electric_power and spec.max_voltage:
         max_a = min(max_a, spec.max_electric_power / (spec.max_voltage * phases))
-    return ConnectorInfo(connector_id=connector_id, phases=phases, max_a=max_a)
+    phase = (spec.phase or 1) if phases == 1 else 1
+    return ConnectorInfo(connector_id=connector_id, phases=phases, phase=phase, max_a=max_a)
 
 
 class SiteLoadActivities:

@@ -171,6 +171,13 @@ class ConnectorSpecFields(BaseModel):
     max_voltage: int = Field(ge=1, le=2000)
     max_amperage: int = Field(ge=1, le=2000)
     max_electric_power: int | None = Field(default=None, ge=1, le=2_000_000)
+    phase: int | None = Field(
+        default=None,
+        ge=1,
+        le=3,
+        description="AC_1_PHASE: the site phase (1-3) it is wired to, for load management "
+        "per phase (not given: L1)",
+    )
 
 
 # ---- driver-facing prices ------------------------------------------------------------------

@@ -43,11 +43,15 @@ async def managed_site(api: httpx.AsyncClient, site: str, stations: list[str], *
     assert response.status_code == 200, response.text
 
 
-async def start_charger(make_charger, station: str, version: str, **behaviour) -> Charger:
+async def start_charger(
+    make_charger, station: str, version: str, config: dict | None = None, **behaviour
+) -> Charger:
+    """A charger reporting every second; `config` more `ChargerConfig` fields."""
     return await make_charger(
         station,
         version=version,
         configuration=meter_config(version),
+        **(config or {}),
         behaviour=Behaviour(reconnect_min_s=0.2, reconnect_max_s=1, **behaviour),
     )
 
