@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "--fake-stripe",
                 action="store_true",
                 help="card payments in Stripe test mode against the local fake Stripe of the "
-                "tests (guests can pay at /charge/{station}/{connector}; a source checkout only)",
+                "tests, with its own checkout page and webhooks (guests can pay at "
+                "/charge/{station}/{connector}; a source checkout only)",
             )
     return parser
 

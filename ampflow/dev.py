@@ -145,8 +145,8 @@ def _print_banner(settings: Settings, console_login: tuple[str, str] = ("", ""))
         f"{console_login[1]})\n"
         f"  API + docs     {settings.api_base_url}/docs\n"
         + (
-            f"  Guest payment  {settings.api_base_url}/charge/{DEMO_STATION}/1   (Stripe test "
-            "mode, the fake Stripe)\n"
+            f"  Guest payment  {settings.api_base_url}/charge/{DEMO_STATION}/1   (the fake "
+            "Stripe's local checkout page, test cards)\n"
             if (settings.stripe_api_key or "").startswith("sk_test_ampflow_dev")
             else ""
         )

@@ -42,7 +42,8 @@ def ensure_dev_operator(db: Database, data_dir: Path) -> tuple[str, str]:
 
 
 def start_fake_stripe(settings: Settings):
-    """Serve the tests' fake Stripe (in memory) and point the settings at it in test mode."""
+    """Serve the tests' fake Stripe (in memory) and point the settings at it in test mode; it
+    serves its checkout page locally and sends its webhooks, signed, to this API."""
     checkout = Path(__file__).resolve().parents[1]  # the repository, where tests/fakes lives
     if (checkout / "tests" / "fakes").is_dir() and str(checkout) not in sys.path:
         sys.path.append(str(checkout))
@@ -53,4 +54,7 @@ def start_fake_stripe(settings: Settings):
     fake = FakeStripe()
     settings.stripe_api_key = "sk_test_ampflow_dev"
     settings.stripe_api_base = fake.start()
+    if not settings.stripe_webhook_secret:
+        settings.stripe_webhook_secret = "whsec_" + secrets.token_hex(16)
+    fake.send_webhooks(f"{settings.api_base_url}/webhooks/stripe", settings.stripe_webhook_secret)
     return fake

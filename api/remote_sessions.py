@@ -157,6 +157,9 @@ def guest_payment_sink(
             if guest.status == "released":
                 log.info("guest payment %s was released before its webhook", event.guest_token)
                 return
+            if guest.status != "held":  # e.g. a Checkout paid but its hold not authorised
+                log.info("guest payment %s is %s: not started", event.guest_token, guest.status)
+                return
             session_id, _ = await start_remote_session(
                 session,
                 temporal,

@@ -151,6 +151,20 @@ class GuestPayment(BaseModel):
     receipt_url: str | None = None
 
 
+class GuestCheckout(BaseModel):
+    """A guest payment on the payment provider's own checkout page (Stripe Checkout)."""
+
+    token: str  # as in GuestPayment: the receipt link token and the session's id token
+    station_id: str
+    connector_id: int
+    checkout_session_id: str
+    checkout_url: str  # the provider's page; it returns the payer to `guest_url`
+    guest_url: str
+    amount: int
+    currency: str
+    receipt_url: str | None = None
+
+
 def hold_amount(
     tariff: Tariff,
     *,

@@ -190,6 +190,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /sessions/{session_id}/receipt.pdf": CUSTOMER_READ,
     "GET /payments/reconciliation": CUSTOMER_READ,
     "POST /pay/{station_id}/{connector_id}": PUBLIC,  # guests pay without an account
+    "POST /pay/{station_id}/{connector_id}/checkout": PUBLIC,  # on Stripe's checkout page
     "GET /pay/{token}": PUBLIC,
     "GET /receipts/{token}": PUBLIC,  # receipt links; the URL token is the secret
     "GET /receipts/{token}.pdf": PUBLIC,
@@ -288,7 +289,6 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "GET /charge/{station_id}/{connector_id}": PUBLIC,  # what a charger's QR code opens
     "GET /guest/{token}": PUBLIC,  # the URL token is the secret
     "GET /guest/{token}/live": PUBLIC,
-    "POST /guest/{token}/pay": PUBLIC,  # only with a Stripe test key
 }
 
 UNLISTED = ADMIN  # a route missing from the table: admin only (and the role-matrix test fails)

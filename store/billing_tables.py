@@ -148,12 +148,17 @@ class GuestPaymentRecord(SQLModel, table=True):
     """An ad-hoc payment started from a connector's payment link."""
 
     __tablename__ = "guest_payments"
-    __table_args__ = (UniqueConstraint("payment_intent_id", name="uq_guest_payments_intent"),)
+    __table_args__ = (
+        UniqueConstraint("payment_intent_id", name="uq_guest_payments_intent"),
+        UniqueConstraint("checkout_session_id", name="uq_guest_payments_checkout"),
+    )
 
     token: str = Field(primary_key=True, max_length=36)
     station_id: str = Field(max_length=48)
     connector_id: int
-    payment_intent_id: str
+    # Paid on Stripe Checkout: the PaymentIntent is known once the payer has paid (0014).
+    payment_intent_id: str | None = None
+    checkout_session_id: str | None = Field(default=None, max_length=255)
     amount: int
     currency: str = Field(max_length=3)
     status: str = "created"  # created | held | used | released

@@ -7,18 +7,24 @@
    `guest_status`), the lead's code remote-starts the connector with `id_token=token`.
 3. `place_hold(HoldRequest(guest_token=token, ...))` adopts the PaymentIntent as the session's
    hold; `settle_payment` then captures like any other hold.
+
+A guest who pays on Stripe's own checkout page (`guest_checkout.py`) has a Checkout Session
+first and its PaymentIntent only once paid: `intent_of` finds it through the session.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import stripe as stripe_sdk
 from sqlmodel import Session, select
 
 from activities.payments.stripe_provider import StripeProvider, declined_hold
 from activities.payments.tariffs import resolve_tariff
 from domain.payments import GuestPayment, HoldOutcome, HoldRequest, hold_amount
+from domain.tariff import Tariff
 from store.billing_tables import GuestPaymentRecord
 from store.tables import Station
 
@@ -46,16 +52,13 @@ def create_guest_payment(
     public_url: str = "",
 ) -> GuestPayment:
     """A PaymentIntent hold for a guest at this connector, to be confirmed by the payer."""
-    station = db.get(Station, station_id)
-    if station is None or not 1 <= connector_id <= station.connector_count:
-        raise GuestPaymentError("unknown station or connector")
-    tariff = resolve_tariff(db, station_id, connector_id=connector_id)
-    amount = hold_amount(
-        tariff, energy_wh=energy_wh, duration_s=duration_s, floor=floor, ceiling=ceiling
-    )
+    tariff, amount = connector_hold(
+        db, station_id, connector_id, energy_wh=energy_wh, duration_s=duration_s,
+        floor=floor, ceiling=ceiling,
+    )  # fmt: skip
     token = new_token()
     params: dict = {
-        "amount": max(amount, 50),
+        "amount": amount,
         "currency": tariff.currency.lower(),
         "capture_method": "manual",
         "payment_method_types": ["card"],
@@ -94,14 +97,52 @@ def create_guest_payment(
     )
 
 
+def connector_hold(
+    db: Session,
+    station_id: str,
+    connector_id: int,
+    *,
+    energy_wh: int,
+    duration_s: int,
+    floor: int,
+    ceiling: int,
+) -> tuple[Tariff, int]:
+    """The tariff in force at this connector and the hold a guest pays there (minor units)."""
+    station = db.get(Station, station_id)
+    if station is None or not 1 <= connector_id <= station.connector_count:
+        raise GuestPaymentError("unknown station or connector")
+    tariff = resolve_tariff(db, station_id, connector_id=connector_id)
+    amount = hold_amount(
+        tariff, energy_wh=energy_wh, duration_s=duration_s, floor=floor, ceiling=ceiling
+    )
+    return tariff, max(amount, 50)
+
+
+def intent_of(db: Session, stripe: StripeProvider, guest: GuestPaymentRecord) -> dict | None:
+    """The guest's PaymentIntent; for a Checkout payment, found (and kept) through its Checkout
+    Session once paid. None while nothing was paid."""
+    if guest.payment_intent_id is None and guest.checkout_session_id:
+        checkout = checkout_session(stripe, guest.checkout_session_id)
+        intent_id = _id(checkout.get("payment_intent"))
+        if intent_id is None:
+            return None
+        guest.payment_intent_id = intent_id
+        db.add(guest)
+    return stripe.intent(guest.payment_intent_id) if guest.payment_intent_id else None
+
+
+def checkout_session(stripe: StripeProvider, checkout_id: str) -> dict[str, Any]:
+    return stripe.call(stripe.client.v1.checkout.sessions.retrieve, checkout_id)
+
+
 def guest_status(db: Session, stripe: StripeProvider, token: str) -> GuestPaymentRecord:
     """The guest payment, refreshed from Stripe (`held` once the payer has authorised it)."""
     guest = db.get(GuestPaymentRecord, token, with_for_update=True)
     if guest is None:
         raise GuestPaymentError("unknown payment token")
     if guest.status == "created":
-        intent = stripe.intent(guest.payment_intent_id)
-        if intent["status"] == "requires_capture":
+        intent = intent_of(db, stripe, guest)
+        if intent is not None and intent["status"] == "requires_capture":
             guest.status = "held"
             db.add(guest)
     return guest
@@ -117,8 +158,8 @@ def hold_for_guest(db: Session, stripe: StripeProvider, request: HoldRequest) ->
         return declined_hold(
             db, request, stripe.name, guest.amount, guest.currency, "used", "token already used"
         )
-    intent = stripe.intent(guest.payment_intent_id)
-    if intent["status"] != "requires_capture":
+    intent = intent_of(db, stripe, guest)
+    if intent is None or intent["status"] != "requires_capture":
         return declined_hold(
             db,
             request,
@@ -126,7 +167,7 @@ def hold_for_guest(db: Session, stripe: StripeProvider, request: HoldRequest) ->
             guest.amount,
             guest.currency,
             "not_authorised",
-            f"payment is {intent['status']}",
+            f"payment is {intent['status'] if intent else 'not made'}",
             external_id=guest.payment_intent_id,
         )
     guest.status, guest.session_id = "used", request.session_id
@@ -147,12 +188,27 @@ def release_stale_guest_payments(db: Session, stripe: StripeProvider, older_than
         .with_for_update(skip_locked=True)
     ).all()
     for guest in stale:
-        intent = stripe.intent(guest.payment_intent_id)
-        if intent["status"] not in ("canceled", "succeeded"):
-            stripe.cancel(guest.payment_intent_id, f"guest:{guest.token}:release")
-        guest.status = "released"
-        db.add(guest)
+        _release(db, stripe, guest)
     return len(stale)
+
+
+def _release(db: Session, stripe: StripeProvider, guest: GuestPaymentRecord) -> None:
+    """Leave no hold open: a Checkout page not paid yet is expired (it can no longer be paid),
+    an authorised PaymentIntent is cancelled."""
+    if guest.payment_intent_id is None and guest.checkout_session_id:
+        try:
+            stripe.call(
+                stripe.client.v1.checkout.sessions.expire,
+                guest.checkout_session_id,
+                key=f"guest:{guest.token}:expire",
+            )
+        except stripe_sdk.InvalidRequestError:
+            pass  # not open any more: paid meanwhile (its intent is cancelled below) or expired
+    intent = intent_of(db, stripe, guest)
+    if intent is not None and intent["status"] not in ("canceled", "succeeded"):
+        stripe.cancel(intent["id"], f"guest:{guest.token}:release")
+    guest.status = "released"
+    db.add(guest)
 
 
 def release_guest_of_session(db: Session, stripe: StripeProvider, session_id: str) -> bool:
@@ -165,11 +221,7 @@ def release_guest_of_session(db: Session, stripe: StripeProvider, session_id: st
     ).first()
     if guest is None or guest.status not in ("created", "held"):
         return False
-    intent = stripe.intent(guest.payment_intent_id)
-    if intent["status"] not in ("canceled", "succeeded"):
-        stripe.cancel(guest.payment_intent_id, f"guest:{guest.token}:release")
-    guest.status = "released"
-    db.add(guest)
+    _release(db, stripe, guest)
     return True
 
 
@@ -178,11 +230,21 @@ def session_for_token(db: Session, token: str) -> str | None:
     return guest.session_id if guest else None
 
 
+def _id(value: Any) -> str | None:
+    """An expandable field's id (a string, or the expanded object's `id`)."""
+    if isinstance(value, dict):
+        return value.get("id")
+    return value or None
+
+
 __all__ = [
     "GuestPaymentError",
+    "checkout_session",
+    "connector_hold",
     "create_guest_payment",
     "guest_status",
     "hold_for_guest",
+    "intent_of",
     "release_guest_of_session",
     "release_stale_guest_payments",
     "session_for_token",

@@ -62,20 +62,52 @@ def handle_stripe_webhook(
     return WebhookResult(event["id"], event["type"], False, applied)
 
 
+GUEST_PAID = ("payment_intent.amount_capturable_updated", "checkout.session.completed")
+
+
 def _guest_authorized(event: dict[str, Any]) -> PaymentEvent | None:
+    """The guest payment an event says is authorised (a PaymentIntent's hold, or a Checkout
+    Session paid; the sink starts the connector once, whichever comes first)."""
     obj = (event.get("data") or {}).get("object") or {}
     meta = obj.get("metadata") or {}
-    if event["type"] != "payment_intent.amount_capturable_updated" or meta.get("kind") != "guest":
+    if event["type"] not in GUEST_PAID or meta.get("kind") != "guest":
         return None
+    checkout = event["type"] == "checkout.session.completed"
     return PaymentEvent(
         type="guest_authorized",
-        amount=obj.get("amount"),
+        amount=obj.get("amount_total") if checkout else obj.get("amount"),
         guest_token=meta.get("guest_token"),
         event_id=event["id"],
         provider_type=event["type"],
         at=datetime.fromtimestamp(event.get("created") or 0, UTC),
-        external_id=obj.get("id"),
+        external_id=_intent_id(obj.get("payment_intent")) if checkout else obj.get("id"),
     )
+
+
+def _intent_id(value: Any) -> str | None:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def _guest_paid(db: Session, event: dict[str, Any], provider: StripeProvider | None):
+    """A guest's PaymentIntent authorised (directly, or through Stripe Checkout): `held`."""
+    authorized = _guest_authorized(event)
+    if authorized is None:
+        return None
+    guest = db.get(GuestPaymentRecord, authorized.guest_token, with_for_update=True)
+    if guest is None:
+        return authorized  # the sink ignores unknown tokens
+    if guest.payment_intent_id is None and authorized.external_id:
+        guest.payment_intent_id = authorized.external_id
+        db.add(guest)
+    if event["type"] == "checkout.session.completed" and provider is not None:
+        # Paid on Checkout: the hold is there once its PaymentIntent can be captured.
+        intent = provider.intent(authorized.external_id or "")
+        if intent["status"] != "requires_capture":
+            return None
+    if guest.status == "created":
+        guest.status = "held"
+        db.add(guest)
+    return authorized
 
 
 def _store(db: Session, event: dict[str, Any]) -> bool:
@@ -110,17 +142,14 @@ def apply_event(
         _mark_hold(db, session_id, obj["id"], "expired" if expired else "canceled")
         name = "hold_expired" if expired else "hold_canceled"
         return PaymentEvent(type=name, session_id=session_id, amount=obj.get("amount"), **base)
-    if kind == "payment_intent.amount_capturable_updated" and meta.get("kind") == "guest":
+    if kind in GUEST_PAID and meta.get("kind") == "guest":
+        return _guest_paid(db, event, provider)
+    if kind == "checkout.session.expired" and meta.get("kind") == "guest":
         guest = db.get(GuestPaymentRecord, meta.get("guest_token"), with_for_update=True)
-        if guest is not None and guest.status == "created":
-            guest.status = "held"
+        if guest is not None and guest.status == "created" and guest.payment_intent_id is None:
+            guest.status = "released"  # never paid: nothing is held
             db.add(guest)
-        return PaymentEvent(
-            type="guest_authorized",
-            amount=obj.get("amount"),
-            guest_token=meta.get("guest_token"),
-            **base,
-        )
+        return None
     if kind == "payment_intent.payment_failed":
         return PaymentEvent(type="payment_failed", session_id=session_id, **base)
     if kind == "payment_intent.succeeded" and session_id:

@@ -2,23 +2,23 @@
 the start, the session followed live on a stream of that session only, and the receipt.
 
 `/charge/{station}/{connector}` is what the QR code opens; `/guest/{token}` follows one payment.
-With a Stripe test key (`sk_test_…`: the fake Stripe of the tests, or Stripe's test mode) the
-page pays with a test card through `POST /guest/{token}/pay`, which then does what Stripe's
-webhook does (the authorised payment starts the connector). Stripe's own checkout for live keys
-is not built yet: without a test key the page says so.
+The payer pays on Stripe's own checkout page (`POST /pay/{station}/{connector}/checkout`; with
+`ampflow dev --fake-stripe` and in tests, the fake Stripe's local page), which sends them back to
+`/guest/{token}`. The webhook (`checkout.session.completed`) starts the connector; the return to
+this page does too if it comes first (the start happens once, whichever is first).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import logging
+from typing import Annotated, Any
 
-import stripe
 from fastapi import APIRouter, HTTPException, Path, Request, status
-from pydantic import BaseModel
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 from temporalio.service import RPCError
 
+from activities.payments.guest_checkout import checkout_url
 from api.console.inner import Api, seg
 from api.console.render import page
 from api.console.streams import RUNNING, session_stream, view_of
@@ -31,13 +31,8 @@ from workflows import contract
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["payments"])
-TEST_CARDS = {"visa": "Visa 4242 (succeeds)", "chargeDeclined": "Visa 0002 (declined)"}
 ConnectorPath = Annotated[int, Path(ge=1, le=32)]
-
-
-def _test_mode(request: Request) -> bool:
-    key = request.app.state.settings.stripe_api_key or ""
-    return key.startswith("sk_test_")
+log = logging.getLogger(__name__)
 
 
 @router.get("/charge/{station_id}/{connector_id}")
@@ -67,7 +62,8 @@ async def charge_page(
 @router.get("/guest/{token}")
 async def guest_page(request: Request, token: str, caller: PrincipalDep):
     api = Api(request, caller)
-    payment = await api.get(f"/pay/{seg(token)}")
+    payment = await api.get(f"/pay/{seg(token)}")  # refreshed from Stripe: `held` once paid
+    pay_url = await _after_checkout(request, token)
     return page(
         request,
         "guest.html",
@@ -75,58 +71,41 @@ async def guest_page(request: Request, token: str, caller: PrincipalDep):
         title="Your charging session",
         payment=payment,
         token=token,
-        test_mode=_test_mode(request),
-        cards=TEST_CARDS,
+        pay_url=pay_url,
         view=await _guest_view(request, token),
     )
 
 
-class TestCard(BaseModel):
-    card: Literal["visa", "chargeDeclined"] = "visa"
-
-
-@api_router.post("/guest/{token}/pay")
-async def pay_with_test_card(token: str, body: TestCard, request: Request) -> dict[str, Any]:
-    """Test mode only (a `sk_test_` key): confirm the guest's payment with a Stripe test card,
-    then start the connector as the `payment_intent.amount_capturable_updated` webhook would."""
+async def _after_checkout(request: Request, token: str) -> str | None:
+    """For a payment on Stripe Checkout: where to pay while it is open; once paid and not yet
+    started, start the connector as the webhook does (the start happens once)."""
     provider = payments_of(request).stripe
-    if provider is None or not _test_mode(request):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "test payments are off")
-    db = request.app.state.db
+    if provider is None:
+        return None
 
-    def confirm() -> str:
-        with db.session() as session:
-            guest = session.get(GuestPaymentRecord, token)
-            if guest is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown payment token")
-            if guest.status != "created":
-                raise HTTPException(status.HTTP_409_CONFLICT, f"this payment is {guest.status}")
-            try:
-                provider.call(
-                    provider.client.v1.payment_intents.confirm,
-                    guest.payment_intent_id,
-                    payment_method=f"pm_card_{body.card}",
-                )
-            except stripe.CardError as err:
-                raise HTTPException(
-                    status.HTTP_402_PAYMENT_REQUIRED, f"The card was declined: {err.user_message}"
-                ) from err
-            from activities.payments import guest as guests
+    def read() -> tuple[str | None, str | None]:
+        with request.app.state.db.session() as db:
+            guest = db.get(GuestPaymentRecord, token)
+            if guest is None or not guest.checkout_session_id:
+                return None, None
+            if guest.status == "held" and guest.session_id is None:
+                return None, guest.payment_intent_id
+            return checkout_url(provider, guest), None
 
-            guests.guest_status(session, provider, token)
-            session.commit()
-            return guest.payment_intent_id
-
-    intent = await run_in_threadpool(confirm)
-    event = PaymentEvent(
-        event_id=f"test-card:{token}",
-        type="guest_authorized",
-        provider_type="payment_intent.amount_capturable_updated",
-        guest_token=token,
-        external_id=intent,
-    )
-    await request.app.state.payment_event_sink(event)
-    return {"token": token, "status": "held"}
+    pay_url, paid_intent = await run_in_threadpool(read)
+    if paid_intent is not None:
+        event = PaymentEvent(
+            event_id=f"checkout-return:{token}",
+            type="guest_authorized",
+            provider_type="checkout.session.completed",
+            guest_token=token,
+            external_id=paid_intent,
+        )
+        try:
+            await request.app.state.payment_event_sink(event)
+        except Exception as err:  # e.g. Temporal unreachable: Stripe's webhook tries again
+            log.warning("guest %s: start after checkout failed: %s", token, err)
+    return pay_url
 
 
 @api_router.get("/guest/{token}/live")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, EmailStr, Field
 from sqlmodel import select
 
 from activities.payments import guest, ledger, records
+from activities.payments.guest_checkout import create_guest_checkout
 from activities.payments.reconciliation import reconcile
 from activities.payments.service import RefundRefused
 from activities.payments.statements import monthly_statement
@@ -25,6 +26,7 @@ from api.payments_service import payments_of
 from api.routes import plans, webhooks
 from domain.payments import (
     CardInfo,
+    GuestCheckout,
     GuestPayment,
     ReconciliationReport,
     RefundOutcome,
@@ -341,6 +343,42 @@ def create_payment_link(
         )
     except guest.GuestPaymentError as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
+
+
+@router.post("/pay/{station_id}/{connector_id}/checkout", status_code=status.HTTP_201_CREATED)
+def create_checkout(
+    station_id: str,
+    connector_id: ConnectorId,
+    body: GuestPayIn,
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> GuestCheckout:
+    """Pay at this connector without an account on Stripe's own checkout page: send the payer
+    to `checkout_url`; Stripe brings them back to `guest_url`, which follows the session. The
+    payment is a card hold, captured for what the session costs."""
+    service = payments_of(request)
+    if service.stripe is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "card payments are not configured")
+    try:
+        return create_guest_checkout(
+            db,
+            service.stripe,
+            station_id,
+            connector_id,
+            energy_wh=service.policy.energy_wh,
+            duration_s=service.policy.duration_s,
+            floor=service.policy.floor,
+            ceiling=service.policy.ceiling,
+            email=str(body.email) if body.email else None,
+            public_url=settings.api_base_url,
+        )
+    except guest.GuestPaymentError as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
+    except StripeUnavailable as err:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the payment provider is unavailable"
+        ) from err
 
 
 @router.get("/pay/{token}")

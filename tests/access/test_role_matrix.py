@@ -112,6 +112,7 @@ MATRIX = """
 | `GET /operators/{operator_id}` | ✓ | – | – | – | – | – |
 | `PATCH /operators/{operator_id}` | ✓ | – | – | – | – | – |
 | `POST /pay/{station_id}/{connector_id}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+| `POST /pay/{station_id}/{connector_id}/checkout` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /pay/{token}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /payments/reconciliation` | ✓ | – | ✓ | ✓ | – | – |
 | `GET /plans` | ✓ | ✓ | ✓ | ✓ | – | – |
@@ -228,7 +229,6 @@ MATRIX = """
 | `GET /charge/{station_id}/{connector_id}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /guest/{token}` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /guest/{token}/live` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
-| `POST /guest/{token}/pay` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 """
 
 

@@ -37,6 +37,7 @@ PUBLIC_BY_DESIGN = {
     "/webhooks/stripe": "Stripe-Signature authenticates",
     "/pay/{token}": "guest payment link",
     "/pay/{station_id}/{connector_id}": "guest payment (QR code at the connector)",
+    "/pay/{station_id}/{connector_id}/checkout": "guest payment on Stripe's checkout page",
     "/receipts/{token}": "receipt by its public token",
     "/receipts/{token}.pdf": "receipt by its public token",
     "/firmware/files/{token}/{file_name}": "chargers download firmware by a per-image token",
@@ -52,7 +53,6 @@ PUBLIC_BY_DESIGN = {
     "/charge/{station_id}/{connector_id}": "a charger's QR code: the price before paying",
     "/guest/{token}": "a guest's payment by its token",
     "/guest/{token}/live": "a guest's session by its payment token",
-    "/guest/{token}/pay": "a guest pays (Stripe test mode only)",
 }
 
 

@@ -1,5 +1,6 @@
-"""The QR-code journey of a guest on a phone: the price, paying (Stripe test mode, against the
-fake Stripe), the session live on its own stream, and the receipt."""
+"""The QR-code journey of a guest on a phone: the price, paying on the payment provider's own
+checkout page (the fake Stripe's local one: a declined card, then one that works), back to our
+page as Stripe's webhooks arrive, the session live on its own stream, and the receipt."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import Browser, expect
+from sqlmodel import select
 
 from ampflow.seed import DEMO_STATION
 from runtime.settings import Settings
+from store.tables import ChargingSession
 from tests.console.browser import PHONE
 from tests.fakes.fake_stripe import FakeStripe
 
@@ -23,11 +26,18 @@ def fake_stripe() -> Iterator[FakeStripe]:
         yield server
 
 
+WEBHOOK_SECRET = "whsec_console_test"
+
+
 @pytest.fixture
 def settings(settings: Settings, fake_stripe: FakeStripe) -> Settings:
-    """Payments through Stripe in test mode (the fake): guests can pay."""
+    """Payments through Stripe in test mode (the fake), its webhooks verified: guests can pay."""
     return settings.model_copy(
-        update={"stripe_api_key": "sk_test_console", "stripe_api_base": fake_stripe.url}
+        update={
+            "stripe_api_key": "sk_test_console",
+            "stripe_api_base": fake_stripe.url,
+            "stripe_webhook_secret": WEBHOOK_SECRET,
+        }
     )
 
 
@@ -46,13 +56,22 @@ async def test_guest_pays_by_qr_code_follows_the_session_and_gets_the_receipt(
     await expect(page.get_by_text("20 kWh in one hour costs")).to_contain_text("EUR")
     await page.screenshot(path=shots / "guest-price.png", full_page=True)
 
+    fake_stripe.send_webhooks(f"{base_url}/webhooks/stripe", WEBHOOK_SECRET)
     await page.get_by_label("E-mail for the receipt (optional)").fill("guest@example.com")
     await page.get_by_role("button", name="Continue to payment").click()
-    await expect(page).to_have_url(re.compile(r"/guest/G[0-9a-f]+$"))
-    await expect(page.locator('[data-field="state"]')).to_have_text("Waiting for your payment")
+    await expect(page).to_have_url(re.compile(rf"^{re.escape(fake_stripe.url)}/checkout/pay/cs_"))
+    await expect(page.get_by_role("heading", name=re.compile(r"^Pay .*eur"))).to_be_visible()
+    await expect(page.get_by_label("E-mail")).to_have_value("guest@example.com")
+    await page.screenshot(path=shots / "guest-checkout.png", full_page=True)
 
-    await page.get_by_label("Test card").select_option("visa")
-    await page.get_by_role("button", name="Pay").click()
+    await page.get_by_label("Card").select_option("chargeDeclined")
+    await page.get_by_role("button", name=re.compile("^Pay")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("declined")
+    await page.get_by_label("Card").select_option("visa")
+    await page.get_by_role("button", name=re.compile("^Pay")).click()
+    await expect(page).to_have_url(
+        re.compile(rf"^{re.escape(base_url)}/guest/G[0-9a-f]+\?checkout=cs_")
+    )
     state, energy = page.locator('[data-field="state"]'), page.locator('[data-field="energy"]')
     await expect(state).to_have_text("Charging", timeout=30_000)
     await expect(energy).not_to_have_text(re.compile(r"^(–|0\.000 kWh)$"))
@@ -66,4 +85,12 @@ async def test_guest_pays_by_qr_code_follows_the_session_and_gets_the_receipt(
     await receipt.click()
     await expect(page.get_by_text(DEMO_STATION).first).to_be_visible()
     await phone.close()
-    assert len(fake_stripe.payment_intents) == 1
+
+    (intent,) = fake_stripe.payment_intents.values()  # one hold, captured for the session
+    token = intent["metadata"]["guest_token"]
+    with seeded.session() as db:
+        (session,) = db.exec(select(ChargingSession).where(ChargingSession.id_token == token))
+    assert intent["capture_method"] == "manual" and intent["status"] == "succeeded"
+    assert fake_stripe.charges_captured_total(intent["id"]) == session.total_amount
+    completed = [d for d in fake_stripe.webhook_deliveries if d["type"].startswith("checkout.")]
+    assert [(d["type"], d["status"]) for d in completed] == [("checkout.session.completed", 200)]

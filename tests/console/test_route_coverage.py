@@ -30,6 +30,8 @@ EXCLUDED = {
     "POST /codec/decode": "the Temporal UI's codec server, called by the Temporal UI",
     "POST /codec/encode": "the Temporal UI's codec server, called by the Temporal UI",
     "POST /webhooks/stripe": "called by Stripe",
+    "POST /pay/{station_id}/{connector_id}": "a payment link for apps that pay with Stripe.js "
+    "(a client secret); the guest page pays on Stripe's checkout (.../checkout)",
     "PUT /uploads/{token}": "chargers upload diagnostics",
     "POST /uploads/{token}": "chargers upload diagnostics",
     "PUT /uploads/{token}/{file_name}": "chargers upload diagnostics",

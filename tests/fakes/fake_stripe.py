@@ -8,8 +8,11 @@ Point the real ``stripe`` SDK at it::
 
 Implemented resources: customers, payment_methods (+attach/detach, customer list),
 setup_intents, payment_intents (create/update/confirm/capture/cancel/
-increment_authorization/list), charges, refunds, products, prices, subscriptions and
-events.  Objects carry Stripe's ``id`` prefixes, ``object``, ``created``,
+increment_authorization/list), charges, refunds, products, prices, subscriptions, events and
+Checkout Sessions (``mode=payment``; with the hosted payment page a payer is sent to, served
+locally by the fake: ``tests/fakes/fake_checkout.py``).  ``send_webhooks(url, secret)`` POSTs
+every later event to a webhook endpoint, signed (``tests/fakes/fake_webhooks.py``).
+Objects carry Stripe's ``id`` prefixes, ``object``, ``created``,
 ``livemode: false`` and ``metadata``; ``expand[]`` works for id fields
 (``latest_charge``, ``customer``, ``payment_method``, ``data.latest_charge`` ...).
 
@@ -95,6 +98,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.fake_checkout import P_CS_CREATE, PAGE_PREFIX, CheckoutSessions
+from tests.fakes.fake_webhooks import WebhookSender
 
 Json = dict[str, Any]
 
@@ -344,6 +350,7 @@ _PREFIXES = {
     "price_": "prices",
     "sub_": "subscriptions",
     "evt_": "events",
+    "cs_": "checkout_sessions",
 }
 _COLLECTIONS = tuple(_PREFIXES.values())
 _LABELS = {
@@ -357,6 +364,7 @@ _LABELS = {
     "prices": "price",
     "subscriptions": "subscription",
     "events": "event",
+    "checkout_sessions": "checkout session",
 }
 _INTERVAL_SECONDS = {"day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400, "year": 365 * 86_400}
 
@@ -607,6 +615,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if self.path.startswith(CONTROL_PREFIX):
             response = self.server.fake._control(method, self.path, body)
+        elif self.path.startswith(PAGE_PREFIX):  # the payer's browser on the checkout page
+            response = self.server.fake._checkout_page(method, self.path, body)
         else:
             response = self.server.fake._handle(method, self.path, self.headers, body)
         if response is None:  # injected connection drop
@@ -627,7 +637,7 @@ class _Handler(BaseHTTPRequestHandler):
 Handler = Callable[..., Json]
 
 
-class FakeStripe:
+class FakeStripe(CheckoutSessions):
     """In-process fake Stripe API server; see the module docstring."""
 
     def __init__(
@@ -642,6 +652,7 @@ class FakeStripe:
         self._url: str | None = None
         self._routes: list[tuple[str, re.Pattern[str], Handler, frozenset[str]]] = []
         self._register_routes()
+        self._webhooks: WebhookSender | None = None
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
@@ -668,6 +679,9 @@ class FakeStripe:
         with self._lock:
             server, thread = self._server, self._thread
             self._server = self._thread = None
+            webhooks, self._webhooks = self._webhooks, None
+        if webhooks is not None:
+            webhooks.stop()
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -689,8 +703,12 @@ class FakeStripe:
         return self._url
 
     def reset(self) -> None:
-        """Forget all objects, events, requests, idempotency records and failure rules."""
+        """Forget all objects, events, requests, idempotency records, failure rules and the
+        webhook endpoint."""
         with self._lock:
+            if self._webhooks is not None:
+                self._webhooks.stop()
+                self._webhooks = None
             self._db: dict[str, dict[str, Json]] = {name: {} for name in _COLLECTIONS}
             self._log: list[Json] = []
             self._idempotency: dict[tuple[str, str], _Stored] = {}
@@ -698,6 +716,18 @@ class FakeStripe:
             self._internal_errors: list[str] = []
             self._seq = 0
             self._ctx: Json = {"request_id": None, "idempotency_key": None}
+
+    def send_webhooks(self, url: str, secret: str) -> None:
+        """POST every event recorded from now on to ``url``, signed with ``secret``."""
+        with self._lock:
+            if self._webhooks is not None:
+                self._webhooks.stop()
+            self._webhooks = WebhookSender(url, secret)
+
+    @property
+    def webhook_deliveries(self) -> list[Json]:
+        """Each delivery attempt: ``event_id``, ``type`` and the endpoint's ``status``."""
+        return self._webhooks.deliveries if self._webhooks is not None else []
 
     # ------------------------------------------------------------------ test helpers
 
@@ -799,6 +829,11 @@ class FakeStripe:
     def subscriptions(self) -> dict[str, Json]:
         """Snapshot of subscriptions by id."""
         return self._snapshot("subscriptions")
+
+    @property
+    def checkout_sessions(self) -> dict[str, Json]:
+        """Snapshot of Checkout Sessions by id."""
+        return self._snapshot("checkout_sessions")
 
     @property
     def events(self) -> list[Json]:
@@ -1191,6 +1226,9 @@ class FakeStripe:
             ("POST", f"/v1/subscriptions/{id_}", self._sub_update, _P_SUB_UPDATE),
             ("DELETE", f"/v1/subscriptions/{id_}", self._sub_cancel, _P_SUB_CANCEL),
             ("GET", "/v1/events", self._event_list, _P_EVENT_LIST),
+            ("POST", "/v1/checkout/sessions", self._cs_create, P_CS_CREATE),
+            ("GET", f"/v1/checkout/sessions/{id_}", self._cs_retrieve, _P_NONE),
+            ("POST", f"/v1/checkout/sessions/{id_}/expire", self._cs_expire, _P_NONE),
             ("GET", f"/v1/events/{id_}", self._event_retrieve, _P_NONE),
         ]
         self._routes = [(m, re.compile(p), h, a) for m, p, h, a in table]
@@ -1255,6 +1293,8 @@ class FakeStripe:
             "type": event_type,
         }
         self._insert("events", event)
+        if self._webhooks is not None:
+            self._webhooks.send(_public(event))
 
     def _list(
         self,
@@ -2858,9 +2898,13 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="A local fake of Stripe's HTTP API")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--webhook-url", help="POST every event here, signed")
+    parser.add_argument("--webhook-secret", default="", help="the whsec_… to sign them with")
     args = parser.parse_args(argv)
     fake = FakeStripe(args.port)
     print(fake.start(), flush=True)
+    if args.webhook_url:
+        fake.send_webhooks(args.webhook_url, args.webhook_secret)
     threading.Event().wait()
 
 

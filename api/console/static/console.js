@@ -124,6 +124,10 @@ async function submitAction(event) {
     flash(done, "ok");
     const then = form.dataset.then || "reload";
     if (then === "reload") setTimeout(() => window.location.reload(), 400);
+    else if (then.startsWith("@")) {  // an address the answer gives (e.g. a payment page)
+      const target = String((data || {})[then.slice(1)] || "");
+      if (/^(https?:\/\/|\/)/.test(target)) window.location.assign(target);
+    }
     else if (then !== "stay") window.location.assign(fill(then, data || {}));
   } catch (err) {
     flash("Could not reach the server: " + err.message, "error");
