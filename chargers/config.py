@@ -47,6 +47,9 @@ class Behaviour:
     # (the EV keeps drawing what it wants: an overdrawing charger).
     reject_charging_profiles: bool = False
     ignore_charging_profiles: bool = False
+    # TxProfiles refused, defaults taken (a charger that does not know the transaction yet
+    # when the profile arrives, or has no TxProfile support).
+    reject_tx_profiles: bool = False
 
 
 @dataclass

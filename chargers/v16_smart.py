@@ -30,6 +30,8 @@ class SmartCharging16:
             return {"status": "Rejected"}, None
         if purpose == "max" and connector_id != 0:
             return {"status": "Rejected"}, None
+        if purpose == "tx" and c.config.behaviour.reject_tx_profiles:
+            return {"status": "Rejected"}, None
         if purpose == "tx":
             connector = c.connectors.get(connector_id)
             tx = connector.transaction if connector else None

@@ -38,6 +38,8 @@ class SmartCharging201:
             or c.config.behaviour.reject_charging_profiles
         ):
             return _REJECTED, None
+        if purpose == "tx" and c.config.behaviour.reject_tx_profiles:
+            return {"status": "Rejected"}, None
         if purpose == "tx":
             tx = c.connectors[evse_id].transaction if evse_id else None
             if tx is None or raw.get("transactionId") != tx.transaction_id:
