@@ -99,6 +99,10 @@ def _guest_paid(db: Session, event: dict[str, Any], provider: StripeProvider | N
     if guest.payment_intent_id is None and authorized.external_id:
         guest.payment_intent_id = authorized.external_id
         db.add(guest)
+    obj = event["data"]["object"]
+    if event["type"] == "checkout.session.completed" and not guest.email:
+        guest.email = (obj.get("customer_details") or {}).get("email") or None  # for the receipt
+        db.add(guest)
     if event["type"] == "checkout.session.completed" and provider is not None:
         # Paid on Checkout: the hold is there once its PaymentIntent can be captured.
         intent = provider.intent(authorized.external_id or "")

@@ -24,10 +24,8 @@ from tests.fakes.fake_stripe import FakeStripe
 from tests.helpers import eventually
 
 
-async def _checkout(api, connector: int = 1) -> dict:
-    answer = await api.post(
-        f"/pay/{DEMO_STATION}/{connector}/checkout", json={"email": "guest@example.com"}
-    )
+async def _checkout(api, connector: int = 1, email: str | None = "guest@example.com") -> dict:
+    answer = await api.post(f"/pay/{DEMO_STATION}/{connector}/checkout", json={"email": email})
     assert answer.status_code == 201, answer.text
     return answer.json()
 
@@ -159,3 +157,15 @@ async def test_stripe_expiring_an_unpaid_checkout_releases_the_payment(
     await _deliver(stripe_api, fake, "checkout.session.expired")
     with payments.db.session() as s:
         assert s.get(GuestPaymentRecord, checkout["token"]).status == "released"
+
+
+async def test_the_e_mail_given_on_the_checkout_page_gets_the_receipt(
+    billing_api, fake: FakeStripe
+):
+    billing_api.app.state.payment_event_sink = lambda event: None  # no start here
+    checkout = await _checkout(billing_api, email=None)
+    fake.pay_checkout(checkout["checkout_session_id"], "visa", email="payer@example.com")
+    await _deliver(billing_api, fake, "checkout.session.completed")
+    with billing_api.app.state.db.session() as s:
+        guest = s.get(GuestPaymentRecord, checkout["token"])
+        assert (guest.status, guest.email) == ("held", "payer@example.com")
