@@ -83,6 +83,26 @@ class CommandResult(BaseModel):
     response: dict
 
 
+class CommandBatch(BaseModel):
+    """Several commands for one station, sent in order in one activity (`send_batch_to_station`):
+    one activity instead of one per command (e.g. a site's profiles)."""
+
+    station_id: str
+    commands: list[StationCommand] = Field(max_length=500)
+
+
+class BatchOutcome(BaseModel):
+    """One command of a batch: the station's answer, or the error type it ended with."""
+
+    result: CommandResult | None = None
+    error: str | None = None  # STATION_OFFLINE, COMMAND_TIMEOUT, ... as a single command raises
+    message: str | None = None
+
+
+class BatchResult(BaseModel):
+    outcomes: list[BatchOutcome]
+
+
 class StationRoute(BaseModel):
     """Where a station's socket lives: the task queue of the gateway that holds it."""
 

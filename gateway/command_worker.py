@@ -2,7 +2,9 @@
 
 Each gateway process polls its own task queue (`gateway-{instance}`) and records, per connected
 station, that queue in the store; a workflow reaches a station by running `send_to_station` on
-it — no extra broker, any number of gateway processes.
+it — no extra broker, any number of gateway processes. `send_batch_to_station` sends one
+station several commands in one activity (a site's profiles: one activity per station, not
+per connector).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from domain.commands import (
     COMMAND_REJECTED,
     COMMAND_TIMEOUT,
     STATION_OFFLINE,
+    BatchOutcome,
+    BatchResult,
+    CommandBatch,
     CommandResult,
     StationCommand,
 )
@@ -60,6 +65,24 @@ class GatewayActivities:
     @activity.defn
     async def send_to_station(self, command: StationCommand) -> CommandResult:
         """Send one command as an OCPP CALL and return the station's answer."""
+        return await self._send(command)
+
+    @activity.defn
+    async def send_batch_to_station(self, batch: CommandBatch) -> BatchResult:
+        """Send a station several commands in order (one CALL at a time, as OCPP has it); each
+        one's answer or error type. A station offline fails them all at once."""
+        outcomes: list[BatchOutcome] = []
+        for command in batch.commands:
+            if outcomes and outcomes[-1].error == STATION_OFFLINE:
+                outcomes.append(outcomes[-1])
+                continue
+            try:
+                outcomes.append(BatchOutcome(result=await self._send(command)))
+            except ApplicationError as err:
+                outcomes.append(BatchOutcome(error=err.type, message=str(err)[:300]))
+        return BatchResult(outcomes=outcomes)
+
+    async def _send(self, command: StationCommand) -> CommandResult:
         conn = self.services.connections.get(command.station_id)
         if conn is None:
             raise _failure("offline", f"{command.station_id} is not connected to this gateway")
@@ -120,9 +143,10 @@ def _failure(kind: str, message: str) -> ApplicationError:
 
 
 def build_command_worker(client: Client, services: GatewayServices, task_queue: str) -> Worker:
+    activities = GatewayActivities(services)
     return Worker(
         client,
         task_queue=task_queue,
-        activities=[GatewayActivities(services).send_to_station],
+        activities=[activities.send_to_station, activities.send_batch_to_station],
         max_concurrent_activities=1000,
     )

@@ -17,6 +17,7 @@ reason for every connector. The site's limits removed: our profiles are cleared 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -63,7 +64,19 @@ READING_PATCH = "site-load-allowance-at-reading"
 # ADR-006: a profile asked for again (EV needs, renegotiation) while one is being sent is sent
 # once more (the finished send used to overwrite the request).
 RESEND_PATCH = "site-load-resend-flag"
+# ADR-006: each station's profiles in one activity (`send_batch_to_station` on its gateway),
+# lowered ones first at every station, then the raised ones (the gateways must know it first).
+BATCH_PATCH = "site-load-batched-sends"
 _HISTORY_EVENTS = 2_000  # a replay re-runs every rebalance of the run: keep runs short
+
+
+@dataclass
+class _Plan:
+    """A connector's profile to send (`periods`), or our connector default to clear (None)."""
+
+    conn: ConnectorState
+    periods: list[tuple[float, float]] | None = None
+    phases: int = 3
 
 
 @workflow.defn(name=sl.SITE_LOAD)
@@ -440,14 +453,16 @@ class SiteLoad:
         ]
         await self._station_defaults(sender)
         start = sl.profile_start(now) if workflow.patched(WHOLE_SECOND_PATCH) else now
-        lower, raise_, ordered = [], [], []
+        lower: list[_Plan] = []
+        raise_: list[_Plan] = []
+        ordered: list[_Plan] = []
         for load, given in zip(loads, result.connectors, strict=True):
             conn = self._conn(load.station_id, load.connector_id)
             if conn.session_id is None:
                 if conn.use_default and conn.periods is not None:
-                    job = self._clear_connector_default(sender, conn)
-                    lower.append(job)
-                    ordered.append(job)
+                    plan = _Plan(conn)  # clear the connector default we installed
+                    lower.append(plan)
+                    ordered.append(plan)
                 continue
             if not load.controllable and not conn.rejected:
                 continue  # offline or overdrawing: nothing to tell it now
@@ -461,18 +476,70 @@ class SiteLoad:
             conn.resend = False
             if conn.rejected and conn.periods is not None:
                 continue  # it refused: counted as fixed; tried again after a reconnect
-            job = self._send(sender, conn, periods, load.phases, start)
-            ordered.append(job)
+            plan = _Plan(conn, periods, load.phases)
+            ordered.append(plan)
             if self._raises(conn, periods[0][1]):
-                raise_.append(job)
+                raise_.append(plan)
             else:
-                lower.append(job)
-        if workflow.patched(LOWER_FIRST_PATCH):  # the site never goes over while it changes
-            await asyncio.gather(*lower)
-            await asyncio.gather(*raise_)
+                lower.append(plan)
+        if (lower or raise_) and workflow.patched(BATCH_PATCH):
+            await self._send_batched(sender, lower, start)  # the site never goes over
+            await self._send_batched(sender, raise_, start)
+        elif workflow.patched(LOWER_FIRST_PATCH):  # the site never goes over while it changes
+            await asyncio.gather(*(self._job(sender, plan, start) for plan in lower))
+            await asyncio.gather(*(self._job(sender, plan, start) for plan in raise_))
         else:
-            await asyncio.gather(*ordered)
+            await asyncio.gather(*(self._job(sender, plan, start) for plan in ordered))
         self._update_view(result, now)
+
+    def _job(self, sender: Sender, plan: _Plan, start: datetime):
+        """One plan as its own activities (before `BATCH_PATCH`)."""
+        if plan.periods is None:
+            return self._clear_connector_default(sender, plan.conn)
+        return self._send(sender, plan.conn, plan.periods, plan.phases, start)
+
+    def _command(self, plan: _Plan, start: datetime) -> tuple[str, dict]:
+        """A plan as a station command: our connector default cleared, or the TxProfile of the
+        transaction (a connector TxDefaultProfile where the charger refused that)."""
+        conn = plan.conn
+        if plan.periods is None:
+            return "clear_charging_profile", {
+                "id": profiles.connector_default_id(conn.connector_id)
+            }
+        tx = conn.transaction_id if not conn.use_default else None
+        purpose = "tx" if tx is not None else "default"
+        params = profiles.profile_params(
+            purpose, conn.connector_id, plan.periods, start, plan.phases, transaction_id=tx
+        )
+        return "set_charging_profile", params
+
+    async def _send_batched(self, sender: Sender, plans: list[_Plan], start: datetime) -> None:
+        """Every station's plans in one activity, all stations at once."""
+        by_station: dict[str, list[_Plan]] = {}
+        for plan in plans:
+            by_station.setdefault(plan.conn.station_id, []).append(plan)
+
+        async def station(station_id: str, items: list[_Plan]) -> None:
+            outcomes = await sender.send_many(station_id, [self._command(p, start) for p in items])
+            again = []
+            for plan, outcome in zip(items, outcomes, strict=True):
+                conn = plan.conn
+                if plan.periods is None:
+                    conn.use_default, conn.periods = False, None
+                elif outcome == "Rejected" and not conn.use_default and conn.transaction_id:
+                    conn.use_default = True  # not knowing the transaction yet: a default
+                    again.append(plan)
+                else:
+                    self._sent(conn, plan.periods, start, outcome)
+            if again:
+                outcomes = await sender.send_many(
+                    station_id, [self._command(p, start) for p in again]
+                )
+                for plan, outcome in zip(again, outcomes, strict=True):
+                    assert plan.periods is not None
+                    self._sent(plan.conn, plan.periods, start, outcome)
+
+        await asyncio.gather(*(station(s, items) for s, items in by_station.items()))
 
     def _raises(self, conn: ConnectorState, amps: float) -> bool:
         """Whether the new allowance is more than the connector may draw now (an EV that only
@@ -510,6 +577,10 @@ class SiteLoad:
         if conn.use_default or tx is None:
             params = profiles.profile_params("default", conn.connector_id, periods, start, phases)
             outcome = await sender.send(conn.station_id, "set_charging_profile", params)
+        self._sent(conn, periods, start, outcome)
+
+    def _sent(self, conn: ConnectorState, periods, start: datetime, outcome: str) -> None:
+        """What the charger's answer to a connector's profile means for it."""
         conn.periods, conn.sent_at, conn.profile_start = periods, workflow.now(), start
         self.view.profiles_sent += 1
         if outcome == "Accepted":

@@ -1,6 +1,6 @@
 """How `SiteLoad` reaches its chargers: station commands on the gateway holding each socket
 (ADR-003), with the route looked up once per station and forgotten on a failure or a link
-change, so a rebalance of many connectors costs one activity per profile."""
+change; a rebalance sends each station its profiles in one activity (`send_many`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 with workflow.unsafe.imports_passed_through():
     from activities.command_activities import CommandActivities
     from domain import commands
-    from domain.commands import CommandResult, StationCommand, StationRoute
+    from domain.commands import (
+        BatchResult,
+        CommandBatch,
+        CommandResult,
+        StationCommand,
+        StationRoute,
+    )
     from domain.site_load_messages import StationInfo
 
 _OUTCOMES = {
@@ -100,6 +106,53 @@ class Sender:
         if isinstance(result, str):
             return result
         return result.status or "Accepted"
+
+    async def send_many(self, station_id: str, commands: list[tuple[str, dict]]) -> list[str]:
+        """Several commands to one station in one activity, in order: each one's status word
+        (Accepted, Rejected, ...) or outcome word (offline | timeout | error | not_supported)."""
+        route = await self._route(station_id)
+        if not route.connected or route.task_queue is None:
+            return ["offline"] * len(commands)
+        batch = CommandBatch(
+            station_id=station_id,
+            commands=[
+                StationCommand(
+                    station_id=station_id,
+                    name=name,
+                    params=params,
+                    timeout_s=COMMAND_TIMEOUT_S,
+                    requested_by=f"site-load:{self.site_id}",
+                )
+                for name, params in commands
+            ],
+        )
+        try:
+            result = await workflow.execute_activity(
+                "send_batch_to_station",
+                batch,
+                task_queue=route.task_queue,
+                schedule_to_start_timeout=timedelta(seconds=10),
+                start_to_close_timeout=timedelta(seconds=COMMAND_TIMEOUT_S * len(commands) + 5),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+                result_type=BatchResult,
+            )
+        except ActivityError as err:
+            self.forget(station_id)
+            cause = err.cause
+            if isinstance(cause, ApplicationError):
+                word = _OUTCOMES.get(cause.type or "", "error")
+            else:
+                word = "offline" if isinstance(cause, ActivityTimeoutError) else "error"
+            return [word] * len(commands)
+        words = []
+        for outcome in result.outcomes:
+            if outcome.result is not None:
+                words.append(outcome.result.status or "Accepted")
+            else:
+                words.append(_OUTCOMES.get(outcome.error or "", "error"))
+        if any(word in ("offline", "timeout", "error") for word in words):
+            self.forget(station_id)
+        return words
 
     async def max_periods(self, station_id: str, version: str | None) -> int:
         """ChargingScheduleMaxPeriods (1.6) / PeriodsPerSchedule (2.0.1); 1 when unknown."""
