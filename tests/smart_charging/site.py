@@ -127,3 +127,18 @@ def site_power_after(chargers: list[Charger], moment: datetime) -> list[tuple[da
         if reading.at >= moment:
             out.append((reading.at, sum(latest.values())))
     return out
+
+
+def ended_at(charger: Charger) -> datetime:
+    """When the charger's last transaction ended (its StopTransaction / Ended timestamp)."""
+    ends = [r.at for r in readings(charger) if r.power_w == 0]
+    assert ends, f"{charger.station_id} ended no transaction"
+    return ends[-1]
+
+
+def first_reading_from(charger: Charger, watts: float, after: datetime) -> datetime | None:
+    """When the charger first reported at least `watts` after `after` (None: never)."""
+    for reading in readings(charger):
+        if reading.at >= after and reading.power_w >= watts:
+            return reading.at
+    return None

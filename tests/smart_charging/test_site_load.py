@@ -15,6 +15,8 @@ from tests.smart_charging.site import (
     METER_INTERVAL_S,
     PHASES,
     VOLTS,
+    ended_at,
+    first_reading_from,
     has_station_default,
     managed_site,
     over_limit_spans,
@@ -59,9 +61,15 @@ async def test_fair_share_limit_and_an_ev_leaving(
         lambda: all([near(chargers[0], 8), near(chargers[1], 8), near(chargers[2], 8)]),
         timeout=30,
     )
-    # the EV at SL-1 leaves: the others get its share
+    # the EV at SL-1 leaves: the others get its share, within the allowed interval of its end
     await chargers[0].sessions.unplug(1)
     await eventually(lambda: near(chargers[1], 12) and near(chargers[2], 12), timeout=30)
+    left = ended_at(chargers[0])
+    for charger in chargers[1:]:
+        took = await eventually(
+            lambda c=charger: first_reading_from(c, watts(12) - 50, left), timeout=30
+        )
+        assert (took - left).total_seconds() <= ALLOWED_S, (left, took)
 
     async def measured():
         view = (await api.get(f"/sites/{site}/load")).json()
