@@ -9,13 +9,16 @@ the charger then accepts, refuses or never answers shows in the session's state 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from fastapi import HTTPException, status
+from psycopg.errors import LockNotAvailable
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -149,28 +152,52 @@ def guest_payment_sink(
     async def deliver(event: PaymentEvent) -> None:
         if event.type != "guest_authorized" or not event.guest_token:
             return
-        with db.session() as session:
-            # Locked: the AlertSweep releases guest payments no session took up in time.
-            guest = session.get(GuestPaymentRecord, event.guest_token, with_for_update=True)
-            if guest is None or guest.session_id is not None:
-                return  # unknown, or already started (webhooks can arrive twice)
-            if guest.status == "released":
-                log.info("guest payment %s was released before its webhook", event.guest_token)
-                return
-            if guest.status != "held":  # e.g. a Checkout paid but its hold not authorised
-                log.info("guest payment %s is %s: not started", event.guest_token, guest.status)
-                return
-            session_id, _ = await start_remote_session(
-                session,
-                temporal,
-                settings,
-                guest.station_id,
-                guest.connector_id,
-                guest.token,
-                "guest",
-            )
-            guest.session_id = session_id
-            session.add(guest)
-        log.info("guest payment %s started %s", event.guest_token, session_id)
+        for _ in range(GUEST_LOCK_TRIES):
+            try:
+                return await _start_guest(db, temporal, settings, event.guest_token)
+            except GuestPaymentBusy:  # another delivery is starting it: see what it did
+                await asyncio.sleep(GUEST_LOCK_WAIT_S)
+        raise GuestPaymentBusy(f"guest payment {event.guest_token} stayed locked")
 
     return deliver
+
+
+class GuestPaymentBusy(Exception):
+    """The guest payment's row is locked by another transaction."""
+
+
+GUEST_LOCK_TRIES, GUEST_LOCK_WAIT_S = 150, 0.1
+
+
+async def _start_guest(db: Database, temporal: Client, settings: Settings, token: str) -> None:
+    """Start the guest's connector unless done already. The row is locked while the start is
+    under way (webhooks and the payer's return may race; the AlertSweep releases payments no
+    session took up), without waiting: this runs on the event loop, and a blocking wait there
+    would also stop the holder from finishing."""
+    with db.session() as session:
+        try:
+            guest = session.get(GuestPaymentRecord, token, with_for_update={"nowait": True})
+        except OperationalError as err:
+            if isinstance(err.orig, LockNotAvailable):
+                raise GuestPaymentBusy(token) from err
+            raise
+        if guest is None or guest.session_id is not None:
+            return  # unknown, or already started (webhooks can arrive twice)
+        if guest.status == "released":
+            log.info("guest payment %s was released before its webhook", token)
+            return
+        if guest.status != "held":  # e.g. a Checkout paid but its hold not authorised
+            log.info("guest payment %s is %s: not started", token, guest.status)
+            return
+        session_id, _ = await start_remote_session(
+            session,
+            temporal,
+            settings,
+            guest.station_id,
+            guest.connector_id,
+            guest.token,
+            "guest",
+        )
+        guest.session_id = session_id
+        session.add(guest)
+    log.info("guest payment %s started %s", token, session_id)

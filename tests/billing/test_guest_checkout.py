@@ -7,6 +7,7 @@ released, leaves no hold open."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlmodel import select
@@ -15,6 +16,7 @@ from activities.payments.guest import release_stale_guest_payments
 from activities.payments.service import Payments
 from ampflow.seed import DEMO_STATION
 from chargers.script import scripted
+from domain.payments import PaymentEvent
 from domain.session import SessionState, SessionView
 from store.billing_tables import GuestPaymentRecord
 from store.tables import ChargingSession
@@ -169,3 +171,22 @@ async def test_the_e_mail_given_on_the_checkout_page_gets_the_receipt(
     with billing_api.app.state.db.session() as s:
         guest = s.get(GuestPaymentRecord, checkout["token"])
         assert (guest.status, guest.email) == ("held", "payer@example.com")
+
+
+async def test_the_webhook_and_the_return_at_once_start_one_session(
+    seeded, fake, stripe_worker, stripe_api, gateway_url
+):
+    """Both deliveries on one event loop at the same moment: the second must not wait for the
+    row lock on the loop (the first holds it while it starts the session: that hung the API)."""
+    checkout = await _checkout(stripe_api)
+    token = checkout["token"]
+    async with scripted(gateway_url, DEMO_STATION, DEMO_PASSWORD) as cp:
+        fake.pay_checkout(checkout["checkout_session_id"], "visa")
+        assert (await stripe_api.get(f"/pay/{token}")).json()["status"] == "held"
+        sink = stripe_api.app.state.payment_event_sink
+        event = PaymentEvent(
+            type="guest_authorized", provider_type="test", guest_token=token, event_id="e-1"
+        )
+        await asyncio.gather(sink(event), sink(event.model_copy(update={"event_id": "e-2"})))
+        await eventually(lambda: cp.transaction_id)
+    assert len(_sessions_of(seeded, token)) == 1
