@@ -6,7 +6,8 @@ it matched. Both versions, whoever sent them (a site's load management, an opera
 `offered` reads them back for an EVSE: what a 2.0.1 EV's charging schedule is checked against.
 TxProfiles of transactions that ended are left out. A charger may send the EV's schedule right
 after it answered our profile, before that answer is stored: `settled` waits for the profile
-commands in flight on the connection (`sent_and_noted` marks them).
+commands in flight on the connection (`sent_and_noted` marks them; a batch stores its answers
+together at its end).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 
@@ -57,25 +58,58 @@ def _set_parts(payload: dict) -> tuple[int, dict] | None:
     return None
 
 
-async def sent_and_noted(
-    conn: StationConnection, action: str, payload: dict, send: Callable[[], Awaitable[dict]]
-) -> dict:
-    """`send()` the command; a profile command's accepted answer is stored before it returns."""
-    if action not in ACTIONS:
-        return await send()
+Answer = tuple[str, dict, dict]  # action, payload sent, the charger's answer
+
+
+@contextlib.asynccontextmanager
+async def in_flight(conn: StationConnection) -> AsyncIterator[None]:
+    """Profile commands of this connection whose answers are not stored yet (see `settled`)."""
     _in_flight[conn] = _in_flight.get(conn, 0) + 1
     _settled.setdefault(conn, asyncio.Event()).clear()
     try:
-        response = await send()
-        try:
-            await note_answer(conn.services.store, conn.station_id, action, payload, response)
-        except Exception:  # the command itself succeeded: its record is a best effort
-            log.warning("%s: could not store the %s answer", conn.station_id, action, exc_info=True)
-        return response
+        yield
     finally:
         _in_flight[conn] -= 1
         if _in_flight[conn] == 0:
             _settled[conn].set()
+
+
+async def sent_and_noted(
+    conn: StationConnection,
+    action: str,
+    payload: dict,
+    send: Callable[[], Awaitable[dict]],
+    notes: list[Answer] | None = None,
+) -> dict:
+    """`send()` the command; a profile command's accepted answer is stored before it returns,
+    or kept in `notes` for the caller to store with others (`store_notes`)."""
+    if action not in ACTIONS:
+        return await send()
+    async with in_flight(conn):
+        response = await send()
+        if notes is not None:
+            notes.append((action, payload, response))
+        else:
+            await store_notes(conn, [(action, payload, response)])
+        return response
+
+
+async def store_notes(conn: StationConnection, answers: list[Answer]) -> None:
+    """Store profile answers in one transaction (a best effort: the commands succeeded)."""
+    statements = [
+        statement
+        for action, payload, response in answers
+        for statement in _statements(conn.station_id, action, payload, response)
+    ]
+    if not statements:
+        return
+    try:
+        async with conn.services.store.fast.connection() as db, db.transaction():
+            async with db.pipeline():
+                for query, params in statements:
+                    await db.execute(query, params)
+    except Exception:
+        log.warning("%s: could not store profile answers", conn.station_id, exc_info=True)
 
 
 async def settled(conn: StationConnection, timeout_s: float = SETTLE_S) -> None:
@@ -86,42 +120,35 @@ async def settled(conn: StationConnection, timeout_s: float = SETTLE_S) -> None:
         await asyncio.wait_for(_settled[conn].wait(), timeout_s)
 
 
-async def note_answer(
-    store: StationStore, station_id: str, action: str, payload: dict, response: dict
-) -> None:
-    """Keep `charging_profiles` in step with what the charger just accepted."""
+def _statements(station_id: str, action: str, payload: dict, response: dict) -> list[tuple]:
+    """What keeps `charging_profiles` in step with an answer the charger gave."""
     if response.get("status") != "Accepted":
-        return
+        return []
     if action == "SetChargingProfile":
         parts = _set_parts(payload)
-        if parts is not None:
-            await _installed(store, station_id, *parts)
-    elif action == "ClearChargingProfile":
-        await _cleared(store, station_id, payload)
+        return _installed(station_id, *parts) if parts is not None else []
+    if action == "ClearChargingProfile":
+        return [_cleared(station_id, payload)]
+    return []
 
 
-async def _installed(store: StationStore, station_id: str, evse_id: int, profile: dict) -> None:
+def _installed(station_id: str, evse_id: int, profile: dict) -> list[tuple]:
     profile_id = int(profile.get("id", profile.get("chargingProfileId", 0)))
     purpose, stack = profile["chargingProfilePurpose"], int(profile["stackLevel"])
     tx = profile.get("transactionId")
-    async with store.fast.connection() as conn:
-        async with conn.transaction():
-            await conn.execute(_DELETE_SAME, (station_id, profile_id, evse_id, purpose, stack))
-            await conn.execute(
-                _INSERT,
-                (
-                    station_id,
-                    profile_id,
-                    evse_id,
-                    purpose,
-                    stack,
-                    None if tx is None else str(tx),
-                    orjson.dumps(profile).decode(),
-                ),
-            )
+    row = (
+        station_id,
+        profile_id,
+        evse_id,
+        purpose,
+        stack,
+        None if tx is None else str(tx),
+        orjson.dumps(profile).decode(),
+    )
+    return [(_DELETE_SAME, (station_id, profile_id, evse_id, purpose, stack)), (_INSERT, row)]
 
 
-async def _cleared(store: StationStore, station_id: str, payload: dict) -> None:
+def _cleared(station_id: str, payload: dict) -> tuple:
     """1.6: `id` or connectorId/purpose/stackLevel; 2.0.1: `chargingProfileId` or criteria."""
     criteria = payload.get("chargingProfileCriteria") or payload
     profile_id = payload.get("chargingProfileId", payload.get("id"))
@@ -137,11 +164,8 @@ async def _cleared(store: StationStore, station_id: str, payload: dict) -> None:
         if criteria.get(key) is not None:
             where.append(f"{column} = %s")
             params.append(criteria[key])
-    async with store.fast.connection() as conn:
-        await conn.execute(
-            f"DELETE FROM charging_profiles WHERE {' AND '.join(where)}",  # noqa: S608
-            tuple(params),
-        )
+    query = f"DELETE FROM charging_profiles WHERE {' AND '.join(where)}"  # noqa: S608
+    return query, tuple(params)
 
 
 async def offered(store: StationStore, station_id: str, evse_id: int) -> list[OfferedProfile]:

@@ -9,6 +9,7 @@ per connector).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -72,17 +73,26 @@ class GatewayActivities:
         """Send a station several commands in order (one CALL at a time, as OCPP has it); each
         one's answer or error type. A station offline fails them all at once."""
         outcomes: list[BatchOutcome] = []
-        for command in batch.commands:
-            if outcomes and outcomes[-1].error == STATION_OFFLINE:
-                outcomes.append(outcomes[-1])
-                continue
-            try:
-                outcomes.append(BatchOutcome(result=await self._send(command)))
-            except ApplicationError as err:
-                outcomes.append(BatchOutcome(error=err.type, message=str(err)[:300]))
+        notes: list[charging_profiles.Answer] = []
+        conn = self.services.connections.get(batch.station_id)
+        async with contextlib.AsyncExitStack() as stack:
+            if conn is not None:  # the batch's profile answers are stored together at its end
+                await stack.enter_async_context(charging_profiles.in_flight(conn))
+            for command in batch.commands:
+                if outcomes and outcomes[-1].error == STATION_OFFLINE:
+                    outcomes.append(outcomes[-1])
+                    continue
+                try:
+                    outcomes.append(BatchOutcome(result=await self._send(command, notes)))
+                except ApplicationError as err:
+                    outcomes.append(BatchOutcome(error=err.type, message=str(err)[:300]))
+            if conn is not None:
+                await charging_profiles.store_notes(conn, notes)
         return BatchResult(outcomes=outcomes)
 
-    async def _send(self, command: StationCommand) -> CommandResult:
+    async def _send(
+        self, command: StationCommand, notes: list[charging_profiles.Answer] | None = None
+    ) -> CommandResult:
         conn = self.services.connections.get(command.station_id)
         if conn is None:
             raise _failure("offline", f"{command.station_id} is not connected to this gateway")
@@ -102,6 +112,7 @@ class GatewayActivities:
                 action,
                 payload,
                 lambda: send_within_limits(conn, action, payload, command.timeout_s, send_command),
+                notes,
             )
         except CommandError as err:
             raise _failure(err.kind, str(err)) from err
