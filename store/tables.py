@@ -86,7 +86,7 @@ class ConnectorSpec(SQLModel, table=True):
     max_voltage: int
     max_amperage: int
     max_electric_power: int | None = None  # W
-    phase: int | None = None  # the site phase (1-3) of a single-phase connector (0014_charging_profiles)
+    phase: int | None = None  # site phase (1-3) of a single-phase connector (migration 0014)
 
 
 class Connector(SQLModel, table=True):
