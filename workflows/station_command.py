@@ -32,6 +32,9 @@ _STORE = {
 
 
 _NOT_CONNECTED = "is not connected"
+# The route lookup and the command log run as local activities in the workflow's own task: a
+# command costs two workflow tasks and one activity task (the gateway's) instead of four and three.
+STORE_LOCALLY = "command-store-local-activities"
 
 
 def reached_station(record: CommandRecord) -> bool | None:
@@ -55,9 +58,14 @@ async def send_to_station(command: StationCommand) -> CommandRecord:
         requested_by=command.requested_by,
         outcome="offline",
     )
-    route = await workflow.execute_activity_method(
-        CommandActivities.route_for_station, command.station_id, **_STORE
-    )
+    if workflow.patched(STORE_LOCALLY):
+        route = await workflow.execute_local_activity_method(
+            CommandActivities.route_for_station, command.station_id, **_STORE
+        )
+    else:
+        route = await workflow.execute_activity_method(
+            CommandActivities.route_for_station, command.station_id, **_STORE
+        )
     if not route.connected or route.task_queue is None:
         record.error = f"{command.station_id} {_NOT_CONNECTED}"
         return record
@@ -97,5 +105,12 @@ class StationCommandWorkflow:
     async def run(self, command: StationCommand) -> CommandRecord:
         record = await send_to_station(command)
         record.finished_at = workflow.now()
-        await workflow.execute_activity_method(CommandActivities.record_command, record, **_STORE)
+        if workflow.patched(STORE_LOCALLY):
+            await workflow.execute_local_activity_method(
+                CommandActivities.record_command, record, **_STORE
+            )
+        else:
+            await workflow.execute_activity_method(
+                CommandActivities.record_command, record, **_STORE
+            )
         return record
