@@ -110,7 +110,7 @@ class StationOutbox:
     async def delivered(self, row_id: int, station_id: str) -> None:
         """The caller delivered its inline row: close it and let the rest of the station go."""
         self._inline.discard(row_id)
-        await self._close(row_id, None)
+        await self._close([row_id], None)
         self.kick(station_id)
 
     async def note(self, row_id: int, facts: dict) -> None:
@@ -173,29 +173,38 @@ class StationOutbox:
                     if station_id in self._again:
                         continue
                     return
-                for row in rows:
-                    if row.id in self._inline:
-                        return  # its writer is delivering it; it kicks us when done
-                    try:
-                        await self.deliver(row)
-                    except Undeliverable as err:
-                        log.warning("outbox %s %s: %s", row.kind, row.session_id, err)
-                        await self._close(row.id, str(err))
-                        continue
-                    except Exception as err:  # Temporal unreachable, the worker down, ...
-                        log.warning(
-                            "outbox %s to %s not delivered (%s); retrying in %.1fs",
-                            row.kind,
-                            row.session_id,
-                            err,
-                            delay,
-                        )
-                        await self._failed(row.id, str(err))
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, _RETRY_MAX_S)
-                        break  # keep the order: retry from this row
-                    await self._close(row.id, None)
-                    delay = 0.2
+                delivered: list[int] = []  # closed together: one round trip per batch
+                try:
+                    for row in rows:
+                        if row.id in self._inline:
+                            return  # its writer is delivering it; it kicks us when done
+                        try:
+                            await self.deliver(row)
+                        except Undeliverable as err:
+                            log.warning("outbox %s %s: %s", row.kind, row.session_id, err)
+                            await self._close([row.id], str(err))
+                            continue
+                        except Exception as err:  # Temporal unreachable, the worker down, ...
+                            log.warning(
+                                "outbox %s to %s not delivered (%s); retrying in %.1fs",
+                                row.kind,
+                                row.session_id,
+                                err,
+                                delay,
+                            )
+                            await self._failed(row.id, str(err))
+                            await asyncio.sleep(delay)
+                            delay = min(delay * 2, _RETRY_MAX_S)
+                            break  # keep the order: retry from this row
+                        delivered.append(row.id)
+                        delay = 0.2
+                finally:  # a delivered row not closed (store down, cancelled) is sent again:
+                    if delivered:  # deliveries are idempotent (ids, message ids, versions)
+                        await self._close(delivered, None)
+                # Fewer rows than a batch and no new row since: the station's queue is empty
+                # (rows other gateways left behind reach us through the sweep).
+                if len(rows) < _BATCH and station_id not in self._again and not delay > 0.2:
+                    return
         except asyncio.CancelledError:
             raise
         except Exception:  # the store is down: the sweep picks the station up again
@@ -205,34 +214,32 @@ class StationOutbox:
                 del self._draining[station_id]
 
     async def _claim(self, station_id: str) -> list[OutboxRow]:
-        """Lease the station's first pending rows, unless another gateway holds its head."""
-        async with self.store.delivery.connection() as conn, conn.transaction():
+        """Lease the station's first pending rows, unless another gateway holds its head
+        (one statement: the head's lease is checked and the batch leased atomically)."""
+        async with self.store.delivery.connection() as conn:
             cur = await conn.execute(
-                "SELECT id, session_id, kind, message_id, payload, lease_owner, "
-                "lease_until > now() AS leased FROM station_outbox "
-                "WHERE station_id = %s AND delivered_at IS NULL ORDER BY id LIMIT %s FOR UPDATE",
-                (station_id, _BATCH),
+                "WITH head AS (SELECT id, lease_owner, lease_until FROM station_outbox "
+                "WHERE station_id = %s AND delivered_at IS NULL ORDER BY id LIMIT %s "
+                "FOR UPDATE), "
+                "first AS (SELECT lease_owner, lease_until FROM head ORDER BY id LIMIT 1) "
+                "UPDATE station_outbox o SET lease_owner = %s, lease_until = CASE "
+                "WHEN o.id = ANY(%s) THEN o.lease_until "  # inline rows keep their writer's
+                "ELSE now() + make_interval(secs => %s) END FROM head "
+                "WHERE o.id = head.id AND NOT EXISTS (SELECT 1 FROM first "
+                "WHERE first.lease_until > now() AND first.lease_owner IS DISTINCT FROM %s) "
+                "RETURNING o.id, o.session_id, o.kind, o.message_id, o.payload",
+                (station_id, _BATCH, self.owner, list(self._inline), _LEASE_S, self.owner),
             )
             found = await cur.fetchall()
-            if not found:
-                return []
-            head_owner, head_leased = found[0][5], found[0][6]
-            if head_leased and head_owner != self.owner:
-                return []  # another gateway delivers this station now
-            ids = [r[0] for r in found if r[0] not in self._inline]
-            await conn.execute(
-                "UPDATE station_outbox SET lease_owner = %s, "
-                "lease_until = now() + make_interval(secs => %s) WHERE id = ANY(%s)",
-                (self.owner, _LEASE_S, ids),
-            )
+        found.sort(key=lambda r: r[0])
         return [OutboxRow(r[0], station_id, r[1], r[2], r[3], r[4]) for r in found]
 
-    async def _close(self, row_id: int, error: str | None) -> None:
+    async def _close(self, row_ids: list[int], error: str | None) -> None:
         async with self.store.delivery.connection() as conn:
             await conn.execute(
                 "UPDATE station_outbox SET delivered_at = now(), lease_owner = NULL, "
-                "last_error = COALESCE(%s, last_error) WHERE id = %s",
-                (error, row_id),
+                "last_error = COALESCE(%s, last_error) WHERE id = ANY(%s)",
+                (error, row_ids),
             )
 
     async def _failed(self, row_id: int, error: str) -> None:
