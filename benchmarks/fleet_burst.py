@@ -120,14 +120,18 @@ class BurstFleet(Fleet):
 
 
 def prepare(database_url: str, stations: int) -> None:
+    prepare_stations(database_url, PREFIX, stations, ID_TAG)
+
+
+def prepare_stations(database_url: str, prefix: str, stations: int, id_tag: str) -> None:
     """Stations with keyed password hashes (as `POST /stations` stores them), the load driver's
     card, and the demo's default tariff, so every session costs money and is billed."""
-    register_load_stations(database_url, PREFIX, stations, PASSWORD, ID_TAG)
+    register_load_stations(database_url, prefix, stations, PASSWORD, id_tag)
     encoded = hash_station_password(PASSWORD, StationKeys.of(PEPPER.encode()))
     columns = ", ".join(DEMO_TARIFF)
     with psycopg.connect(libpq_url(database_url)) as conn:
         conn.execute(
-            "UPDATE stations SET password_hash = %s WHERE id LIKE %s", (encoded, PREFIX + "%")
+            "UPDATE stations SET password_hash = %s WHERE id LIKE %s", (encoded, prefix + "%")
         )
         conn.execute(
             f"INSERT INTO tariffs ({columns}) VALUES ({', '.join(['%s'] * len(DEMO_TARIFF))})",
@@ -190,8 +194,9 @@ def scrape_decisions(metrics_port: int) -> dict:
     return out
 
 
-async def settle(database_url: str, expected: int, limit_s: float) -> dict:
-    """Wait until every session of the run is final (at most `limit_s`); count and check them."""
+async def settle(database_url: str, expected: int, limit_s: float, prefix: str = PREFIX) -> dict:
+    """Wait until every session of the run's stations (`prefix`) is final (at most `limit_s`);
+    count and check them."""
     began = time.monotonic()
     query = (
         "SELECT s.state, count(*), count(p.id) FROM sessions s LEFT JOIN payments p "
@@ -201,7 +206,7 @@ async def settle(database_url: str, expected: int, limit_s: float) -> dict:
     states: dict = {}
     async with await psycopg.AsyncConnection.connect(libpq_url(database_url)) as conn:
         while True:
-            cur = await conn.execute(query, (PREFIX + "%",))
+            cur = await conn.execute(query, (prefix + "%",))
             rows = await cur.fetchall()
             states = {row[0]: {"sessions": row[1], "paid": row[2]} for row in rows}
             total = sum(v["sessions"] for v in states.values())
@@ -212,7 +217,7 @@ async def settle(database_url: str, expected: int, limit_s: float) -> dict:
         cur = await conn.execute(
             "SELECT DISTINCT status FROM payments p JOIN sessions s ON s.id = p.session_id "
             "WHERE s.station_id LIKE %s",
-            (PREFIX + "%",),
+            (prefix + "%",),
         )
         payment_statuses = [row[0] for row in await cur.fetchall()]
     completed = states.get("Completed", {"sessions": 0, "paid": 0})
