@@ -57,6 +57,9 @@ _PROMPT_STOP = "session-prompt-stop"  # a stop asked for before the start is sen
 _STORED_START = "session-wait-stored-start"  # no expiry while the charger's start is stored
 _UNSURE_REMOTE_START = "session-unsure-remote-start"  # a remote start's lost answer: wait
 _TOLD_REFUSAL = "session-told-refusal"  # a start the charger was told was refused stays refused
+# A hold placed by a local activity whose workflow task was lost (Temporal killed before the task
+# completed) is in the store but not in the history: an ending session releases by its id.
+_UNRECORDED_HOLD = "session-release-unrecorded-hold"
 _STORED_START_CHECKS = 15  # minutes at most
 
 
@@ -619,6 +622,13 @@ class ChargingSession:
 
     async def _release_hold(self, reason: str) -> None:
         if self.m.hold_status == "held":
+            await steps.release_hold(self.params.session_id, reason)
+            self.m.hold_status = "released"
+        elif (
+            self.m.hold_status is None
+            and not self.params.decision_only
+            and workflow.patched(_UNRECORDED_HOLD)
+        ):  # none we know of; one may exist (a no-op at the provider when there is none)
             await steps.release_hold(self.params.session_id, reason)
             self.m.hold_status = "released"
 
