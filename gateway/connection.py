@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from gateway import metrics, protocol
 from gateway.protocol import CALL, CALLERROR, CALLRESULT, Frame, OcppError
@@ -71,6 +72,11 @@ class StationConnection:
     _tokens_at: float = field(default_factory=time.monotonic)
     # What a handler asked to run once its CALL is answered (by the CALL's unique id).
     _after: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    # The socket this one took over from (closed once this one proves itself; see server.py).
+    predecessor: StationConnection | None = None
+    retired: bool = False  # replaced by a newer socket that spoke or outlived the grace
+    spoke: bool = False  # has sent a frame
+    _spoke_waiter: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
         """Read frames until the socket closes (or goes silent for too long)."""
@@ -78,6 +84,8 @@ class StationConnection:
         try:
             async for raw in self.ws:
                 self._last_rx = time.monotonic()
+                if not self.spoke:
+                    self._has_spoken()
                 await self._receive(raw)
         except ConnectionClosed:
             pass
@@ -87,6 +95,25 @@ class StationConnection:
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(CommandError("offline", "station disconnected"))
+
+    async def wait_spoken(self) -> None:
+        """Return once the station has sent a frame on this socket."""
+        if not self.spoke:
+            if self._spoke_waiter is None:
+                self._spoke_waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._spoke_waiter)
+
+    def _has_spoken(self) -> None:
+        self.spoke = True
+        if self._spoke_waiter is not None and not self._spoke_waiter.done():
+            self._spoke_waiter.set_result(None)
+
+    def open_predecessor(self) -> StationConnection | None:
+        """The newest older socket of this station that is still open and not retired."""
+        previous = self.predecessor
+        while previous is not None and (previous.retired or previous.ws.state is not State.OPEN):
+            previous = previous.predecessor
+        return previous
 
     async def _receive(self, raw: str | bytes) -> None:
         now = datetime.now(UTC)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+from asyncio import FIRST_COMPLETED
 from datetime import UTC, datetime
 
 from temporalio.client import Client
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request
+from websockets.protocol import State
 
 from gateway import events
 from gateway import metrics as gateway_metrics
@@ -53,6 +55,7 @@ class Gateway:
         command_queue: str | None = None,
     ):
         self.settings = settings
+        self._background: set[asyncio.Task] = set()
         self.command_queue = command_queue or gateway_task_queue()
         self.store = StationStore(database_url)
         self.recorder = Recorder(self.store.fast)
@@ -208,13 +211,15 @@ class Gateway:
         station_id, version = ws.ampflow_station  # type: ignore[attr-defined]
         conn = StationConnection(station_id, version, ws, self.services, ROUTES_BY_VERSION[version])
         conn.registration_status = ws.ampflow_registration  # type: ignore[attr-defined]
-        # Take the station over *before* closing an older socket, so the older one's cleanup
+        # Take the station over *before* an older socket closes, so the older one's cleanup
         # sees it is no longer current and neither marks the station offline nor says so.
         previous = self.services.connections.get(station_id)
         self.services.connections[station_id] = conn
         if previous is not None:
-            log.info("%s reconnected; closing its previous socket", station_id)
-            await previous.ws.close(1000, "replaced by a new connection")
+            conn.predecessor = previous
+            retiring = asyncio.create_task(self._retire_predecessors(conn), name="retire")
+            self._background.add(retiring)
+            retiring.add_done_callback(self._background.discard)
         await self.store.set_connected(station_id, datetime.now(UTC), self.command_queue, version)
         log.info("%s connected (%s) from %s", station_id, version, _peer(ws))
         await self.services.events.publish(events.Connected(station_id, datetime.now(UTC), version))
@@ -222,6 +227,8 @@ class Gateway:
             await conn.run()
         finally:
             log.info("%s disconnected (code %s)", station_id, ws.close_code)
+            if self.services.connections.get(station_id) is conn and not conn.spoke:
+                await self._fall_back_to_predecessor(conn)
             if self.services.connections.get(station_id) is conn:
                 del self.services.connections[station_id]
                 # Only the gateway that owns the station's route may say it is offline: a
@@ -240,6 +247,40 @@ class Gateway:
                     await self.services.events.publish(
                         events.Disconnected(station_id, datetime.now(UTC), ws.close_code)
                     )
+
+    async def _retire_predecessors(self, conn: StationConnection) -> None:
+        """Close the station's older sockets once `conn` speaks or outlives the grace period."""
+        grace = self.settings.gateway_takeover_grace_s
+        spoken = asyncio.ensure_future(conn.wait_spoken())
+        closed = asyncio.ensure_future(conn.ws.wait_closed())
+        try:
+            await asyncio.wait({spoken, closed}, timeout=grace, return_when=FIRST_COMPLETED)
+        finally:
+            spoken.cancel()
+            closed.cancel()
+        if conn.ws.state is not State.OPEN:
+            return  # gone before it proved itself: the older socket carries on (see _handle)
+        previous, conn.predecessor = conn.predecessor, None
+        while previous is not None:
+            previous.retired = True
+            if previous.ws.state is State.OPEN:
+                log.info("%s reconnected; closing its previous socket", conn.station_id)
+                await previous.ws.close(1000, "replaced by a new connection")
+            older, previous.predecessor = previous.predecessor, None
+            previous = older
+
+    async def _fall_back_to_predecessor(self, conn: StationConnection) -> None:
+        """A socket that closed without a frame hands the station back to its open predecessor."""
+        previous = conn.open_predecessor()
+        if previous is None:
+            return
+        log.info(
+            "%s: a second socket closed without a message; the previous one stays", conn.station_id
+        )
+        self.services.connections[conn.station_id] = previous
+        await self.store.set_connected(
+            conn.station_id, datetime.now(UTC), self.command_queue, previous.version
+        )
 
 
 def _address(connection: ServerConnection) -> str:

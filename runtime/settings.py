@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # Unknown stations: refused (default), or admitted as Pending into the operator inbox.
     gateway_admit_unknown_stations: bool = False
     gateway_idle_timeout_s: float = 0  # no frame for this long closes the socket; 0: 2 heartbeats
+    # A second socket under a connected station's id takes over commands at once, but the first
+    # is closed only once the newcomer sends a frame or has stayed this long: one that closes
+    # silently (a probe, a half-finished reconnect) leaves the station on its working socket.
+    gateway_takeover_grace_s: float = 10.0
     gateway_rate_limit_per_s: float = 20.0  # sustained CALLs per station per second
     gateway_rate_burst: int = 60
     # Failed handshakes (docs/security.md "Station passwords"): this many within the window, per

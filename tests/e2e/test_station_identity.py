@@ -3,11 +3,13 @@
 Only a registered station with its HTTP Basic password gets in (OCPP security profile 1). Every
 refusal is answered with the right HTTP status, logged by `gateway.server` and, when the path
 names a station, recorded as a `HandshakeRefused` station event. A station reconnecting replaces
-its previous socket.
+its previous socket once the new one speaks (or stays past a grace period); a second socket that
+closes without a word leaves the first one working.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import uuid
@@ -235,13 +237,12 @@ async def test_a_reconnect_replaces_the_previous_socket(seeded, gateway, gateway
         async with websockets.connect(
             url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
         ) as second:
-            # The first socket is closed by the gateway ...
+            # Once the second socket speaks, the gateway closes the first ...
+            await _heartbeat(second)
             with pytest.raises(ConnectionClosed):
                 await first.recv()
             assert first.close_code == 1000
             assert "replaced" in (first.close_reason or "")
-            # ... and the second one works.
-            await _heartbeat(second)
 
             # Wait until the gateway has finished with the first socket (it logs the
             # disconnect after its bookkeeping), then the station must still be connected.
@@ -256,4 +257,65 @@ async def test_a_reconnect_replaces_the_previous_socket(seeded, gateway, gateway
                 station = session.get(Station, DEMO_STATION)
                 assert station.connected is True
                 assert station.gateway_queue == gateway.command_queue
+            await _heartbeat(second)
+
+
+def _current_port(gateway) -> int:
+    return gateway.services.connections[DEMO_STATION].ws.remote_address[1]
+
+
+async def test_a_silent_second_socket_that_closes_leaves_the_first_working(
+    seeded, gateway, gateway_url
+):
+    """A probe under the station's id (e.g. a TLS cipher check) must not cut off the charger."""
+    url = f"{gateway_url}/{DEMO_STATION}"
+    headers = basic_auth_header(DEMO_STATION, DEMO_PASSWORD)
+    async with websockets.connect(
+        url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
+    ) as first:
+        await _heartbeat(first)
+        for _ in range(3):
+            async with websockets.connect(
+                url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
+            ) as probe:
+                await eventually(lambda p=probe: _current_port(gateway) == p.local_address[1])
+        await eventually(lambda: _current_port(gateway) == first.local_address[1])
+        await _heartbeat(first)
+        with seeded.session() as session:
+            station = session.get(Station, DEMO_STATION)
+            assert station.connected is True
+            assert station.gateway_queue == gateway.command_queue
+        # Commands reach the first socket again.
+        sending = gateway.services.connections[DEMO_STATION].call("ClearCache", {}, timeout_s=10)
+        task = asyncio.ensure_future(sending)
+        request = orjson.loads(await first.recv())
+        assert request[2] == "ClearCache"
+        await first.send(orjson.dumps([3, request[1], {"status": "Accepted"}]).decode())
+        assert (await task)["status"] == "Accepted"
+
+    def offline() -> bool:
+        with seeded.session() as session:
+            return session.get(Station, DEMO_STATION).connected is False
+
+    await eventually(offline)
+
+
+async def test_a_silent_second_socket_takes_over_after_the_grace_period(
+    seeded, gateway, gateway_url, monkeypatch
+):
+    """A reconnect that stays silent still replaces a (maybe half-open) older socket."""
+    monkeypatch.setattr(gateway.settings, "gateway_takeover_grace_s", 0.5)
+    url = f"{gateway_url}/{DEMO_STATION}"
+    headers = basic_auth_header(DEMO_STATION, DEMO_PASSWORD)
+    async with websockets.connect(
+        url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
+    ) as first:
+        await _heartbeat(first)
+        async with websockets.connect(
+            url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
+        ) as second:
+            with pytest.raises(ConnectionClosed):  # closed without a frame from `second`
+                await asyncio.wait_for(first.recv(), timeout=10)
+            assert "replaced" in (first.close_reason or "")
+            assert _current_port(gateway) == second.local_address[1]
             await _heartbeat(second)

@@ -127,8 +127,8 @@ async def test_second_connection_replaces_the_first(make_gateway, seeded):
     gw = await make_gateway()
     first = await open_socket(gw, DEMO_STATION, DEMO_PASSWORD)
     second = await open_socket(gw, DEMO_STATION, DEMO_PASSWORD)
-    with pytest.raises(ConnectionClosed):
+    assert (await rpc(second, "h", "Heartbeat", {}))[0] == 3  # the second one speaks ...
+    with pytest.raises(ConnectionClosed):  # ... and the first is closed
         await asyncio.wait_for(first.recv(), 5)
-    assert (await rpc(second, "h", "Heartbeat", {}))[0] == 3
     assert gw.services.connections[DEMO_STATION].ws is not None
     await second.close()
