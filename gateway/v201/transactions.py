@@ -21,8 +21,12 @@ reopened.
 
 Every answer carries idTokenInfo when the event carried an idToken. Offline events (E12:
 `offline` true, past timestamps) take the same path. A retransmission (same transaction,
-eventType, seqNo and timestamp) gets the first answer again with no side effect repeated. Unknown
-transactions are acknowledged (a CALLERROR makes chargers retry forever) and recorded once. An
+eventType, seqNo and timestamp) gets the first answer again with no side effect repeated. An
+Updated for a transaction this station never started with us (its Started lost by the charger,
+or sent to another CSMS before a move) opens the session as a Started would, from that event's
+time, EVSE, token and energy register, and is recorded once (`TransactionOpenedByUpdate`): the
+energy is billed, not lost. An Ended for an unknown transaction is acknowledged (a CALLERROR makes
+chargers retry forever) and recorded once (`UnknownTransactionStopped`). An
 Ended with seqNos missing before it makes the CSMS ask the charger for the transaction's status
 (E14 GetTransactionStatus) once the Ended is answered, and record the answer.
 """
@@ -119,7 +123,11 @@ async def transaction_event(conn: StationConnection, payload: dict, unique_id: s
     if cached is not None:
         log.info("%s repeated TransactionEvent %s; same answer", conn.station_id, seen[1:])
         return cached
-    event = parse_event(conn.station_id, payload, await _key(conn, payload))
+    key = await _key(conn, payload)
+    opened_late = key is None and payload["eventType"] == "Updated"
+    if opened_late:  # its Started never reached us: this event opens the session
+        key = await bridge.map_transaction(conn.station_id, tx)
+    event = parse_event(conn.station_id, payload, key)
     missing = bridge.missing_seq_nos(conn.station_id, event.transaction_id, event.seq_no)
     rows = sample_rows(
         conn.station_id,
@@ -128,7 +136,10 @@ async def transaction_event(conn: StationConnection, payload: dict, unique_id: s
         event.session_id,
         payload.get("meterValue", []),
     )
-    if event.event_type == "Started":  # stores its samples once the session key is final
+    if event.event_type == "Started" or opened_late:  # samples stored once the key is final
+        if opened_late:
+            log.warning("%s updated unknown transaction %s", conn.station_id, tx)
+            await _record_once(conn, "TransactionOpenedByUpdate", event)
         answer = await _started(conn, event, rows, unique_id)
     else:
         await conn.services.recorder.store_samples(rows)
@@ -243,7 +254,7 @@ async def _updated(
                 update.soc_percent,
             )
         )
-    if not known:
+    if not known:  # mapped, but its session is gone (e.g. the Started's start update failed)
         log.warning("%s updated unknown transaction %s", conn.station_id, event.transaction_id)
         await _record_once(conn, "UnknownTransactionUpdated", event)
     return answer

@@ -156,18 +156,46 @@ async def test_a_retransmitted_transaction_event_counts_once(
     assert station_events(seeded, "UnknownTransactionStopped") == []
 
 
-async def test_unknown_transaction_updates_and_ends_are_acknowledged_and_recorded(
+async def test_an_updated_whose_started_never_came_opens_the_session_and_bills_it(
+    seeded, worker, gateway_url, temporal_client
+):
+    """The charger lost its Started (or sent it to another CSMS before moving here): the first
+    Updated we see opens the session from its time, EVSE, token and register, so the energy
+    charged from then on is billed, not lost."""
+    async with demo_201(gateway_url) as station:
+        tx = station.transaction(1, None)
+        tx.seq_no = 7  # the Started was never seen by this CSMS
+        opening = tx.updated(0, "Authorized", id_token={"idToken": DEMO_TAG, "type": "ISO14443"})
+        opening["evse"] = {"id": 1, "connectorId": 1}
+        opening["meterValue"] = [
+            {
+                "timestamp": opening["timestamp"],
+                "sampledValue": [{"value": tx.meter_wh, "context": "Transaction.Begin"}],
+            }
+        ]
+        answer = await station.event(opening)
+        assert answer["idTokenInfo"]["status"] == "Accepted"
+        await station.event(tx.updated(500))
+        await station.event(tx.updated(700))
+        await station.event(tx.ended())
+
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
+    assert view.state == SessionState.COMPLETED and view.energy_wh == 1200
+    assert [s.id for s in sessions(seeded)] == [view.session_id]
+    assert len(payments_for(seeded, view.session_id)) == 1
+    opened = station_events(seeded, "TransactionOpenedByUpdate")
+    assert [(e.detail["transactionId"], e.detail["seqNo"]) for e in opened] == [
+        (tx.transaction_id, 7)
+    ]
+
+
+async def test_an_ended_of_an_unknown_transaction_is_acknowledged_and_recorded(
     seeded, worker, gateway_url
 ):
     async with demo_201(gateway_url) as station:
         tx = station.transaction(1, None)
-        tx.seq_no = 7  # the Started was never seen by this CSMS
-        assert (await station.event(tx.updated(500))).get("idTokenInfo") is None
-        await station.event(tx.updated(500))
-        await station.event(tx.ended())
-    updated = station_events(seeded, "UnknownTransactionUpdated")
-    assert [e.detail["transactionId"] for e in updated] == [tx.transaction_id]  # once
-    assert updated[0].detail["triggerReason"] == "MeterValuePeriodic"
+        tx.seq_no = 9  # nothing of this transaction reached this CSMS before its end
+        assert await station.event(tx.ended()) == {}
     stopped = station_events(seeded, "UnknownTransactionStopped")
     assert [(e.detail["transactionId"], e.detail["seqNo"]) for e in stopped] == [
         (tx.transaction_id, 9)
