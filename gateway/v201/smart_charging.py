@@ -3,15 +3,15 @@ NotifyChargingLimit (K12), ClearedChargingLimit (K13).
 
 The EV's needs are published (`events.EVChargingNeeds`: its maximum current caps its share at a
 managed site, `gateway/site_load_listener.py`). At a station of a managed site they are
-answered Accepted (the site's `SiteLoad` workflow sends the profile); elsewhere Rejected
-("service not available": the station charges without a CSMS schedule).
+answered Accepted (the site's `SiteLoad` workflow sends the profile); elsewhere the CSMS offers
+what the connector and the EV can take (`gateway/v201/ev_schedule.py`).
 
 The EV's own schedule is stored (a station event) and checked against the profiles the charger
 accepted from us on that EVSE (`gateway/charging_profiles.py`): Accepted when it stays within,
-Rejected with the reason when it asks for more — then the site's workflow sends its profile
-again (renegotiation, K15.FR.13 / K16.FR.08 / K17.FR.13). Where we set no profile there is
-nothing to exceed: Accepted (the charger checked it already, K15.FR.07). External limits set
-at the station are acknowledged and recorded.
+Rejected with the reason when it asks for more — then the site's workflow (or, unmanaged,
+`ev_schedule`) sends its profile again (renegotiation, K15.FR.13 / K16.FR.08 / K17.FR.13).
+Where we set no profile there is nothing to exceed: Accepted (the charger checked it already,
+K15.FR.07). External limits set at the station are acknowledged and recorded.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from domain.ev_schedules import ev_schedule_excess
 from gateway import charging_profiles, events
 from gateway.connection import StationConnection
 from gateway.timestamps import parse
+from gateway.v201 import ev_schedule
 from gateway.v201.common import status_info
 
 _MANAGED = (
@@ -44,12 +45,9 @@ async def notify_ev_charging_needs(conn: StationConnection, payload: dict, uniqu
             departure=parse(departure) if departure else None,
         )
     )
-    if await conn.services.store.fetch_dicts(_MANAGED, (conn.station_id,)):
+    if await _managed(conn):
         return {"status": "Accepted"}
-    return {
-        "status": "Rejected",
-        "statusInfo": status_info("NoSmartCharging", "this CSMS provides no charging schedules"),
-    }
+    return await ev_schedule.answer_needs(conn, payload, unique_id)
 
 
 async def notify_charging_limit(conn: StationConnection, payload: dict, unique_id: str) -> dict:
@@ -97,4 +95,11 @@ async def notify_ev_charging_schedule(
     await conn.services.events.publish(
         events.EVScheduleRejected(conn.station_id, datetime.now(UTC), evse_id, excess)
     )
+    if not await _managed(conn):
+        conn.after_answer(unique_id, lambda: ev_schedule.offer_again(conn, evse_id))
     return {"status": "Rejected", "statusInfo": status_info("ExceedsLimit", excess)}
+
+
+async def _managed(conn: StationConnection) -> bool:
+    """Whether the station's site has load management (its workflow sends the profiles)."""
+    return bool(await conn.services.store.fetch_dicts(_MANAGED, (conn.station_id,)))

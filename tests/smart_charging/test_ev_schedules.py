@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from chargers import Charger
 from tests.helpers import eventually
+from tests.records import sessions
 from tests.smart_charging.site import has_station_default, managed_site, start_charger
 
 REBALANCE_S = 1.0
@@ -202,3 +203,31 @@ async def test_an_operator_s_profile_counts_at_a_station_without_load_management
     )
     assert reply.status_code == 200 and reply.json()["status"] == "Accepted", reply.text
     assert (await ev_schedule(charger, schedule))["status"] == "Accepted"
+
+
+async def test_at_a_station_without_load_management_the_ev_gets_what_it_can_take(
+    seeded, worker, gateway, api, make_charger, db
+):
+    """No site manages DEMO-1, yet the CSMS can offer a schedule: the EV's needs are Accepted
+    and a TxProfile for its transaction follows, at the EV's maximum (K15.FR.03); an EV
+    schedule above it is Rejected and the profile sent again (K15.FR.13), and nothing more
+    follows once the EV keeps within it (OCTT TC_K_53/55 at an unmanaged station)."""
+    charger = await start_charger(make_charger, "DEMO-1", "2.0.1")
+    no_transaction = await ev_needs(charger, max_a=20)
+    assert no_transaction["status"] == "Rejected"
+    assert no_transaction["statusInfo"]["reasonCode"] == "NoTransaction"
+    await charger.sessions.start_local("DEMO-TAG", 1)
+    tx = await eventually(lambda: charger.connectors[1].transaction, timeout=30)
+    await eventually(lambda: [s for s in sessions(db) if s.stopped_at is None] or None, timeout=30)
+    assert (await ev_needs(charger, max_a=20))["status"] == "Accepted"
+    profile = await next_tx_profile(charger, 0)
+    assert profile["transactionId"] == tx.transaction_id
+    assert profile["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"] == 20.0
+    answer = await ev_schedule(charger, schedule_of(profile, factor=2))
+    assert answer["status"] == "Rejected"
+    again = await next_tx_profile(charger, 1)
+    assert again == profile
+    assert (await ev_schedule(charger, schedule_of(again)))["status"] == "Accepted"
+    await asyncio.sleep(2)
+    assert len(tx_profiles(charger)) == 2
+    assert [status for status, _ in stored_schedules(db)] == ["Rejected", "Accepted"]
