@@ -271,6 +271,7 @@ class SessionMemory(BaseModel):
     stop_command: StopCommand | None = None
     stop_command_sent_at: datetime | None = None
     last_cost_push: datetime | None = None
+    last_cost_pushed: int | None = None  # the running cost last told the charger (minor units)
     charging_since: datetime | None = None  # workflow time the start was recorded (guards)
     last_reading_at: datetime | None = None
     late_stop: StopRequest | None = None  # the charger's own stop after a guard closed it

@@ -60,6 +60,9 @@ _TOLD_REFUSAL = "session-told-refusal"  # a start the charger was told was refus
 # A hold placed by a local activity whose workflow task was lost (Temporal killed before the task
 # completed) is in the store but not in the history: an ending session releases by its id.
 _UNRECORDED_HOLD = "session-release-unrecorded-hold"
+# The running cost is pushed when it changed since the last push, not at every interval: a
+# session whose charger stopped reporting (a lost stop) no longer floods the charger's line.
+_COST_ON_CHANGE = "session-cost-push-on-change"
 _STORED_START_CHECKS = 15  # minutes at most
 
 
@@ -458,7 +461,11 @@ class ChargingSession:
         if self.params.cost_update_interval_s and self.view.state == SessionState.CHARGING:
             last = self.m.last_cost_push or self.m.charging_since
             if now >= last + timedelta(seconds=self.params.cost_update_interval_s):
-                await self._push_cost()
+                unchanged = self.m.last_cost_pushed == self.view.cost_so_far
+                if unchanged and workflow.patched(_COST_ON_CHANGE):
+                    self.m.last_cost_push = now  # nothing new to tell
+                else:
+                    await self._push_cost()
         return False
 
     async def _send_remote_stop(self, command: StopCommand, again: bool = False) -> None:
@@ -495,6 +502,7 @@ class ChargingSession:
     async def _push_cost(self) -> None:
         """Tell a 2.0.1 charger the running cost (CostUpdated; 1.6 has no such message)."""
         self.m.last_cost_push = workflow.now()
+        self.m.last_cost_pushed = self.view.cost_so_far
         if await steps.station_version(self.params.station_id) != "ocpp2.0.1":
             return
         payload = {

@@ -3,6 +3,8 @@ authorized after the fact."""
 
 from __future__ import annotations
 
+import asyncio
+
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from domain.session import SessionState
 from tests.helpers import charger_session_result, eventually
@@ -28,6 +30,30 @@ async def test_running_cost_is_pushed_to_the_charger(
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED
     assert round(costs[-1]["totalCost"] * 100) <= view.total
+
+
+async def test_an_unchanged_cost_is_not_pushed_again(
+    seeded, worker, settings, gateway_url, temporal_client
+):
+    """A session whose charger stops reporting (e.g. its stop was lost) must not flood the
+    charger with the same CostUpdated every interval: only a changed cost is pushed."""
+    settings.cost_update_interval_s = 1
+    async with demo_201(gateway_url) as station:
+        tx = station.transaction(1, DEMO_TAG)
+        await station.event(tx.started())
+        await station.event(tx.updated(wh=3000))
+
+        def pushed() -> list[dict]:
+            return [r for action, r in station.received if action == "CostUpdated"]
+
+        first = await eventually(lambda: [c for c in pushed() if c["totalCost"] > 0], timeout=20)
+        await asyncio.sleep(4)  # four intervals without a reading
+        assert [c["totalCost"] for c in pushed()].count(first[0]["totalCost"]) == 1
+        await station.event(tx.updated(wh=2000))
+        await eventually(lambda: pushed()[-1]["totalCost"] > first[0]["totalCost"], timeout=20)
+        await station.event(tx.ended())
+    view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
+    assert view.state == SessionState.COMPLETED
 
 
 async def test_plug_in_first_is_charged_after_the_token_arrives(
