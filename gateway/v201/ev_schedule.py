@@ -4,13 +4,14 @@ Where no site's load management sets limits, the CSMS can still offer a schedule
 connector and the EV can take (the connector's rated current, capped by the EV's maximum; 32 A
 per phase when neither is known). So the EV's needs are answered Accepted, and once answered a
 `TxProfile` for the EVSE's running transaction follows (K15.FR.03); with no transaction on that
-EVSE there is nothing to attach one to, and the needs are Rejected. An EV schedule that exceeds
-the profile is Rejected and the profile sent again (renegotiation, K15.FR.13 / K17.FR.13). At a
-managed site the site's `SiteLoad` workflow does all of this instead (`workflows/site_load.py`).
+EVSE there is nothing to attach one to, and the needs are Rejected. The profile goes out a second
+after the answer (`OFFER_AFTER_S`). An EV schedule that exceeds the profile is Rejected and the
+profile sent again (renegotiation, K15.FR.13 / K17.FR.13). At a managed site the site's `SiteLoad` workflow does all of this instead (`workflows/site_load.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -25,6 +26,10 @@ from gateway.v201.smart_commands import set_charging_profile
 log = logging.getLogger(__name__)
 
 UNKNOWN_LIMIT_A = 32.0  # per phase, when neither the connector nor the EV says
+# The profile follows the needs' answer after this pause, as the managed path's does (through the
+# site's workflow): a charger still taking in our answer is not handed the CALL in the same
+# instant (tzi-OCTT TC_K_57 resets its "profile received" flag after reading the answer).
+OFFER_AFTER_S = 1.0
 _PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
 
 _RUNNING_TRANSACTION = (
@@ -64,7 +69,7 @@ async def answer_needs(conn: StationConnection, payload: dict, unique_id: str) -
         transaction_id=rows[0]["transaction_id"],
     )
     _, request = set_charging_profile(profile)
-    conn.after_answer(unique_id, lambda: _send(conn, request))
+    conn.after_answer(unique_id, lambda: _send(conn, request, after_s=OFFER_AFTER_S))
     return {"status": "Accepted"}
 
 
@@ -81,7 +86,9 @@ async def offer_again(conn: StationConnection, evse_id: int) -> None:
     await _send(conn, {"evseId": evse_id, "chargingProfile": profile})
 
 
-async def _send(conn: StationConnection, request: dict) -> None:
+async def _send(conn: StationConnection, request: dict, after_s: float = 0.0) -> None:
+    if after_s:
+        await asyncio.sleep(after_s)
     try:
         answer = await charging_profiles.sent_and_noted(
             conn,
