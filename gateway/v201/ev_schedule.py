@@ -6,7 +6,8 @@ per phase when neither is known). So the EV's needs are answered Accepted, and o
 `TxProfile` for the EVSE's running transaction follows (K15.FR.03); with no transaction on that
 EVSE there is nothing to attach one to, and the needs are Rejected. The profile goes out a second
 after the answer (`OFFER_AFTER_S`). An EV schedule that exceeds the profile is Rejected and the
-profile sent again (renegotiation, K15.FR.13 / K17.FR.13). At a managed site the site's `SiteLoad` workflow does all of this instead (`workflows/site_load.py`).
+profile sent again (renegotiation, K15.FR.13 / K17.FR.13). At a managed site the site's
+`SiteLoad` workflow does all of this instead (`workflows/site_load.py`).
 """
 
 from __future__ import annotations
