@@ -33,11 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 
 import psycopg
@@ -53,7 +51,7 @@ from benchmarks.gateway_capacity import (
     start_profiles,
     start_server,
 )
-from benchmarks.infra import stack, summary_ms, write_result
+from benchmarks.infra import scrape_decisions, stack, summary_ms, write_result
 from chargers.charger import Charger
 from chargers.fleet import Fleet, FleetConfig
 from domain.credentials import StationKeys, hash_station_password
@@ -179,19 +177,6 @@ async def run_burst(args, url: str, window_s: float, pids: dict | None = None) -
     if spies:
         result["profiles"] = await finish_profiles(spies)
     return result
-
-
-def scrape_decisions(metrics_port: int) -> dict:
-    """`ampflow_gateway_decisions_total{action, path}` from the gateway's /metrics."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
-    except OSError as err:
-        return {"error": str(err)}
-    out: dict = {}
-    pattern = r'ampflow_gateway_decisions_total\{action="([^"]+)",path="([^"]+)"\} ([0-9.e+]+)'
-    for action, path, value in re.findall(pattern, text.decode()):
-        out.setdefault(action, {})[path] = int(float(value))
-    return out
 
 
 async def settle(database_url: str, expected: int, limit_s: float, prefix: str = PREFIX) -> dict:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import statistics
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,3 +57,16 @@ def write_result(name: str, result: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return path
+
+
+def scrape_decisions(metrics_port: int) -> dict:
+    """`ampflow_gateway_decisions_total{action, path}` from the gateway's /metrics."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
+    except OSError as err:
+        return {"error": str(err)}
+    out: dict = {}
+    pattern = r'ampflow_gateway_decisions_total\{action="([^"]+)",path="([^"]+)"\} ([0-9.e+]+)'
+    for action, path, value in re.findall(pattern, text.decode()):
+        out.setdefault(action, {})[path] = int(float(value))
+    return out
