@@ -226,17 +226,22 @@ async def test_the_right_credentials_are_accepted_and_recorded_as_connected(seed
     await eventually(disconnected)
 
 
+def _demo_socket(gateway_url: str):
+    """A 1.6 socket of the demo station with its password (not yet sending anything)."""
+    headers = basic_auth_header(DEMO_STATION, DEMO_PASSWORD)
+    return websockets.connect(
+        f"{gateway_url}/{DEMO_STATION}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=headers,
+        open_timeout=10,
+    )
+
+
 async def test_a_reconnect_replaces_the_previous_socket(seeded, gateway, gateway_url, caplog):
     caplog.set_level(logging.INFO, logger=LOGGER)
-    url = f"{gateway_url}/{DEMO_STATION}"
-    headers = basic_auth_header(DEMO_STATION, DEMO_PASSWORD)
-    async with websockets.connect(
-        url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
-    ) as first:
+    async with _demo_socket(gateway_url) as first:
         await _heartbeat(first)
-        async with websockets.connect(
-            url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
-        ) as second:
+        async with _demo_socket(gateway_url) as second:
             # Once the second socket speaks, the gateway closes the first ...
             await _heartbeat(second)
             with pytest.raises(ConnectionClosed):
@@ -268,16 +273,10 @@ async def test_a_silent_second_socket_that_closes_leaves_the_first_working(
     seeded, gateway, gateway_url
 ):
     """A probe under the station's id (e.g. a TLS cipher check) must not cut off the charger."""
-    url = f"{gateway_url}/{DEMO_STATION}"
-    headers = basic_auth_header(DEMO_STATION, DEMO_PASSWORD)
-    async with websockets.connect(
-        url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
-    ) as first:
+    async with _demo_socket(gateway_url) as first:
         await _heartbeat(first)
         for _ in range(3):
-            async with websockets.connect(
-                url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
-            ) as probe:
+            async with _demo_socket(gateway_url) as probe:
                 await eventually(lambda p=probe: _current_port(gateway) == p.local_address[1])
         await eventually(lambda: _current_port(gateway) == first.local_address[1])
         await _heartbeat(first)
@@ -305,15 +304,9 @@ async def test_a_silent_second_socket_takes_over_after_the_grace_period(
 ):
     """A reconnect that stays silent still replaces a (maybe half-open) older socket."""
     monkeypatch.setattr(gateway.settings, "gateway_takeover_grace_s", 0.5)
-    url = f"{gateway_url}/{DEMO_STATION}"
-    headers = basic_auth_header(DEMO_STATION, DEMO_PASSWORD)
-    async with websockets.connect(
-        url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
-    ) as first:
+    async with _demo_socket(gateway_url) as first:
         await _heartbeat(first)
-        async with websockets.connect(
-            url, subprotocols=["ocpp1.6"], additional_headers=headers, open_timeout=10
-        ) as second:
+        async with _demo_socket(gateway_url) as second:
             with pytest.raises(ConnectionClosed):  # closed without a frame from `second`
                 await asyncio.wait_for(first.recv(), timeout=10)
             assert "replaced" in (first.close_reason or "")

@@ -11,6 +11,11 @@ from tests.helpers import charger_session_result, eventually
 from tests.stations import demo_201
 
 
+def pushed(station) -> list[dict]:
+    """The CostUpdated requests the station received, in order."""
+    return [request for action, request in station.received if action == "CostUpdated"]
+
+
 async def test_running_cost_is_pushed_to_the_charger(
     seeded, worker, settings, gateway_url, temporal_client
 ):
@@ -20,10 +25,7 @@ async def test_running_cost_is_pushed_to_the_charger(
         await station.event(tx.started())
         await station.event(tx.updated(wh=3000))
 
-        def pushed() -> list[dict]:
-            return [r for action, r in station.received if action == "CostUpdated"]
-
-        costs = await eventually(pushed, timeout=20)
+        costs = await eventually(lambda: pushed(station), timeout=20)
         await station.event(tx.ended())
     assert costs[-1]["transactionId"] == tx.transaction_id
     assert costs[-1]["totalCost"] > 0
@@ -43,14 +45,14 @@ async def test_an_unchanged_cost_is_not_pushed_again(
         await station.event(tx.started())
         await station.event(tx.updated(wh=3000))
 
-        def pushed() -> list[dict]:
-            return [r for action, r in station.received if action == "CostUpdated"]
-
-        first = await eventually(lambda: [c for c in pushed() if c["totalCost"] > 0], timeout=20)
+        first = await eventually(
+            lambda: [c for c in pushed(station) if c["totalCost"] > 0], timeout=20
+        )
         await asyncio.sleep(4)  # four intervals without a reading
-        assert [c["totalCost"] for c in pushed()].count(first[0]["totalCost"]) == 1
+        assert [c["totalCost"] for c in pushed(station)].count(first[0]["totalCost"]) == 1
         await station.event(tx.updated(wh=2000))
-        await eventually(lambda: pushed()[-1]["totalCost"] > first[0]["totalCost"], timeout=20)
+        higher = first[0]["totalCost"]
+        await eventually(lambda: pushed(station)[-1]["totalCost"] > higher, timeout=20)
         await station.event(tx.ended())
     view = await charger_session_result(temporal_client, seeded, DEMO_STATION, tx.transaction_id)
     assert view.state == SessionState.COMPLETED
