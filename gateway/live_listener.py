@@ -8,8 +8,9 @@ one background task in batches, each batch in one transaction:
   readings when the charger sends none), removed when the session stops;
 - `connector_faulted` alerts are raised on Faulted and resolved by the connector's next status;
   a reconnect resolves `station_offline` (raised by the `AlertSweep` workflow);
-- a small JSON `pg_notify` on `ampflow_live` per event, fanned out by every API process to its
-  `/live` clients (several gateways can publish; NOTIFY is delivered at commit).
+- a small JSON object per event, packed into arrays of a few kB, each one `pg_notify` on
+  `ampflow_live`, fanned out by every API process to its `/live` clients (several gateways can
+  publish; NOTIFY is delivered at commit).
 The listener also signals-with-start the `AlertSweep` workflow (the time-based alerts and the
 webhook delivery): once at the first event, and again whenever it raised an alert.
 """
@@ -51,6 +52,7 @@ _UPSERT_METER = (
 )
 _DELETE_METER = "DELETE FROM live_meters WHERE session_id = %s"
 _NOTIFY = f"SELECT pg_notify('{LIVE_CHANNEL}', %s)"
+_NOTIFY_BYTES = 7000  # a NOTIFY payload must stay under 8,000 bytes
 _MAX_READINGS = 100_000  # sessions whose last reading is kept in memory (power derivation)
 
 
@@ -73,6 +75,24 @@ def _iso(at: datetime) -> str:
 def _notice(kind: str, source: events.StationEvent, **fields) -> str:
     body = {"type": kind, "station_id": source.station_id, "at": _iso(source.at), **fields}
     return orjson.dumps(body).decode()
+
+
+def notification_chunks(notices: list[str]) -> list[str]:
+    """Notices (JSON objects) packed into JSON arrays of at most `_NOTIFY_BYTES` each, so a
+    burst of readings costs a few NOTIFYs rather than one per reading (a notice too large to
+    share goes alone)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 2
+    for notice in notices:
+        if current and size + len(notice) + 1 > _NOTIFY_BYTES:
+            chunks.append("[" + ",".join(current) + "]")
+            current, size = [], 2
+        current.append(notice)
+        size += len(notice) + 1
+    if current:
+        chunks.append("[" + ",".join(current) + "]")
+    return chunks
 
 
 def derived_power(
@@ -281,7 +301,8 @@ class LiveListener:
                         await cur.execute(RAISE_ALERT, alert.sql_params())
                         raised += len(await cur.fetchall())
                 if batch.notifications:
-                    await cur.executemany(_NOTIFY, [(n,) for n in batch.notifications])
+                    chunks = notification_chunks(batch.notifications)
+                    await cur.executemany(_NOTIFY, [(chunk,) for chunk in chunks])
         return raised
 
     async def wake_sweep(self) -> None:

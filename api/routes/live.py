@@ -83,16 +83,20 @@ class LiveHub:
                 await asyncio.sleep(1.0)
 
     def _fan_out(self, payload: str) -> None:
+        """One notification: an event object, or an array of them (the gateway packs bursts)."""
         try:
-            event = orjson.loads(payload)
+            decoded = orjson.loads(payload)
         except orjson.JSONDecodeError:
             log.warning("live: ignored a malformed notification")
             return
-        for queue in list(self._subscribers):
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:
-                self._end(queue)
+        for event in decoded if isinstance(decoded, list) else [decoded]:
+            if not isinstance(event, dict):
+                continue
+            for queue in list(self._subscribers):
+                try:
+                    queue.put_nowait(event)
+                except asyncio.QueueFull:
+                    self._end(queue)
 
     def _end(self, queue: asyncio.Queue) -> None:
         self._subscribers.discard(queue)

@@ -25,7 +25,7 @@ from ampflow.seed import DEMO_STATION
 from chargers import basic_auth_header
 from domain.credentials import hash_password
 from gateway.server import Gateway
-from store.tables import OcppMessage, Station
+from store.tables import MeterSample, OcppMessage, Station
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually
 
@@ -315,6 +315,42 @@ async def test_nul_characters_do_not_stall_the_gateway(
             await gw.store.close()
             stopped = False
     assert stopped, "the gateway did not stop: its recorder kept retrying the same batch"
+
+
+async def test_a_nul_in_a_signed_reading_spoils_no_batch(gateway_url, db, other_station):
+    """U+0000 inside a 1.6 SignedData value: the reading is stored (escaped) and acknowledged,
+    and another station's readings sent at the same moment are stored with it."""
+
+    def reading(value: str, sample_format: str | None = None) -> dict:
+        sampled = {"value": value, "measurand": "Energy.Active.Import.Register"}
+        if sample_format:
+            sampled["format"] = sample_format
+        return {
+            "connectorId": 1,
+            "meterValue": [{"timestamp": "2026-01-02T03:04:05Z", "sampledValue": [sampled]}],
+        }
+
+    async with (
+        station_socket(gateway_url, DEMO_STATION, DEMO_PASSWORD) as hostile,
+        station_socket(gateway_url, OTHER_STATION, OTHER_PASSWORD) as other,
+    ):
+        answers = await asyncio.gather(
+            exchange(
+                hostile,
+                orjson.dumps([2, "signed", "MeterValues", reading("ab\x00cd", "SignedData")]),
+            ),
+            exchange(other, orjson.dumps([2, "plain", "MeterValues", reading("4321")])),
+        )
+    assert answers == [[3, "signed", {}], [3, "plain", {}]]
+    with db.session() as session:
+        stored = {
+            row.station_id: row
+            for row in session.exec(
+                select(MeterSample).where(MeterSample.station_id.in_([DEMO_STATION, OTHER_STATION]))
+            ).all()
+        }
+    assert stored[DEMO_STATION].signed_data == "ab\\u0000cd"
+    assert stored[OTHER_STATION].value == 4321
 
 
 # ---- random frames -------------------------------------------------------------------------

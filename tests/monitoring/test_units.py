@@ -17,7 +17,7 @@ from domain.alerts import (
 )
 from domain.analytics import month_period, previous_month
 from gateway import events
-from gateway.live_listener import _alert_steps, derived_power, plan
+from gateway.live_listener import _alert_steps, derived_power, notification_chunks, plan
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -50,6 +50,18 @@ def test_derived_power():
     assert derived_power(None, T0, 1) is None
     assert derived_power((T0, 10_000), T0, 11_000) is None  # no time passed
     assert derived_power((T0, 10_000), T0 + timedelta(minutes=1), 9_000) is None  # reset
+
+
+def test_notifications_are_packed_in_order_under_the_notify_limit():
+    notices = [
+        orjson.dumps({"type": "meter", "n": n, "pad": "x" * (n % 300)}).decode() for n in range(500)
+    ]
+    notices.insert(250, orjson.dumps({"type": "big", "pad": "y" * 7500}).decode())
+    chunks = notification_chunks(notices)
+    unpacked = [event for chunk in chunks for event in orjson.loads(chunk)]
+    assert unpacked == [orjson.loads(notice) for notice in notices]
+    assert len(chunks) < len(notices) / 10
+    assert all(len(chunk.encode()) < 8000 for chunk in chunks if "y" * 7500 not in chunk)
 
 
 def test_plan_keeps_alert_changes_in_event_order():
