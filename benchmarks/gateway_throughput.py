@@ -3,7 +3,9 @@
 The same client load is sent to three servers, each in its own process, in one run:
 the Ampflow gateway (strict validation both ways, message log on), a raw `websockets` echo
 server, and a bare `ocpp`-library central system. Prints messages/s, latency percentiles and the
-ratios; writes benchmarks/results/gateway_throughput.json.
+ratios; writes benchmarks/results/gateway_throughput.json. Each MeterValues carries two samples
+with a timestamp of its own (a millisecond apart per message), and after Ampflow's run the
+benchmark counts them in `meter_samples`: every acknowledged sample must be stored, once.
 
     .venv/bin/python -m benchmarks.gateway_throughput --stations 200 --seconds 10
 """
@@ -17,28 +19,34 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
+import psycopg
 import websockets
 
 from ampflow.devstack import free_port, stop_process, wait_for_port
 from ampflow.load_setup import register_load_stations
 from benchmarks.infra import stack, summary_ms, write_result
+from store.db import libpq_url
 
 PREFIX, PASSWORD = "BENCH-", "bench-station-secret-16"
 
 
-def frame(action: str, unique_id: str) -> str:
+BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def frame(action: str, unique_id: str, n: int = 0) -> str:
+    """A CALL; the n-th MeterValues of a station has its own timestamp (n ms after BASE_TIME)."""
     if action == "Heartbeat":
         payload: dict = {}
     else:
-        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        at = (BASE_TIME + timedelta(milliseconds=n)).isoformat(timespec="milliseconds")
         payload = {
             "connectorId": 1,
             "meterValue": [
                 {
-                    "timestamp": now,
+                    "timestamp": at.replace("+00:00", "Z"),
                     "sampledValue": [
                         {
                             "value": "12345",
@@ -62,6 +70,7 @@ async def station_loop(
     latencies: list[float],
     counts: list[int],
 ) -> None:
+    """One station, closed loop; counts[0] = answers after the warm-up, counts[1] = all."""
     station_id = f"{PREFIX}{index:05d}"
     token = base64.b64encode(f"{station_id}:{PASSWORD}".encode()).decode()
     async with websockets.connect(
@@ -75,8 +84,9 @@ async def station_loop(
         n = 0
         while (now := time.monotonic()) < stop_at:
             n += 1
-            await ws.send(frame(action, str(n)))
+            await ws.send(frame(action, str(n), n))
             await ws.recv()
+            counts[1] += 1
             if now >= warm_until:
                 latencies.append(time.monotonic() - now)
                 counts[0] += 1
@@ -84,7 +94,7 @@ async def station_loop(
 
 async def measure(url: str, stations: int, action: str, seconds: float) -> dict:
     latencies: list[float] = []
-    counts = [0]
+    counts = [0, 0]
     start = time.monotonic()
     warm = 2.0
     tasks = [
@@ -97,8 +107,25 @@ async def measure(url: str, stations: int, action: str, seconds: float) -> dict:
     errors = [r for r in results if isinstance(r, Exception)]
     return {
         "messages_per_s": round(counts[0] / seconds, 1),
+        "answered": counts[1],
         "errors": len(errors),
         **summary_ms(latencies),
+    }
+
+
+def stored_samples(database_url: str, acknowledged: int) -> dict:
+    """Every acknowledged sample stored exactly once: rows in `meter_samples` vs answers."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        stored, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT (station_id, timestamp, measurand)) "
+            "FROM meter_samples WHERE station_id LIKE %s",
+            (f"{PREFIX}%",),
+        ).fetchone()
+    return {
+        "acknowledged": acknowledged,
+        "stored": stored,
+        "distinct": distinct,
+        "exactly_once": stored == distinct == acknowledged,
     }
 
 
@@ -140,6 +167,10 @@ def main() -> None:
                     action: asyncio.run(measure(url, args.stations, action, args.seconds))
                     for action in ("Heartbeat", "MeterValues")
                 }
+                if name == "ampflow":
+                    results["samples"] = stored_samples(
+                        database_url, 2 * results[name]["MeterValues"]["answered"]
+                    )
             finally:
                 stop_process(process)
     for action in ("Heartbeat", "MeterValues"):
@@ -157,6 +188,11 @@ def main() -> None:
                 f"{name:<14}{action:<13}{figures['messages_per_s']:>9}{figures['p50_ms']:>9}"
                 f"{figures['p99_ms']:>9}{figures['errors']:>8}"
             )
+    samples = results["samples"]
+    print(
+        f"MeterValues samples: {samples['acknowledged']} acknowledged, {samples['stored']} stored "
+        f"({samples['distinct']} distinct): exactly once = {samples['exactly_once']}"
+    )
     for action, ratio in results["ratios"].items():
         print(
             f"{action}: ampflow/echo = {ratio['ampflow_vs_echo']}, "

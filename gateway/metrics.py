@@ -67,11 +67,20 @@ def _action(action: str | None) -> str:
     return "other"
 
 
+_answered: dict[tuple[str | None, bool], tuple] = {}  # (action, ok) -> its two metric children
+
+
 def call_answered(action: str | None, response: str, started: float) -> None:
     """Count an answered CALL (`response` is the frame sent) and observe its latency."""
-    label = _action(action)
-    MESSAGES.labels(label, "ok" if response.startswith("[3") else "error").inc()
-    CALL_SECONDS.labels(label).observe(time.monotonic() - started)
+    ok = response.startswith("[3")
+    children = _answered.get((action, ok))
+    if children is None:  # looked up once per action and outcome (labels() is not free)
+        label = _action(action)
+        children = (MESSAGES.labels(label, "ok" if ok else "error"), CALL_SECONDS.labels(label))
+        if label != "other":
+            _answered[(action, ok)] = children
+    children[0].inc()
+    children[1].observe(time.monotonic() - started)
 
 
 def rate_limited(action: str | None) -> None:

@@ -20,9 +20,12 @@ from domain.access import redact_secrets
 
 log = logging.getLogger(__name__)
 
-_LOG_COPY = (
-    "COPY ocpp_messages (station_id, direction, message_type, unique_id, action, payload, at) "
-    "FROM STDIN"
+# The log batch as one JSON parameter too: one array per frame (orjson in C; formatting COPY
+# rows in Python cost the gateway about a tenth of its time on Heartbeats).
+_LOG_INSERT = (
+    "INSERT INTO ocpp_messages (station_id, direction, message_type, unique_id, action, "
+    "payload, at) SELECT f->>0, f->>1, (f->>2)::int, f->>3, f->>4, f->>5, (f->>6)::timestamptz "
+    "FROM json_array_elements(%s::json) AS f"
 )
 _TOUCH = "UPDATE stations SET last_seen_at = %s WHERE id = %s"
 # One statement per batch: the rows as one JSON parameter (serialized in C by orjson, parsed
@@ -201,15 +204,13 @@ class Recorder:
                 waiter.set_result(None)
 
     async def _flush_log(self, frames: list[tuple], seen: dict[str, datetime]) -> None:
-        """The message log and last-seen times: COPY, without waiting for the disk flush
+        """The message log and last-seen times, without waiting for the disk flush
         (synchronous_commit off: a crash may lose the last instant of log, never a sample)."""
         try:
             async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 await cur.execute("SET LOCAL synchronous_commit TO off")
                 if frames:
-                    async with cur.copy(_LOG_COPY) as copy:
-                        for row in frames:
-                            await copy.write_row(row)
+                    await cur.execute(_LOG_INSERT, (orjson.dumps(frames).decode(),))
                 if seen:
                     await cur.executemany(_TOUCH, [(at, sid) for sid, at in seen.items()])
         except Exception as err:  # keep the frames for a few more attempts (bounded)
