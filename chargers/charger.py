@@ -42,6 +42,7 @@ from chargers.variables import Configuration
 log = logging.getLogger(__name__)
 # What a Pending station may still send (the CSMS may ask for a base report while Pending, B02).
 _SENT_WHILE_PENDING = frozenset({"NotifyReport"})
+_STOP_WAIT_S = 10.0  # longest wait for the connection task at power-off
 
 
 class Charger:
@@ -163,8 +164,11 @@ class Charger:
             task.cancel()
         if self._main is not None:
             self._main.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._main
+            # bounded: a socket stuck in its closing handshake must not keep the charger on
+            done, _ = await asyncio.wait([self._main], timeout=_STOP_WAIT_S)
+            for task in done:  # its error (if any) is the power-off's, not worth a warning
+                if not task.cancelled():
+                    task.exception()
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await self._ws.close()

@@ -209,7 +209,9 @@ class Fleet:
             for driver in drivers:
                 driver.cancel()
             self._count(final=True)
-            await asyncio.gather(*(c.stop() for c in self.chargers), return_exceptions=True)
+            stops = [asyncio.ensure_future(c.stop()) for c in self.chargers]
+            if stops:  # bounded, so a run always ends by itself
+                await asyncio.wait(stops, timeout=30.0)
             if progress is not None:
                 progress.cancel()
         return self.stats
