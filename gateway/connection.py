@@ -1,7 +1,9 @@
 """One charger's WebSocket: frames in, validated dispatch to the version's route table, frames out.
 
 CALLs from the charger are handled one at a time in arrival order (as OCPP requires); answers to
-our own CALLs are matched immediately, so a slow handler never blocks a command's result.
+our own CALLs are matched immediately, so a slow handler never blocks a command's result. The
+frequent CALLs whose handlers only touch the store (Heartbeat, MeterValues, StatusNotification)
+are answered on the reading task itself when nothing is queued before them: no task per message.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ Handler = Callable[["StationConnection", dict, str], Awaitable[dict]]
 _ALLOWED_WHILE_PENDING = frozenset(
     {"BootNotification", "Heartbeat", "StatusNotification", "NotifyReport"}
 )
+# Answered on the reading task when nothing is queued before them: their handlers never wait on
+# the station or a workflow (at most on a store write), so reading pauses only that long.
+_INLINE_ACTIONS = frozenset({"Heartbeat", "MeterValues", "StatusNotification"})
 
 
 class CommandError(Exception):
@@ -132,8 +137,12 @@ class StationConnection:
             if not self._take_token():
                 await self._over_limit(frame)
                 return
+            idle = self._worker is None or self._worker.done()
+            if idle and frame.action in _INLINE_ACTIONS:
+                await self._answer(frame)
+                return
             self._calls.append(frame)
-            if self._worker is None or self._worker.done():
+            if idle:
                 self._worker = asyncio.create_task(
                     self._handle_calls(), name=f"calls-{self.station_id}"
                 )
@@ -146,21 +155,23 @@ class StationConnection:
 
     async def _handle_calls(self) -> None:
         while self._calls:
-            frame = self._calls.popleft()
-            started = time.monotonic()
-            try:
-                response = await self._dispatch(frame)
-            except OcppError as err:
-                log.warning(
-                    "%s %s -> %s: %s", self.station_id, frame.action, err.code, err.description
-                )
-                response = protocol.call_error(frame.unique_id, err, self.version)
-            except Exception:
-                log.exception("%s %s failed", self.station_id, frame.action)
-                error = OcppError("InternalError", "internal error; please retry")
-                response = protocol.call_error(frame.unique_id, error, self.version)
-            await self._send(response, frame.unique_id, frame.action)
-            metrics.call_answered(frame.action, response, started)
+            await self._answer(self._calls.popleft())
+
+    async def _answer(self, frame: Frame) -> None:
+        """Handle one CALL and send its CALLRESULT or CALLERROR."""
+        started = time.monotonic()
+        try:
+            response = await self._dispatch(frame)
+        except OcppError as err:
+            log.warning("%s %s -> %s: %s", self.station_id, frame.action, err.code, err.description)
+            response = protocol.call_error(frame.unique_id, err, self.version)
+        except Exception:
+            log.exception("%s %s failed", self.station_id, frame.action)
+            error = OcppError("InternalError", "internal error; please retry")
+            response = protocol.call_error(frame.unique_id, error, self.version)
+        await self._send(response, frame.unique_id, frame.action)
+        metrics.call_answered(frame.action, response, started)
+        if self._after:
             follow_up = self._after.pop(frame.unique_id, None)
             if follow_up is not None and response.startswith(f"[{CALLRESULT},"):
                 _start_follow_up(self.station_id, follow_up)

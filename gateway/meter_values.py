@@ -89,19 +89,27 @@ def live_update(rows: list[SampleRow]) -> MeterUpdate | None:
     """The newest energy register / power / SoC readings (whole-meter values, no phases)."""
     if not rows:
         return None
-    latest = max(rows, key=lambda row: row.timestamp)
-    update = MeterUpdate(timestamp=latest.timestamp)
-    for row in sorted(rows, key=lambda row: row.timestamp):
+    newest = rows[0].timestamp
+    for row in rows:
+        if row.timestamp < newest:  # out of order: sort (stable, so the later sample wins)
+            rows = sorted(rows, key=lambda row: row.timestamp)
+            break
+        newest = row.timestamp
+    energy_wh: int | None = None
+    power_w = soc_percent = None
+    for row in rows:
         if row.phase or not _has_plain_value(row):
             continue
         scale = 1000.0 if row.unit in ("kWh", "kW") else 1.0
         if row.measurand == ENERGY_REGISTER:
-            update.energy_wh = int(round(row.value * scale))
+            energy_wh = int(round(row.value * scale))
         elif row.measurand == POWER:
-            update.power_w = row.value * scale
+            power_w = row.value * scale
         elif row.measurand == SOC:
-            update.soc_percent = row.value
-    return update
+            soc_percent = row.value
+    return MeterUpdate(
+        timestamp=rows[-1].timestamp, energy_wh=energy_wh, power_w=power_w, soc_percent=soc_percent
+    )
 
 
 def energy_register_wh(rows: list[SampleRow]) -> int | None:

@@ -15,11 +15,14 @@ The helpers are cheap (a dict lookup and a counter increment) and never raise.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import time
 from typing import TYPE_CHECKING
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
 if TYPE_CHECKING:
     from gateway.services import GatewayServices
@@ -27,15 +30,52 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECTIONS = Gauge("ampflow_gateway_connections", "Stations connected to this gateway")
-MESSAGES = Counter(
-    "ampflow_gateway_messages", "CALLs from stations by action and result", ["action", "result"]
-)
-CALL_SECONDS = Histogram(
-    "ampflow_gateway_call_seconds",
-    "Time to handle a CALL from a station",
-    ["action"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_RESULTS = ("ok", "error", "rate_limited")
+
+
+class _CallStats:
+    """`ampflow_gateway_messages_total` and `ampflow_gateway_call_seconds`, kept as plain
+    counters on the message path (a list per action) and turned into metric families only when
+    /metrics is scraped: prometheus_client's locked children cost more than a small handler."""
+
+    def __init__(self) -> None:
+        # action label -> [ok, error, rate_limited, seconds summed, count per bucket ..., +Inf]
+        self.by_action: dict[str, list[float]] = {}
+
+    def row(self, label: str) -> list[float]:
+        row = self.by_action.get(label)
+        if row is None:
+            row = self.by_action[label] = [0.0] * (4 + len(_BUCKETS) + 1)
+        return row
+
+    def collect(self):
+        messages = CounterMetricFamily(
+            "ampflow_gateway_messages",
+            "CALLs from stations by action and result",
+            labels=["action", "result"],
+        )
+        seconds = HistogramMetricFamily(
+            "ampflow_gateway_call_seconds",
+            "Time to handle a CALL from a station",
+            labels=["action"],
+        )
+        for label, row in sorted(self.by_action.items()):
+            row = list(row)  # a consistent copy (the event loop keeps counting meanwhile)
+            for index, result in enumerate(_RESULTS):
+                if row[index]:
+                    messages.add_metric([label, result], row[index])
+            counts = row[4:]
+            if sum(counts):
+                cumulative = list(itertools.accumulate(counts))
+                bounds = [*(str(float(b)) for b in _BUCKETS), "+Inf"]
+                seconds.add_metric([label], list(zip(bounds, cumulative, strict=True)), row[3])
+        yield messages
+        yield seconds
+
+
+_CALLS = _CallStats()
+REGISTRY.register(_CALLS)
 DECISIONS = Counter(
     "ampflow_gateway_decisions",
     "Authorize/start answers by how they were decided (gateway: from the store by the "
@@ -67,24 +107,30 @@ def _action(action: str | None) -> str:
     return "other"
 
 
-_answered: dict[tuple[str | None, bool], tuple] = {}  # (action, ok) -> its two metric children
+_rows: dict[str | None, list[float]] = {}  # action as sent -> its row in `_CALLS`
+
+
+def _row(action: str | None) -> list[float]:
+    row = _rows.get(action)
+    if row is None:
+        label = _action(action)
+        row = _CALLS.row(label)
+        if label != "other":
+            _rows[action] = row
+    return row
 
 
 def call_answered(action: str | None, response: str, started: float) -> None:
     """Count an answered CALL (`response` is the frame sent) and observe its latency."""
-    ok = response.startswith("[3")
-    children = _answered.get((action, ok))
-    if children is None:  # looked up once per action and outcome (labels() is not free)
-        label = _action(action)
-        children = (MESSAGES.labels(label, "ok" if ok else "error"), CALL_SECONDS.labels(label))
-        if label != "other":
-            _answered[(action, ok)] = children
-    children[0].inc()
-    children[1].observe(time.monotonic() - started)
+    row = _row(action)
+    row[0 if response.startswith("[3") else 1] += 1
+    elapsed = time.monotonic() - started
+    row[3] += elapsed
+    row[4 + bisect.bisect_left(_BUCKETS, elapsed)] += 1
 
 
 def rate_limited(action: str | None) -> None:
-    MESSAGES.labels(_action(action), "rate_limited").inc()
+    _row(action)[2] += 1
 
 
 def handshake_refused(status: int) -> None:

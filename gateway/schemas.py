@@ -45,12 +45,19 @@ def _validator(version: str, action: str, response: bool) -> Callable[[dict], ob
     return fastjsonschema.compile(schema)
 
 
+_compiled: dict[tuple[str, str, bool], Callable[[dict], object]] = {}  # one lookup per message
+
+
 def validate(version: str, action: str, payload: dict, *, response: bool = False) -> None:
     """Raise `OcppError` with the protocol's error code if `payload` breaks the schema."""
-    if action not in known_actions(version):
-        raise OcppError("NotImplemented", f"unknown action {action}")
+    key = (version, action, response)
+    validator = _compiled.get(key)
+    if validator is None:
+        if action not in known_actions(version):
+            raise OcppError("NotImplemented", f"unknown action {action}")
+        validator = _compiled[key] = _validator(version, action, response)
     try:
-        _validator(version, action, response)(payload)
+        validator(payload)
     except fastjsonschema.JsonSchemaValueException as err:
         raise OcppError(_code_for(err.rule), f"{action}: {err.message}") from err
 

@@ -9,6 +9,7 @@ unrepresentable is stored and a retrying charger is not refused forever.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from gateway import metrics
@@ -38,6 +39,14 @@ def parse(value: str) -> datetime:
     return at
 
 
+_second: list = [-1, ""]  # the last whole second formatted, and its text up to the seconds
+
+
 def now_iso() -> str:
-    """The current UTC time in the form chargers expect, e.g. 2026-01-01T12:00:00.000Z."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current UTC time in the form chargers expect, e.g. 2026-01-01T12:00:00.000Z (the
+    text up to the seconds is formatted once per second: Heartbeat answers are frequent)."""
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[0], _second[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_second[1]}.{int((now - second) * 1000):03d}Z"

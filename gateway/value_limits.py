@@ -22,6 +22,35 @@ _METER_KEYS = frozenset({"meterStart", "meterStop"})
 
 def check_payload(payload: object, path: str = "") -> None:
     """Raise `OcppError` for the first number out of range anywhere in the payload."""
+    if not _surely_in_range(payload):
+        _check(payload, path)  # names the field (the quick pass builds no paths)
+
+
+def _surely_in_range(value: object) -> bool:
+    """True when no number can be out of range; stricter than `_check` (an `id` anywhere is
+    held to the id range, negatives and unusual types are left to it), which decides whenever
+    this says False."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            kind = type(item)
+            if kind is str or kind is bool or item is None:
+                continue
+            if kind is int:
+                high = MAX_ID if key in _ID_KEYS or key == "id" else MAX_EXACT
+                if not 0 <= item <= high:
+                    return False
+            elif not _surely_in_range(item):
+                return False
+        return True
+    if kind is list:
+        return all(_surely_in_range(item) for item in value)  # type: ignore[attr-defined]
+    if kind is float:
+        return math.isfinite(value) and abs(value) <= MAX_EXACT  # type: ignore[arg-type]
+    return kind is str or kind is bool or value is None
+
+
+def _check(payload: object, path: str) -> None:
     if isinstance(payload, dict):
         for key, value in payload.items():
             where = f"{path}.{key}" if path else key
@@ -34,10 +63,10 @@ def check_payload(payload: object, path: str = "") -> None:
             elif isinstance(value, int) and key in _METER_KEYS:
                 _bounded(where, value, 0, MAX_EXACT)
             else:
-                check_payload(value, where)
+                _check(value, where)
     elif isinstance(payload, list):
         for index, item in enumerate(payload):
-            check_payload(item, f"{path}[{index}]")
+            _check(item, f"{path}[{index}]")
     elif isinstance(payload, float):
         if not math.isfinite(payload) or abs(payload) > MAX_EXACT:
             raise OcppError("PropertyConstraintViolation", f"{path}: {payload!r} is out of range")

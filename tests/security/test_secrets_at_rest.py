@@ -6,9 +6,14 @@ from the API's redacted views. Before, both logs stored `AuthorizationKey` as se
 
 from __future__ import annotations
 
+import asyncio
+
+import orjson
+import websockets
 from sqlalchemy import text
 
 from ampflow.seed import DEMO_STATION
+from chargers.charger import basic_auth_header
 from chargers.script import scripted
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import eventually
@@ -43,3 +48,23 @@ async def test_a_station_password_is_not_stored_in_the_logs(seeded, worker, gate
     assert frames and commands
     assert not [f for f in frames if SECRET in f], frames
     assert not [c for c in commands if SECRET in c], commands
+
+
+async def test_a_password_under_an_escaped_name_is_not_logged(seeded, gateway_url):
+    """JSON lets a station spell `AuthorizationKey` with escapes (`\\u0041uthorizationKey`): the
+    log's quick look before parsing must not be fooled by the raw text."""
+    name = "\\u0041uthorization\\u004bey"  # what the station sends, escapes and all
+    frame = f'[2,"escaped-1","ChangeConfiguration",{{"key":"{name}","value":"{SECRET}"}}]'
+    async with websockets.connect(
+        f"{gateway_url}/{DEMO_STATION}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
+        open_timeout=10,
+    ) as ws:
+        await ws.send(frame)
+        answer = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert answer[0] == 4 and answer[1] == "escaped-1", answer  # not a CALL a station may make
+    frames = await eventually(
+        lambda: _stored(seeded, "SELECT payload FROM ocpp_messages WHERE unique_id = 'escaped-1'")
+    )
+    assert frames and not [f for f in frames if SECRET in f], frames
