@@ -5,7 +5,9 @@
   `error`) or refused by the rate limit (`rate_limited`);
 - `ampflow_gateway_call_seconds{action}`: time to handle a station's CALL;
 - `ampflow_gateway_decisions_total{action, path}`: Authorize and transaction-start answers by
-  how they were decided: `primary` (the session workflow) or `fallback` (ADR-005);
+  how they were decided (ADR-005): `gateway` (from the store by the workflow's rule),
+  `primary` (the session workflow within the deadline), `fallback` (the store, past the
+  deadline) or `busy` (the store at once: too many starts already waiting on Temporal);
 - `ampflow_gateway_clamped_values_total{field}`: station values replaced by the gateway (a
   timestamp that cannot be real is taken as the time received);
 - `ampflow_gateway_handshakes_rejected_total{status}`: refused WebSocket handshakes by HTTP
@@ -80,7 +82,7 @@ DECISIONS = Counter(
     "ampflow_gateway_decisions",
     "Authorize/start answers by how they were decided (gateway: from the store by the "
     "workflow's rule, the workflow recording it; primary: the session workflow within the "
-    "deadline; fallback: the store, past it)",
+    "deadline; fallback: the store, past it; busy: the store at once, Temporal behind)",
     ["action", "path"],
 )
 CLAMPED = Counter(
@@ -160,7 +162,7 @@ def stop(server) -> None:
 
 
 def decision(action: str, path: str) -> None:
-    """Count an Authorize/start answer decided on `path` (`gateway`, `primary`, `fallback`)."""
+    """Count an Authorize/start answer decided on `path` (gateway, primary, fallback, busy)."""
     DECISIONS.labels(action, path).inc()
 
 

@@ -90,6 +90,7 @@ class SessionBridge:
         self._meter_last_sent: dict[str, float] = {}
         self._meter_pending: dict[str, MeterUpdate] = {}
         self._background: set[asyncio.Task] = set()
+        self._starts_waiting = 0  # transaction starts waiting on their session's update now
         # OCPP 2.0.1: sessions known to exist, answers to transaction events already handled
         # (a retransmission gets the same answer), things reported once.
         self._known_sessions: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -481,6 +482,10 @@ class SessionBridge:
             "reuse": reuse.name,
             "fingerprint": fingerprint,
         }
+        if self._starts_waiting >= self.settings.charger_starts_waiting_max:
+            return await self._start_when_busy(
+                action, station_id, key, request, payload, message_id
+            )
         row_id = await self.outbox.put(
             station_id, session_id, "start", payload, message_id, inline=True
         )
@@ -488,6 +493,7 @@ class SessionBridge:
             self.delivery.start_update(station_id, key, request, message_id, reuse)
         )
         deadline = self.settings.charger_answer_deadline_s
+        self._starts_waiting += 1
         try:
             result = await asyncio.wait_for(asyncio.shield(task), deadline)
         except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError):
@@ -505,9 +511,33 @@ class SessionBridge:
         except BaseException:  # anything else (or the charger went away): the outbox delivers it
             self.outbox.release(row_id, station_id)
             raise
+        finally:
+            self._starts_waiting -= 1
         metrics.decision(action, "primary")
         await self.outbox.delivered(row_id, station_id)
         return result
+
+    async def _start_when_busy(
+        self,
+        action: str,
+        station_id: str,
+        key: str,
+        request: StartRequest,
+        payload: dict,
+        message_id: str,
+    ) -> StartResult:
+        """Temporal is behind (`charger_starts_waiting_max` starts already wait on it): waiting
+        too would most likely end in the fallback past the deadline, and the abandoned update
+        would be sent again by the outbox. Answer from the fallback decision now and store the
+        start, with that answer, for the outbox to deliver (ADR-005 §6)."""
+        answer = await self._fallback_start(station_id, key, request)
+        told = answer.authorization.model_dump(mode="json") if answer.authorization else None
+        session_id = contract.session_workflow_id(station_id, key)
+        stored = {**payload, "told": told}
+        await self.outbox.put(station_id, session_id, "start", stored, message_id)
+        metrics.decision(action, "busy")
+        log.info("%s %s answered from the fallback decision (Temporal behind)", station_id, action)
+        return answer
 
     async def _fallback_start(
         self, station_id: str, transaction_id: str, request: StartRequest

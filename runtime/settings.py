@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # The charger's answer never waits without bound (ADR-005): Authorize and transaction start
     # wait this long for the session workflow, then are answered from the fallback decision.
     charger_answer_deadline_s: float = 5.0
+    # Transaction starts that may wait on Temporal at once per gateway; past it Temporal is
+    # behind, and a start is answered from the fallback decision at once and delivered by the
+    # outbox (a burst of chargers is not held for the whole deadline).
+    charger_starts_waiting_max: int = 32
 
     # Session guards (seconds).
     authorization_timeout_s: int = 180  # authorized (or remote-started) but never started

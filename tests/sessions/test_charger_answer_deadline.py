@@ -114,3 +114,71 @@ async def test_a_start_the_fallback_refused_stays_refused_when_the_workflow_woul
         view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 60)
     assert view.state == SessionState.REJECTED, view
     assert [p.amount for p in payments_for(seeded, view.session_id) if p.amount] == []
+
+
+def _busy(action: str) -> float:
+    return metrics.DECISIONS.labels(action, "busy")._value.get()
+
+
+async def test_16_starts_are_answered_at_once_while_temporal_is_behind(
+    seeded, settings, gateway, gateway_url, temporal_client
+):
+    """Enough starts already wait on Temporal (the limit set to 0 here): the next one is answered
+    from the fallback decision at once, not after the deadline. No worker runs and the deadline
+    is far beyond the charger's own call timeout, so a start that waited would time out."""
+    settings.charger_answer_deadline_s = 120.0
+    settings.charger_starts_waiting_max = 0
+    before = _busy("StartTransaction")
+    async with scripted(
+        gateway_url, DEMO_STATION, DEMO_PASSWORD, message_timeout_s=CHARGER_CALL_TIMEOUT_S
+    ) as charger:
+        started = await charger.start_transaction(DEMO_TAG)
+        assert started["idTagInfo"]["status"] == "Accepted" and started["transactionId"] > 0
+        await charger.meter(2_500)
+        await charger.stop_transaction()
+    assert _busy("StartTransaction") == before + 1
+    async with build_worker(temporal_client, seeded, settings.task_queue, settings=settings):
+        view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 60)
+    assert view.state == SessionState.COMPLETED and view.energy_wh == 2_500
+    assert [p.amount for p in payments_for(seeded, view.session_id)] == [view.total]
+
+
+async def test_201_starts_are_answered_at_once_while_temporal_is_behind(
+    seeded, settings, gateway, gateway_url, temporal_client
+):
+    settings.charger_answer_deadline_s = 120.0
+    settings.charger_starts_waiting_max = 0
+    before = _busy("TransactionEvent")
+    async with demo_201(gateway_url, message_timeout_s=CHARGER_CALL_TIMEOUT_S) as station:
+        tx = station.transaction(1, DEMO_TAG)
+        started = await station.event(tx.started())
+        assert started["idTokenInfo"]["status"] == "Accepted"
+        await station.event(tx.updated(3_500))
+        await station.event(tx.ended())
+    assert _busy("TransactionEvent") == before + 1
+    async with build_worker(temporal_client, seeded, settings.task_queue, settings=settings):
+        view = await charger_session_result(
+            temporal_client, seeded, DEMO_STATION, tx.transaction_id, 60
+        )
+    assert view.state == SessionState.COMPLETED and view.energy_wh == 3_500
+    assert [p.amount for p in payments_for(seeded, view.session_id)] == [view.total]
+
+
+async def test_a_start_refused_while_temporal_is_behind_stays_refused(
+    seeded, settings, gateway, gateway_url, temporal_client, api
+):
+    """The busy answer travels with the start: a Blocked card told Blocked bills nothing."""
+    settings.charger_answer_deadline_s = 120.0
+    settings.charger_starts_waiting_max = 0
+    assert (await api.patch(f"/tokens/{DEMO_TAG}", json={"status": "Blocked"})).status_code == 200
+    async with scripted(
+        gateway_url, DEMO_STATION, DEMO_PASSWORD, message_timeout_s=CHARGER_CALL_TIMEOUT_S
+    ) as charger:
+        started = await charger.start_transaction(DEMO_TAG)
+        assert started["idTagInfo"]["status"] == "Blocked"
+        await charger.stop_transaction(reason="DeAuthorized")
+    assert (await api.patch(f"/tokens/{DEMO_TAG}", json={"status": "Accepted"})).status_code == 200
+    async with build_worker(temporal_client, seeded, settings.task_queue, settings=settings):
+        view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 60)
+    assert view.state == SessionState.REJECTED, view
+    assert [p.amount for p in payments_for(seeded, view.session_id) if p.amount] == []
