@@ -15,6 +15,7 @@ Events are queued and delivered in order by one background task, never on the ha
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import deque
@@ -44,9 +45,10 @@ from workflows import contract
 log = logging.getLogger(__name__)
 
 _RUNNING_JOBS = (
-    "SELECT DISTINCT workflow_id, kind FROM maintenance_jobs "
-    "WHERE station_id = %s AND state = 'running'"
+    "SELECT DISTINCT station_id, workflow_id, kind FROM maintenance_jobs "
+    "WHERE station_id = ANY(%s) AND state = 'running'"
 )
+_BATCH = 500  # events whose stations' running jobs are read in one query
 _SILENT_STATIONS = """
 SELECT s.id FROM stations s
 LEFT JOIN LATERAL (
@@ -139,30 +141,45 @@ class MaintenanceListener:
     # ---- delivery --------------------------------------------------------------------------
 
     async def _drain(self) -> None:
+        # In order, a batch at a time: the running jobs of all the batch's stations in one query
+        # (a burst of boots and statuses is one round trip per batch, not one per event). Every
+        # event of the batch was queued before the query, so a job it concerns (its row is
+        # written before it sends the station anything) is already visible to it.
         delay = 0.2
         while self._queue:
-            event = self._queue[0]
             if self.services.store.pool.closed:
                 self._queue.clear()  # the gateway is stopping
                 return
+            batch = list(itertools.islice(self._queue, _BATCH))
             try:
-                await self._deliver(event)
-            except Exception as err:  # the store is down: keep the event, in order, and retry
-                log.warning("maintenance: %s not delivered yet (%s)", type(event).__name__, err)
+                jobs = await self._running_jobs(batch)
+                for event in batch:
+                    await self._deliver(event, jobs.get(event.station_id, []))
+                    self._queue.popleft()
+            except Exception as err:  # the store is down: keep the rest, in order, and retry
+                log.warning("maintenance: %d events not delivered yet (%s)", len(self._queue), err)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
-            self._queue.popleft()
             delay = 0.2
 
-    async def _deliver(self, event: events.StationEvent) -> None:
+    async def _running_jobs(self, batch: list[events.StationEvent]) -> dict[str, list[dict]]:
+        """The running maintenance jobs of the stations with an event a job may care about."""
+        stations = sorted({e.station_id for e in batch if station_signal(e) is not None})
+        if not stations:
+            return {}
+        jobs: dict[str, list[dict]] = {}
+        for row in await self.services.store.fetch_dicts(_RUNNING_JOBS, (stations,)):
+            jobs.setdefault(row["station_id"], []).append(row)
+        return jobs
+
+    async def _deliver(self, event: events.StationEvent, jobs: list[dict]) -> None:
         if isinstance(event, DeviceModelReport):
             await self.device_models.save_report(event)
             return
         signal = station_signal(event)
         if signal is None:
             return
-        jobs = await self.services.store.fetch_dicts(_RUNNING_JOBS, (event.station_id,))
         healing_running = False
         for job in jobs:
             kind = JobKind(job["kind"])

@@ -66,7 +66,7 @@ class StationOutbox:
         self._draining: dict[str, asyncio.Task] = {}
         self._closed = False  # closed: no new drains (the pools are about to close)
         self._again: set[str] = set()
-        self._inline: set[int] = set()  # rows being delivered by the caller that wrote them
+        self._inline: dict[int, str] = {}  # row -> station: rows their writer is delivering
         self._sweeper: asyncio.Task | None = None
 
     # ---- writing -------------------------------------------------------------------------
@@ -102,14 +102,38 @@ class StationOutbox:
             row = await cur.fetchone()
         assert row is not None
         if inline:
-            self._inline.add(row[0])
+            self._inline[row[0]] = station_id
         else:
             self.kick(station_id)
         return row[0]
 
+    async def put_for_sessions(
+        self, station_id: str, kind: str, payload: BaseModel, connector_id: int | None = None
+    ) -> int:
+        """Store one report for each session of the station that has not ended (only those on
+        `connector_id`, when given) in one statement; returns how many rows were stored."""
+        async with self.store.fast.connection() as conn:  # what the charger's answer waits for
+            cur = await conn.execute(
+                "INSERT INTO station_outbox (station_id, session_id, kind, payload) "
+                "SELECT station_id, id, %s, %s::jsonb FROM sessions WHERE station_id = %s "
+                "AND state IN ('Pending', 'Charging') AND (%s::int IS NULL OR connector_id = %s) "
+                "ORDER BY id RETURNING id",
+                (
+                    kind,
+                    _jsonb(payload.model_dump(mode="json")),
+                    station_id,
+                    connector_id,
+                    connector_id,
+                ),
+            )
+            stored = len(await cur.fetchall())
+        if stored:
+            self.kick(station_id)
+        return stored
+
     async def delivered(self, row_id: int, station_id: str) -> None:
         """The caller delivered its inline row: close it and let the rest of the station go."""
-        self._inline.discard(row_id)
+        self._inline.pop(row_id, None)
         await self._close([row_id], None)
         self.kick(station_id)
 
@@ -123,7 +147,7 @@ class StationOutbox:
 
     def release(self, row_id: int, station_id: str) -> None:
         """The caller gave up delivering its inline row: the drain takes it over."""
-        self._inline.discard(row_id)
+        self._inline.pop(row_id, None)
         self.kick(station_id)
 
     # ---- draining ------------------------------------------------------------------------
@@ -228,11 +252,15 @@ class StationOutbox:
                 "WHERE o.id = head.id AND NOT EXISTS (SELECT 1 FROM first "
                 "WHERE first.lease_until > now() AND first.lease_owner IS DISTINCT FROM %s) "
                 "RETURNING o.id, o.session_id, o.kind, o.message_id, o.payload",
-                (station_id, _BATCH, self.owner, list(self._inline), _LEASE_S, self.owner),
+                (station_id, _BATCH, self.owner, self._inline_of(station_id), _LEASE_S, self.owner),
             )
             found = await cur.fetchall()
         found.sort(key=lambda r: r[0])
         return [OutboxRow(r[0], station_id, r[1], r[2], r[3], r[4]) for r in found]
+
+    def _inline_of(self, station_id: str) -> list[int]:
+        """The station's rows its writers are delivering (only these keep their lease)."""
+        return [row_id for row_id, station in self._inline.items() if station == station_id]
 
     async def _close(self, row_ids: list[int], error: str | None) -> None:
         async with self.store.delivery.connection() as conn:

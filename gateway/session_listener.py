@@ -1,9 +1,9 @@
 """Forwards station events that matter to running sessions: connector status and the link.
 
 Status changes feed idle detection; disconnects start a session's offline guard, reconnects stop
-it. The sessions of a station are looked up in the store (both OCPP versions alike); each update
-is stored in the station outbox before the charger's message is answered, and delivered from
-there in order (ADR-005) — never dropped.
+it. The sessions of a station are looked up in the store (both OCPP versions alike) by the same
+statement that stores an update for each in the station outbox, before the charger's message is
+answered; delivered from there in order (ADR-005) — never dropped.
 """
 
 from __future__ import annotations
@@ -43,9 +43,7 @@ class SessionListener:
             attempt = 0
             while True:
                 try:
-                    sessions = await self.store.active_sessions(event.station_id)
-                    for session_id, _ in sessions:
-                        await self.outbox.put(event.station_id, session_id, "link", update)
+                    await self.outbox.put_for_sessions(event.station_id, "link", update)
                     break
                 except Exception as err:  # the store is down: keep the event, try again
                     if self.store.pool.closed:
@@ -59,6 +57,5 @@ class SessionListener:
             timestamp=event.at, status=event.status, error_code=event.error_code
         )
         connector = event.evse_id if event.evse_id is not None else event.connector_id
-        for session_id, session_connector in await self.store.active_sessions(event.station_id):
-            if session_connector == connector:
-                await self.outbox.put(event.station_id, session_id, "status", update)
+        # The sessions on that connector are found and the updates stored in one statement.
+        await self.outbox.put_for_sessions(event.station_id, "status", update, connector)

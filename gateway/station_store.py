@@ -167,16 +167,6 @@ class StationStore:
         assert row is not None
         return int(row[0])
 
-    async def active_sessions(self, station_id: str) -> list[tuple[str, int | None]]:
-        """(session id, connector id) of the station's sessions that have not ended yet."""
-        async with self.fast.connection() as conn:
-            cur = await conn.execute(
-                "SELECT id, connector_id FROM sessions WHERE station_id = %s "
-                "AND state IN ('Pending', 'Charging')",
-                (station_id,),
-            )
-            return [(row[0], row[1]) for row in await cur.fetchall()]
-
     async def remote_started_session(
         self, station_id: str, id_token: str, connector_id: int
     ) -> str | None:
