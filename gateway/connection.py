@@ -3,7 +3,8 @@
 CALLs from the charger are handled one at a time in arrival order (as OCPP requires); answers to
 our own CALLs are matched immediately, so a slow handler never blocks a command's result. The
 frequent CALLs whose handlers only touch the store (Heartbeat, MeterValues, StatusNotification)
-are answered on the reading task itself when nothing is queued before them: no task per message.
+are answered on the reading task itself when nothing is queued before them and no command of
+ours awaits its answer: no task per message.
 """
 
 from __future__ import annotations
@@ -138,8 +139,8 @@ class StationConnection:
                 await self._over_limit(frame)
                 return
             idle = self._worker is None or self._worker.done()
-            if idle and frame.action in _INLINE_ACTIONS:
-                await self._answer(frame)
+            if idle and frame.action in _INLINE_ACTIONS and not self._calls and not self._pending:
+                await self._answer(frame)  # nothing before it, no answer of ours awaited
                 return
             self._calls.append(frame)
             if idle:

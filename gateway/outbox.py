@@ -111,20 +111,27 @@ class StationOutbox:
         self, station_id: str, kind: str, payload: BaseModel, connector_id: int | None = None
     ) -> int:
         """Store one report for each session of the station that has not ended (only those on
-        `connector_id`, when given) in one statement; returns how many rows were stored."""
+        `connector_id`, when given) in one statement; returns how many rows were stored.
+
+        A session whose start still waits in this outbox counts too: answered from the fallback,
+        it has no `sessions` row until its workflow runs, and its report goes after its start."""
         async with self.store.fast.connection() as conn:  # what the charger's answer waits for
             cur = await conn.execute(
                 "INSERT INTO station_outbox (station_id, session_id, kind, payload) "
-                "SELECT station_id, id, %s, %s::jsonb FROM sessions WHERE station_id = %s "
-                "AND state IN ('Pending', 'Charging') AND (%s::int IS NULL OR connector_id = %s) "
-                "ORDER BY id RETURNING id",
-                (
-                    kind,
-                    _jsonb(payload.model_dump(mode="json")),
-                    station_id,
-                    connector_id,
-                    connector_id,
-                ),
+                "SELECT %(station)s, session_id, %(kind)s, %(payload)s::jsonb FROM ("
+                "SELECT id AS session_id FROM sessions WHERE station_id = %(station)s "
+                "AND state IN ('Pending', 'Charging') "
+                "AND (%(connector)s::int IS NULL OR connector_id = %(connector)s) "
+                "UNION SELECT session_id FROM station_outbox WHERE station_id = %(station)s "
+                "AND kind = 'start' AND delivered_at IS NULL AND (%(connector)s::int IS NULL "
+                "OR (payload->'request'->>'connector_id')::int = %(connector)s)"
+                ") active ORDER BY session_id RETURNING id",
+                {
+                    "station": station_id,
+                    "kind": kind,
+                    "payload": _jsonb(payload.model_dump(mode="json")),
+                    "connector": connector_id,
+                },
             )
             stored = len(await cur.fetchall())
         if stored:

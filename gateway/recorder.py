@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -272,9 +273,18 @@ def _may_name_a_secret(raw: str) -> bool:
     return "\\u" in lowered or any(name in lowered for name in SECRET_CONFIG_NAMES)
 
 
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
 def _redacted(raw: str) -> str:
-    """The frame with station passwords replaced (the message log is read by operators)."""
+    """The frame with station passwords replaced (the message log is read by operators); as
+    sent when there was nothing to replace."""
     try:
-        return orjson.dumps(redact_secrets(orjson.loads(raw))).decode()
-    except orjson.JSONDecodeError:
-        return "[withheld: not JSON, and it names a station password]"
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:  # judged with its escapes decoded, as a parser would read it
+        lowered = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw).lower()
+        if any(name in lowered for name in SECRET_CONFIG_NAMES):
+            return "[withheld: not JSON, and it names a station password]"
+        return raw
+    redacted = redact_secrets(frame)
+    return raw if redacted == frame else orjson.dumps(redacted).decode()

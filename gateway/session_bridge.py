@@ -49,7 +49,7 @@ from gateway import metrics
 from gateway.decisions import GatewayDecisions
 from gateway.fallback import FallbackDecisions
 from gateway.outbox import StationOutbox
-from gateway.session_delivery import SessionDelivery
+from gateway.session_delivery import SessionDelivery, mark_start_errors_seen
 from gateway.station_store import StationStore
 from runtime.settings import Settings
 from workflows import contract
@@ -486,15 +486,20 @@ class SessionBridge:
             return await self._start_when_busy(
                 action, station_id, key, request, payload, message_id
             )
-        row_id = await self.outbox.put(
-            station_id, session_id, "start", payload, message_id, inline=True
-        )
+        self._starts_waiting += 1  # taken before the first await: a burst sees it at once
+        try:
+            row_id = await self.outbox.put(
+                station_id, session_id, "start", payload, message_id, inline=True
+            )
+        except BaseException:
+            self._starts_waiting -= 1
+            raise
         task = asyncio.ensure_future(
             self.delivery.start_update(station_id, key, request, message_id, reuse)
         )
         task.add_done_callback(_retrieved)  # abandoned past the deadline: the outbox retries
         deadline = self.settings.charger_answer_deadline_s
-        self._starts_waiting += 1
+        waited = True  # counted in `_starts_waiting` until the wait ends
         try:
             result = await asyncio.wait_for(asyncio.shield(task), deadline)
         except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError):
@@ -502,10 +507,16 @@ class SessionBridge:
             raise
         except (TimeoutError, RPCError) as err:
             task.cancel()
-            answer = await self._fallback_start(station_id, key, request)
-            told = answer.authorization.model_dump(mode="json") if answer.authorization else None
-            await self.outbox.note(row_id, {"told": told})
-            self.outbox.release(row_id, station_id)
+            self._starts_waiting -= 1  # no longer waiting on Temporal (see `finally`)
+            waited = False
+            try:
+                answer = await self._fallback_start(station_id, key, request)
+                told = answer.authorization
+                await self.outbox.note(
+                    row_id, {"told": told.model_dump(mode="json") if told else None}
+                )
+            finally:  # told or not, the drain delivers it (a stalled row would hold the station)
+                self.outbox.release(row_id, station_id)
             metrics.decision(action, "fallback")
             log.warning("%s %s answered from the fallback decision (%s)", station_id, action, err)
             return answer
@@ -513,7 +524,8 @@ class SessionBridge:
             self.outbox.release(row_id, station_id)
             raise
         finally:
-            self._starts_waiting -= 1
+            if waited:
+                self._starts_waiting -= 1
         metrics.decision(action, "primary")
         await self.outbox.delivered(row_id, station_id)
         return result
@@ -560,7 +572,7 @@ class SessionBridge:
         decision_only: bool = False,
     ):
         session_id = workflow_id or contract.session_workflow_id(station_id, transaction_id)
-        return WithStartWorkflowOperation(
+        operation = WithStartWorkflowOperation(
             contract.CHARGING_SESSION,
             SessionInput(
                 session_id=session_id,
@@ -588,6 +600,8 @@ class SessionBridge:
                 else f"Charging session at {station_id}"
             ),
         )
+        mark_start_errors_seen(operation)
+        return operation
 
     async def _number_for_message(self, station_id: str, message_id: str, fingerprint: str) -> int:
         """The session number for this frame: the same for a retransmission of it, else new."""

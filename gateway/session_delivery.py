@@ -85,7 +85,6 @@ class SessionDelivery:
         operation: WithStartWorkflowOperation = self._start_operation(
             station_id, transaction_id, reuse_policy=reuse_policy
         )
-        _quiet(operation)
         # A start carrying the refusal the charger was told is an update of its own: the inline
         # attempt under the plain id may already have been accepted by the session.
         told = "-told" if request.refused_as else ""
@@ -173,7 +172,7 @@ class SessionDelivery:
         )
 
 
-def _quiet(operation: WithStartWorkflowOperation) -> None:
+def mark_start_errors_seen(operation: WithStartWorkflowOperation) -> None:
     """The SDK also sets a failed start's error on the operation's handle future, which nothing
     here awaits (the update's own error is raised): mark it seen, else asyncio logs every failed
     attempt with its traceback at garbage collection (23,006 times in one fleet burst)."""

@@ -68,3 +68,27 @@ async def test_a_password_under_an_escaped_name_is_not_logged(seeded, gateway_ur
         lambda: _stored(seeded, "SELECT payload FROM ocpp_messages WHERE unique_id = 'escaped-1'")
     )
     assert frames and not [f for f in frames if SECRET in f], frames
+
+
+async def test_a_malformed_frame_naming_a_password_in_escapes_is_withheld(seeded, gateway_url):
+    """Not JSON at all, yet a reader of the log would decode the escapes: withheld."""
+    name = "\\u0041uthorizationKey"
+    frame = f'[2,"broken-1","ChangeConfiguration",{{"key":"{name}","value":"{SECRET}"'
+    async with websockets.connect(
+        f"{gateway_url}/{DEMO_STATION}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
+        open_timeout=10,
+    ) as ws:
+        await ws.send(frame)
+        answer = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert answer[0] == 4, answer  # a framing error
+    frames = await eventually(
+        lambda: _stored(
+            seeded,
+            "SELECT payload FROM ocpp_messages WHERE direction = 'in' "
+            f"AND station_id = '{DEMO_STATION}' AND payload LIKE '%%withheld%%'",
+        )
+    )
+    stored = _stored(seeded, "SELECT payload FROM ocpp_messages")
+    assert frames and not [f for f in stored if SECRET in f], stored

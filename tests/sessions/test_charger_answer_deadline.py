@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import text
+
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from chargers.script import scripted
 from domain.session import SessionState
@@ -18,6 +20,7 @@ from tests.helpers import charger_session_result, session_result
 from tests.records import payments_for
 from tests.stations import demo_201
 from workers.session_worker import build_worker
+from workflows import contract
 
 CHARGER_CALL_TIMEOUT_S = 15  # shorter than a real charger's 30 s: the answer must beat it
 
@@ -182,3 +185,28 @@ async def test_a_start_refused_while_temporal_is_behind_stays_refused(
         view = await session_result(temporal_client, DEMO_STATION, started["transactionId"], 60)
     assert view.state == SessionState.REJECTED, view
     assert [p.amount for p in payments_for(seeded, view.session_id) if p.amount] == []
+
+
+async def test_a_status_after_a_busy_start_reaches_its_session(
+    seeded, settings, gateway, gateway_url, temporal_client
+):
+    """A start answered while Temporal is behind has no `sessions` row until its workflow runs:
+    the connector's next status is still stored for that session, after its start."""
+    settings.charger_answer_deadline_s = 120.0
+    settings.charger_starts_waiting_max = 0
+    async with scripted(
+        gateway_url, DEMO_STATION, DEMO_PASSWORD, message_timeout_s=CHARGER_CALL_TIMEOUT_S
+    ) as charger:
+        started = await charger.start_transaction(DEMO_TAG)
+        await charger.status("SuspendedEV")
+        await charger.status("Available", connector_id=2)  # another connector: not this session
+    session_id = contract.session_workflow_id(DEMO_STATION, started["transactionId"])
+    with seeded.session() as s:
+        rows = s.exec(  # type: ignore[call-overload]
+            text(
+                "SELECT kind, payload->>'status' FROM station_outbox "
+                "WHERE session_id = :s ORDER BY id"
+            ),
+            params={"s": session_id},
+        ).all()
+    assert [tuple(row) for row in rows] == [("start", None), ("status", "SuspendedEV")], rows
