@@ -50,11 +50,8 @@ async def test_a_station_password_is_not_stored_in_the_logs(seeded, worker, gate
     assert not [c for c in commands if SECRET in c], commands
 
 
-async def test_a_password_under_an_escaped_name_is_not_logged(seeded, gateway_url):
-    """JSON lets a station spell `AuthorizationKey` with escapes (`\\u0041uthorizationKey`): the
-    log's quick look before parsing must not be fooled by the raw text."""
-    name = "\\u0041uthorization\\u004bey"  # what the station sends, escapes and all
-    frame = f'[2,"escaped-1","ChangeConfiguration",{{"key":"{name}","value":"{SECRET}"}}]'
+async def _send_raw(gateway_url: str, frame: str) -> list:
+    """Send one text frame as the demo station, exactly as written; its answer."""
     async with websockets.connect(
         f"{gateway_url}/{DEMO_STATION}",
         subprotocols=["ocpp1.6"],
@@ -62,7 +59,15 @@ async def test_a_password_under_an_escaped_name_is_not_logged(seeded, gateway_ur
         open_timeout=10,
     ) as ws:
         await ws.send(frame)
-        answer = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+        return orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+
+
+async def test_a_password_under_an_escaped_name_is_not_logged(seeded, gateway_url):
+    """JSON lets a station spell `AuthorizationKey` with escapes (`\\u0041uthorizationKey`): the
+    log's quick look before parsing must not be fooled by the raw text."""
+    name = "\\u0041uthorization\\u004bey"  # what the station sends, escapes and all
+    frame = f'[2,"escaped-1","ChangeConfiguration",{{"key":"{name}","value":"{SECRET}"}}]'
+    answer = await _send_raw(gateway_url, frame)
     assert answer[0] == 4 and answer[1] == "escaped-1", answer  # not a CALL a station may make
     frames = await eventually(
         lambda: _stored(seeded, "SELECT payload FROM ocpp_messages WHERE unique_id = 'escaped-1'")
@@ -74,14 +79,7 @@ async def test_a_malformed_frame_naming_a_password_in_escapes_is_withheld(seeded
     """Not JSON at all, yet a reader of the log would decode the escapes: withheld."""
     name = "\\u0041uthorizationKey"
     frame = f'[2,"broken-1","ChangeConfiguration",{{"key":"{name}","value":"{SECRET}"'
-    async with websockets.connect(
-        f"{gateway_url}/{DEMO_STATION}",
-        subprotocols=["ocpp1.6"],
-        additional_headers=basic_auth_header(DEMO_STATION, DEMO_PASSWORD),
-        open_timeout=10,
-    ) as ws:
-        await ws.send(frame)
-        answer = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+    answer = await _send_raw(gateway_url, frame)
     assert answer[0] == 4, answer  # a framing error
     frames = await eventually(
         lambda: _stored(
