@@ -34,6 +34,7 @@ _SWEEP_INTERVAL_S = 2.0
 _STALE_AFTER_S = 5  # a row this old with no live lease is adopted by any gateway
 _BATCH = 100
 _RETRY_MAX_S = 30.0
+_POSTPONED_S = 0.5  # a postponed row is tried again after this long
 _PRUNE_EVERY = 150  # sweeps (about five minutes)
 
 
@@ -53,6 +54,11 @@ Deliverer = Callable[[OutboxRow], Awaitable[None]]
 
 class Undeliverable(Exception):
     """The row can never be delivered (its session is gone): close it and tell operators."""
+
+
+class Postponed(Exception):
+    """Not the row's fault: this gateway has enough of its kind in flight already. Tried again
+    shortly, in order, without counting an attempt or logging a failure."""
 
 
 class StationOutbox:
@@ -205,12 +211,18 @@ class StationOutbox:
                         continue
                     return
                 delivered: list[int] = []  # closed together: one round trip per batch
+                postponed = False
                 try:
                     for row in rows:
                         if row.id in self._inline:
                             return  # its writer is delivering it; it kicks us when done
                         try:
                             await self.deliver(row)
+                        except Postponed as err:
+                            log.debug("outbox %s %s postponed: %s", row.kind, row.session_id, err)
+                            postponed = True
+                            await asyncio.sleep(_POSTPONED_S)
+                            break  # keep the order: retry from this row
                         except Undeliverable as err:
                             log.warning("outbox %s %s: %s", row.kind, row.session_id, err)
                             await self._close([row.id], str(err))
@@ -234,7 +246,12 @@ class StationOutbox:
                         await self._close(delivered, None)
                 # Fewer rows than a batch and no new row since: the station's queue is empty
                 # (rows other gateways left behind reach us through the sweep).
-                if len(rows) < _BATCH and station_id not in self._again and not delay > 0.2:
+                if (
+                    len(rows) < _BATCH
+                    and station_id not in self._again
+                    and not postponed
+                    and not delay > 0.2
+                ):
                     return
         except asyncio.CancelledError:
             raise

@@ -83,7 +83,12 @@ class SessionBridge:
         self.task_queue = task_queue
         self.fallback = FallbackDecisions(store)
         self.decisions = GatewayDecisions(store, settings.ledger_credit_limit)
-        self.delivery = SessionDelivery(client, store, self._start_operation)
+        self.delivery = SessionDelivery(
+            client,
+            store,
+            self._start_operation,
+            starts_in_flight_max=settings.outbox_starts_in_flight_max,
+        )
         self.outbox = StationOutbox(client, store, self.delivery)
         # (station, message id) -> session number, so a retransmitted frame hits the same session.
         self._by_message: OrderedDict[tuple[str, str, str], tuple[int, float]] = OrderedDict()
@@ -165,7 +170,7 @@ class SessionBridge:
             number = await self.store.next_session_number()
         self._remember(self._by_message, (station_id, "", fingerprint), (number, time.monotonic()))
         recording = self._recording.get(contract.session_workflow_id(station_id, number))
-        if recording is not None:
+        if recording is not None and not self._temporal_behind():  # else the outbox sends it
             await asyncio.wait({recording}, timeout=self.settings.charger_answer_deadline_s / 2)
         try:
             return await self._start_durably(
@@ -482,7 +487,7 @@ class SessionBridge:
             "reuse": reuse.name,
             "fingerprint": fingerprint,
         }
-        if self._starts_waiting >= self.settings.charger_starts_waiting_max:
+        if self._temporal_behind():
             return await self._start_when_busy(
                 action, station_id, key, request, payload, message_id
             )
@@ -539,10 +544,11 @@ class SessionBridge:
         payload: dict,
         message_id: str,
     ) -> StartResult:
-        """Temporal is behind (`charger_starts_waiting_max` starts already wait on it): waiting
-        too would most likely end in the fallback past the deadline, and the abandoned update
-        would be sent again by the outbox. Answer from the fallback decision now and store the
-        start, with that answer, for the outbox to deliver (ADR-005 §6)."""
+        """Temporal is behind (`charger_starts_waiting_max` starts already wait on it, or the
+        outbox's starts take every slot): waiting too would most likely end in the fallback past
+        the deadline, and the abandoned update would be sent again by the outbox. Answer from
+        the fallback decision now and store the start, with that answer, for the outbox to
+        deliver (ADR-005 §6)."""
         answer = await self._fallback_start(station_id, key, request)
         told = answer.authorization.model_dump(mode="json") if answer.authorization else None
         session_id = contract.session_workflow_id(station_id, key)
@@ -561,6 +567,12 @@ class SessionBridge:
         return StartResult(transaction_id=transaction_id, authorization=authorization)
 
     # ---- helpers -------------------------------------------------------------------------
+
+    def _temporal_behind(self) -> bool:
+        """Enough starts already wait on Temporal (ADR-005 §6): a start now is answered from
+        the fallback decision at once and delivered by the outbox."""
+        waiting = self._starts_waiting >= self.settings.charger_starts_waiting_max
+        return waiting or self.delivery.starts_behind
 
     def _start_operation(
         self,

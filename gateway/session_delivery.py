@@ -31,13 +31,15 @@ from domain.session import (
     StopCommand,
     StopRequest,
 )
-from gateway.outbox import OutboxRow, Undeliverable
+from gateway.outbox import OutboxRow, Postponed, Undeliverable
 from gateway.station_store import StationStore
 from workflows import contract
 
 log = logging.getLogger(__name__)
 
 START_DELIVERY_TIMEOUT_S = 10.0  # one attempt; the outbox retries with back-off
+# Longest wait for a start slot: a slot and the attempt fit in the row's lease (15 s).
+START_SLOT_WAIT_S = 4.0
 _FORGET_JOB = (
     "UPDATE maintenance_jobs SET state = 'failed', finished_at = now(), "
     "reason = 'the workflow ended without recording it' "
@@ -48,10 +50,21 @@ _FORGET_JOB = (
 class SessionDelivery:
     """Delivers outbox rows; raises to have a row retried, `Undeliverable` to close it."""
 
-    def __init__(self, client: Client, store: StationStore, start_operation) -> None:
+    def __init__(
+        self, client: Client, store: StationStore, start_operation, *, starts_in_flight_max: int
+    ) -> None:
         self.client = client
         self.store = store
         self._start_operation = start_operation  # SessionBridge._start_operation
+        # Start updates the outbox has in flight on Temporal at once (ADR-005 §6): in a burst
+        # Temporal works through the backlog in turn instead of timing out on all of it at once
+        # and answering every redelivery again.
+        self._start_slots = asyncio.Semaphore(starts_in_flight_max)
+
+    @property
+    def starts_behind(self) -> bool:
+        """Every start slot is taken: Temporal is behind on the starts already handed to it."""
+        return self._start_slots.locked()
 
     async def __call__(self, row: OutboxRow) -> None:
         try:
@@ -117,6 +130,11 @@ class SessionDelivery:
             # The charger was told it may not charge (and stops): the session must agree.
             request = request.model_copy(update={"refused_as": told["status"]})
         try:
+            async with asyncio.timeout(START_SLOT_WAIT_S):
+                await self._start_slots.acquire()
+        except TimeoutError:
+            raise Postponed("every start slot is in flight on Temporal") from None
+        try:
             result = await asyncio.wait_for(
                 self.start_update(
                     row.station_id,
@@ -134,6 +152,8 @@ class SessionDelivery:
                 {"session_id": row.session_id, "reason": str(err), "told": payload.get("told")},
             )
             raise Undeliverable(f"start of {row.session_id} not applied: {err}") from err
+        finally:
+            self._start_slots.release()
         await self.stop_if_refused(row.session_id, result, payload.get("told"))
 
     async def _stop(self, row: OutboxRow) -> None:

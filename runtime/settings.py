@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # behind, and a start is answered from the fallback decision at once and delivered by the
     # outbox (a burst of chargers is not held for the whole deadline).
     charger_starts_waiting_max: int = 32
+    # Start updates the station outbox has in flight on Temporal at once per gateway (starts
+    # answered from the fallback, delivered later); the next one waits its turn. While all are
+    # taken, a new start is answered from the fallback at once too.
+    outbox_starts_in_flight_max: int = 16
 
     # Session guards (seconds).
     authorization_timeout_s: int = 180  # authorized (or remote-started) but never started

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import text
+from temporalio.service import RPCError, RPCStatusCode
 
 from ampflow.seed import DEMO_STATION, DEMO_TAG
 from chargers.script import scripted
 from domain.session import SessionState
 from gateway import metrics
+from gateway.server import Gateway
 from tests.conftest import DEMO_PASSWORD
 from tests.helpers import charger_session_result, session_result
 from tests.records import payments_for
@@ -23,6 +25,7 @@ from workers.session_worker import build_worker
 from workflows import contract
 
 CHARGER_CALL_TIMEOUT_S = 15  # shorter than a real charger's 30 s: the answer must beat it
+OTHER_STATION, OTHER_PASSWORD = "LANE-2", "lane-two-password-0123"
 
 
 def _fallbacks(action: str) -> float:
@@ -210,3 +213,55 @@ async def test_a_status_after_a_busy_start_reaches_its_session(
             params={"s": session_id},
         ).all()
     assert [tuple(row) for row in rows] == [("start", None), ("status", "SuspendedEV")], rows
+
+
+async def _workflow_exists(client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+        return True
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return False
+
+
+async def test_the_outbox_hands_temporal_no_more_starts_than_its_slots(
+    seeded, settings, database_url, temporal_client, api
+):
+    """Two stations' starts wait in the outbox; with one start slot and no worker to answer the
+    first update, the second start is not sent to Temporal (in a burst, Temporal works through
+    the starts in turn rather than timing out on all of them and answering every redelivery
+    again). Once a worker runs, both sessions are completed and billed."""
+    settings.charger_answer_deadline_s = 120.0
+    settings.charger_starts_waiting_max = 0
+    settings.outbox_starts_in_flight_max = 1
+    body = {"id": OTHER_STATION, "password": OTHER_PASSWORD, "connector_count": 1}
+    assert (await api.post("/stations", json=body)).status_code in (200, 201)
+    gateway = Gateway(settings, temporal_client, database_url, settings.task_queue)
+    await gateway.start(host="127.0.0.1", port=0)
+    url = f"ws://127.0.0.1:{gateway.port}/ocpp"
+    try:
+        sessions = []
+        for station, password in ((DEMO_STATION, DEMO_PASSWORD), (OTHER_STATION, OTHER_PASSWORD)):
+            async with scripted(
+                url, station, password, message_timeout_s=CHARGER_CALL_TIMEOUT_S
+            ) as charger:
+                started = await charger.start_transaction(DEMO_TAG)
+                assert started["idTagInfo"]["status"] == "Accepted"
+                await charger.meter(1_000)
+                await charger.stop_transaction()
+            sessions.append((station, started["transactionId"]))
+        ids = [contract.session_workflow_id(station, tx) for station, tx in sessions]
+        for _ in range(50):  # the first start reaches Temporal (its update waits for a worker)
+            if await _workflow_exists(temporal_client, ids[0]):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)  # the second would have followed at once with a free slot
+        assert [await _workflow_exists(temporal_client, i) for i in ids] == [True, False]
+        async with build_worker(temporal_client, seeded, settings.task_queue, settings=settings):
+            views = [await session_result(temporal_client, s, tx, 60) for s, tx in sessions]
+    finally:
+        await gateway.stop()
+    for view in views:
+        assert view.state == SessionState.COMPLETED and view.energy_wh == 1_000, view
+        assert [p.amount for p in payments_for(seeded, view.session_id)] == [view.total]
