@@ -25,6 +25,7 @@ import orjson
 from pydantic import BaseModel
 from temporalio.client import Client
 
+from domain.session import ConnectorStatusUpdate
 from gateway.station_store import StationStore
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,27 @@ _STALE_AFTER_S = 5  # a row this old with no live lease is adopted by any gatewa
 _BATCH = 100
 _RETRY_MAX_S = 30.0
 _POSTPONED_S = 0.5  # a postponed row is tried again after this long
+# One report per session of the station that has not ended (on one connector, when given):
+# those with a `sessions` row, and those whose start still waits in the outbox.
+_FOR_SESSIONS = (
+    "INSERT INTO station_outbox (station_id, session_id, kind, payload) "
+    "SELECT %(station)s, session_id, %(kind)s, %(payload)s::jsonb FROM ("
+    "SELECT id AS session_id FROM sessions WHERE station_id = %(station)s "
+    "AND state IN ('Pending', 'Charging') "
+    "AND (%(connector)s::int IS NULL OR connector_id = %(connector)s) "
+    "UNION SELECT session_id FROM station_outbox WHERE station_id = %(station)s "
+    "AND kind = 'start' AND delivered_at IS NULL AND (%(connector)s::int IS NULL "
+    "OR (payload->'request'->>'connector_id')::int = %(connector)s)"
+    ") active ORDER BY session_id RETURNING id"
+)
+# The connector's last status, stored by the same statement as its sessions' reports.
+_STATUS_FOR_SESSIONS = (
+    "WITH connector AS (INSERT INTO connectors "
+    "(station_id, connector_id, status, error_code, updated_at) "
+    "VALUES (%(station)s, %(connector)s, %(status)s, %(error_code)s, %(at)s) "
+    "ON CONFLICT (station_id, connector_id) DO UPDATE SET status = EXCLUDED.status, "
+    "error_code = EXCLUDED.error_code, updated_at = EXCLUDED.updated_at) " + _FOR_SESSIONS
+)
 _PRUNE_EVERY = 150  # sweeps (about five minutes)
 
 
@@ -121,22 +143,39 @@ class StationOutbox:
 
         A session whose start still waits in this outbox counts too: answered from the fallback,
         it has no `sessions` row until its workflow runs, and its report goes after its start."""
+        return await self._store_for_sessions(
+            _FOR_SESSIONS, station_id, kind, payload, connector_id, {}
+        )
+
+    async def record_status(
+        self, station_id: str, connector_id: int, update: ConnectorStatusUpdate
+    ) -> int:
+        """Store a connector's last status and, in the same statement, a report of it for each
+        session on that connector (as `put_for_sessions`): one commit for the charger's answer
+        to wait for. Returns how many reports were stored."""
+        facts = {"status": update.status, "error_code": update.error_code, "at": update.timestamp}
+        return await self._store_for_sessions(
+            _STATUS_FOR_SESSIONS, station_id, "status", update, connector_id, facts
+        )
+
+    async def _store_for_sessions(
+        self,
+        statement: str,
+        station_id: str,
+        kind: str,
+        payload: BaseModel,
+        connector_id: int | None,
+        facts: dict,
+    ) -> int:
         async with self.store.fast.connection() as conn:  # what the charger's answer waits for
             cur = await conn.execute(
-                "INSERT INTO station_outbox (station_id, session_id, kind, payload) "
-                "SELECT %(station)s, session_id, %(kind)s, %(payload)s::jsonb FROM ("
-                "SELECT id AS session_id FROM sessions WHERE station_id = %(station)s "
-                "AND state IN ('Pending', 'Charging') "
-                "AND (%(connector)s::int IS NULL OR connector_id = %(connector)s) "
-                "UNION SELECT session_id FROM station_outbox WHERE station_id = %(station)s "
-                "AND kind = 'start' AND delivered_at IS NULL AND (%(connector)s::int IS NULL "
-                "OR (payload->'request'->>'connector_id')::int = %(connector)s)"
-                ") active ORDER BY session_id RETURNING id",
+                statement,
                 {
                     "station": station_id,
                     "kind": kind,
                     "payload": _jsonb(payload.model_dump(mode="json")),
                     "connector": connector_id,
+                    **facts,
                 },
             )
             stored = len(await cur.fetchall())

@@ -58,7 +58,7 @@ class Gateway:
         self._background: set[asyncio.Task] = set()
         self.command_queue = command_queue or gateway_task_queue()
         self.store = StationStore(database_url)
-        self.recorder = Recorder(self.store.fast)
+        self.recorder = Recorder(self.store.recording)
         self.bridge = SessionBridge(client, self.store, settings, task_queue)
         self.services = GatewayServices(settings, self.store, self.recorder, self.bridge)
         self.authenticator = StationAuthenticator.from_settings(self.store, settings)

@@ -200,6 +200,19 @@ class SessionBridge:
         delay = max(0.0, last + interval - now)
         self._spawn(self._send_meter_later(workflow_id, delay))
 
+    async def connector_status(
+        self,
+        station_id: str,
+        connector_id: int,
+        status: str,
+        error_code: str | None,
+        at: datetime,
+    ) -> None:
+        """Store a connector's status; the sessions on that connector (1.6 connector, 2.0.1
+        EVSE) are told through the outbox, by the same statement (their idle detection)."""
+        update = ConnectorStatusUpdate(timestamp=at, status=status, error_code=error_code)
+        await self.outbox.record_status(station_id, connector_id, update)
+
     async def stop(self, station_id: str, transaction_id: str, request: StopRequest) -> None:
         """Store the stop in the outbox (with the last pending reading); it is delivered from
         there. Returns once it is durable: the charger may be answered."""

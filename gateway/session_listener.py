@@ -1,9 +1,8 @@
-"""Forwards station events that matter to running sessions: connector status and the link.
-
-Status changes feed idle detection; disconnects start a session's offline guard, reconnects stop
-it. The sessions of a station are looked up in the store (both OCPP versions alike) by the same
-statement that stores an update for each in the station outbox, before the charger's message is
-answered; delivered from there in order (ADR-005) — never dropped.
+"""Forwards the station's link to its running sessions: disconnects start a session's offline
+guard, reconnects stop it. The sessions of a station are looked up in the store (both OCPP
+versions alike) by the same statement that stores an update for each in the station outbox;
+delivered from there in order (ADR-005) — never dropped. (Connector statuses reach the sessions
+the same way, stored with the status itself: `SessionBridge.connector_status`.)
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import asyncio
 import logging
 from collections import deque
 
-from domain.session import ConnectorStatusUpdate, LinkUpdate
+from domain.session import LinkUpdate
 from gateway import events
 from gateway.outbox import StationOutbox
 from gateway.station_store import StationStore
@@ -28,9 +27,7 @@ class SessionListener:
         self._drainer: asyncio.Task | None = None
 
     async def __call__(self, event: events.StationEvent) -> None:
-        if isinstance(event, events.ConnectorStatusChanged):
-            await self._status(event)
-        elif isinstance(event, events.Connected | events.Disconnected):
+        if isinstance(event, events.Connected | events.Disconnected):
             # Off the connection's path (a reconnect storm is served at once), in order.
             self._links.append(event)
             if self._drainer is None or self._drainer.done():
@@ -51,11 +48,3 @@ class SessionListener:
                     log.warning("link update for %s not stored (%s)", event.station_id, err)
                     await asyncio.sleep(min(0.2 * 2**attempt, 10))
                     attempt += 1
-
-    async def _status(self, event: events.ConnectorStatusChanged) -> None:
-        update = ConnectorStatusUpdate(
-            timestamp=event.at, status=event.status, error_code=event.error_code
-        )
-        connector = event.evse_id if event.evse_id is not None else event.connector_id
-        # The sessions on that connector are found and the updates stored in one statement.
-        await self.outbox.put_for_sessions(event.station_id, "status", update, connector)

@@ -27,6 +27,7 @@ class StationIdentity:
 
 
 _ANSWER_WAIT_S = 10.0  # longest wait for a pooled connection on a charger's answer path
+_RECORDING_CONNECTIONS = 4  # the recorder's sample writers (3) and its message log writer
 
 
 class StationStore:
@@ -34,9 +35,9 @@ class StationStore:
 
     def __init__(self, database_url: str, *, max_size: int = 8) -> None:
         # Pools by purpose (ADR-005 §6): `pool` for the answers of the session path (numbers,
-        # token decisions, joins) and `fast` for what a charger is answered from without a workflow
-        # (handshake, boot, status, the message log and meter samples, storing outbox rows),
-        # so a saturated session path never holds a connection a StatusNotification waits for.
+        # token decisions, joins) and `fast` for what a charger is answered from without a
+        # workflow (handshake, boot, status, storing outbox rows), so a saturated session path
+        # never holds a connection a StatusNotification waits for.
         # Autocommit: a single statement is one round trip (no BEGIN, no COMMIT); what must be
         # atomic says so with `conn.transaction()`.
         # A charger waits at most 30 s for an answer: a connection not had within 10 s (the
@@ -50,18 +51,33 @@ class StationStore:
         self.fast = AsyncConnectionPool(
             url, min_size=1, max_size=max_size, open=False, kwargs=options, timeout=_ANSWER_WAIT_S
         )
+        # The recorder's batch writers (meter samples, the message log) have their own, so a
+        # large batch never holds a connection a StatusNotification waits for.
+        self.recording = AsyncConnectionPool(
+            url, min_size=1, max_size=_RECORDING_CONNECTIONS, open=False, kwargs=options
+        )
         # The outbox drain (background delivery to workflows) has its own, so a backlog of
-        # deliveries never delays an answer either.
+        # deliveries never delays an answer either. Its writes are leases and delivered marks:
+        # lost in a database crash, a row is delivered again (deliveries are idempotent), so
+        # they do not wait for the disk flush that the charger's answers queue behind.
         self.delivery = AsyncConnectionPool(
-            url, min_size=1, max_size=max_size // 2, open=False, kwargs=options
+            url,
+            min_size=1,
+            max_size=max_size // 2,
+            open=False,
+            kwargs={**options, "options": "-c synchronous_commit=off"},
         )
 
+    @property
+    def _pools(self) -> tuple[AsyncConnectionPool, ...]:
+        return (self.pool, self.fast, self.recording, self.delivery)
+
     async def open(self) -> None:
-        for pool in (self.pool, self.fast, self.delivery):
+        for pool in self._pools:
             await pool.open(wait=True)
 
     async def close(self) -> None:
-        for pool in (self.pool, self.fast, self.delivery):
+        for pool in self._pools:
             await pool.close()
 
     async def identity(self, station_id: str) -> StationIdentity | None:
@@ -116,18 +132,6 @@ class StationStore:
             )
             row = await cur.fetchone()
         return row[0] if row else None
-
-    async def record_status(
-        self, station_id: str, connector_id: int, status: str, error_code: str | None, at: datetime
-    ) -> None:
-        async with self.fast.connection() as conn:
-            await conn.execute(
-                "INSERT INTO connectors (station_id, connector_id, status, error_code, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (station_id, connector_id) DO UPDATE "
-                "SET status = EXCLUDED.status, error_code = EXCLUDED.error_code, "
-                "updated_at = EXCLUDED.updated_at",
-                (station_id, connector_id, status, error_code, at),
-            )
 
     async def set_connected(
         self, station_id: str, at: datetime, task_queue: str, version: str

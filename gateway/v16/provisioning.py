@@ -46,7 +46,7 @@ async def status_notification(conn: StationConnection, payload: dict, unique_id:
     at = parse(payload["timestamp"]) if payload.get("timestamp") else datetime.now(UTC)
     error = payload.get("errorCode")
     error_code = None if error == "NoError" else error
-    await conn.services.store.record_status(
+    await conn.services.bridge.connector_status(
         conn.station_id, payload["connectorId"], payload["status"], error_code, at
     )
     await conn.services.events.publish(

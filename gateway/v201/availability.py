@@ -24,7 +24,7 @@ async def status_notification(conn: StationConnection, payload: dict, unique_id:
     """
     at = parse(payload["timestamp"])
     evse_id, status = payload["evseId"], payload["connectorStatus"]
-    await conn.services.store.record_status(conn.station_id, evse_id, status, None, at)
+    await conn.services.bridge.connector_status(conn.station_id, evse_id, status, None, at)
     await conn.services.events.publish(
         events.ConnectorStatusChanged(
             conn.station_id, at, payload["connectorId"], status, None, evse_id=evse_id
