@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import statistics
 import tempfile
@@ -32,6 +33,28 @@ def stack() -> Iterator[tuple[str, str]]:
     finally:
         stop_process(temporal)
         server.cleanup()
+
+
+def temporal_dev_server_pid() -> int | None:
+    """The pid of the Temporal dev server `stack()` started (a child of this process)."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "start-dev" in child.cmdline():
+                return child.pid
+    return None
+
+
+def lower_priority(pids: list[int], niceness: int) -> None:
+    """Run these processes, every thread of each, at `niceness`: on one shared host, what the
+    chargers wait for (the gateway) gets the CPU first, and the session path (Temporal, the
+    workers) catches up after — as it does on hosts of its own."""
+    for pid in pids:
+        tasks = Path(f"/proc/{pid}/task")  # Linux: a priority is per thread
+        for tid in [int(t.name) for t in tasks.iterdir()] if tasks.exists() else [pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.setpriority(os.PRIO_PROCESS, tid, niceness)
 
 
 def percentile(values: list[float], p: float) -> float:
