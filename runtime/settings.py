@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     # Start updates the station outbox has in flight on Temporal at once per gateway (starts
     # answered from the fallback, delivered later); the next one waits its turn. While all are
     # taken, a new start is answered from the fallback at once too.
-    outbox_starts_in_flight_max: int = 16
+    outbox_starts_in_flight_max: int = Field(default=16, ge=1)
 
     # Session guards (seconds).
     authorization_timeout_s: int = 180  # authorized (or remote-started) but never started
