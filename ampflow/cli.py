@@ -12,7 +12,13 @@ from pathlib import Path
 
 from ampflow.devstack import PortInUse
 from ampflow.logging_json import configure as configure_logging
-from ampflow.processes import resolve_database_url, run_api, run_gateway, run_worker
+from ampflow.processes import (
+    resolve_database_url,
+    run_api,
+    run_gateway,
+    run_until_stopped,
+    run_worker,
+)
 from runtime.settings import Settings, get_settings
 
 log = logging.getLogger("ampflow")
@@ -35,11 +41,11 @@ def _seed(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
-    asyncio.run(run_worker(settings, resolve_database_url(settings)))
+    run_until_stopped(run_worker(settings, resolve_database_url(settings)))
 
 
 def _gateway(settings: Settings, args: argparse.Namespace) -> None:
-    asyncio.run(run_gateway(settings, resolve_database_url(settings)))
+    run_until_stopped(run_gateway(settings, resolve_database_url(settings)))
 
 
 def _api(settings: Settings, args: argparse.Namespace) -> None:

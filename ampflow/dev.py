@@ -1,27 +1,22 @@
 """`ampflow dev`: the whole system in one command, on embedded defaults.
 
 Embedded PostgreSQL and the Temporal dev server (with its Web UI) keep their data under
-`AMPFLOW_DATA_DIR`; migrations and demo data are applied; worker, gateway and API run in this
-process. `--demo N` adds N virtual chargers VC-1 … VC-N with sessions arriving all day
-(chargers/README.md). Ctrl-C stops everything.
+`AMPFLOW_DATA_DIR`; migrations and demo data are applied; the gateway, the worker and the API
+run as processes of their own, kept running (`ampflow.dev_roles`). `--demo N` adds N virtual
+chargers VC-1 … VC-N with sessions arriving all day (chargers/README.md), in this process.
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 
 from ampflow.dev_operator import ensure_dev_operator, start_fake_stripe
+from ampflow.dev_roles import RoleFailed, Roles
 from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
-from ampflow.processes import (
-    api_server,
-    dev_admin_key,
-    resolve_database_url,
-    run_gateway,
-    run_worker,
-)
+from ampflow.processes import dev_admin_key, resolve_database_url
 from ampflow.seed import DEMO_STATION, DEMO_TAG, seed_demo
 from runtime.settings import Settings
 from runtime.temporal import dev_codec_keys
@@ -59,10 +54,16 @@ def run_dev(settings: Settings, demo: int = 0, fake_stripe: bool = False) -> Non
             settings.data_dir / "temporal.db",
             log_file=settings.data_dir / "temporal.log",
             ui_codec_endpoint=f"http://127.0.0.1:{codec_port}",
+            niceness=settings.session_path_nice,
         )
+    roles = Roles(settings, database_url)
     try:
-        asyncio.run(_serve(settings, database_url, demo, codec_port, console_login))
+        roles.start()
+        asyncio.run(_serve(settings, roles, demo, codec_port, console_login))
+    except RoleFailed as failed:
+        raise SystemExit(f"ampflow dev: {failed}; stopping") from failed
     finally:
+        roles.stop()
         if temporal is not None:
             stop_process(temporal)
         if stripe is not None:
@@ -72,17 +73,14 @@ def run_dev(settings: Settings, demo: int = 0, fake_stripe: bool = False) -> Non
 
 async def _serve(
     settings: Settings,
-    database_url: str,
+    roles: Roles,
     demo: int = 0,
     codec_port: int | None = None,
     console_login: tuple[str, str] = ("", ""),
 ) -> None:
-    api = api_server(settings, database_url)
-    tasks = [
-        asyncio.create_task(run_worker(settings, database_url), name="worker"),
-        asyncio.create_task(run_gateway(settings, database_url), name="gateway"),
-        asyncio.create_task(api.serve(), name="api"),
-    ]
+    """Keep the roles running (and the UI's codec relay, and the demo chargers) until Ctrl-C."""
+    tasks = [asyncio.create_task(roles.keep_running(), name="roles")]
+    relay = None
     if codec_port is not None:
         from ampflow.dev_codec import relay_server
 
@@ -92,26 +90,23 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await asyncio.sleep(1.5)
     _print_banner(settings, console_login)
     if demo:
         tasks.append(asyncio.create_task(_demo_chargers(settings, demo), name="demo chargers"))
     stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        if task is not stopper and task.exception() is not None:
-            log.error("%s failed", task.get_name(), exc_info=task.exception())
+    await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     print("\nstopping ...", flush=True)
-    api.should_exit = True  # uvicorn stops on its own; the others are cancelled
-    if codec_port is not None:
+    if relay is not None:  # uvicorn stops on its own (cancelled, its lifespan would complain)
         relay.should_exit = True
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(tasks[2]), 5)
-    for task in tasks:
+        await asyncio.wait([tasks[1]], timeout=5)
+    for task in [*tasks, stopper]:
         task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for task, result in zip(tasks, results, strict=True):
+        if isinstance(result, RoleFailed):
+            raise result
+        if isinstance(result, Exception):
+            log.error("%s failed", task.get_name(), exc_info=result)
 
 
 async def _demo_chargers(settings: Settings, count: int) -> None:

@@ -3,9 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import logging
+import os
 import secrets
+import signal
+import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, NoReturn
 
 from runtime.settings import Settings
 
@@ -20,6 +28,35 @@ def resolve_database_url(settings: Settings) -> str:
 
     _, url = start_embedded_postgres(settings.data_dir)
     return url
+
+
+def run_until_stopped(role: Coroutine[Any, Any, None]) -> NoReturn:
+    """Run one role until it ends, or until SIGTERM or SIGINT cancels it: its own cleanup runs
+    then (the gateway closes its sockets, "going away"; the worker stops polling). Then the
+    process exits at once, 0 or 1 (an error, logged): the interpreter's teardown is skipped, as
+    a thread of Temporal's core may still reach for it there and abort or hang the process."""
+
+    async def until_stopped() -> None:
+        task = asyncio.ensure_future(role)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    code = 0
+    try:
+        asyncio.run(until_stopped())
+    except Exception as err:
+        if isinstance(err, OSError) and err.errno == errno.EADDRINUSE:
+            log.error("%s: is another Ampflow running?", err)
+        else:
+            log.exception("stopped by an error")
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 async def run_worker(settings: Settings, database_url: str) -> None:

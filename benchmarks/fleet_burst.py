@@ -24,7 +24,7 @@ with py-spy for the first `--profile-seconds` of the burst.
 
     .venv/bin/python -m benchmarks.fleet_burst
     .venv/bin/python -m benchmarks.fleet_burst --stations 300 --window 60 --profile gateway
-    .venv/bin/python -m benchmarks.fleet_burst --session-path-nice 10   # the gateway first
+    .venv/bin/python -m benchmarks.fleet_burst --session-path-nice 0   # no priority
 
 Everything binds 127.0.0.1; every phase has a deadline. Not a test.
 """
@@ -63,6 +63,7 @@ from benchmarks.infra import (
 from chargers.charger import Charger
 from chargers.fleet import Fleet, FleetConfig
 from domain.credentials import StationKeys, hash_station_password
+from runtime.settings import Settings
 from store.db import libpq_url
 
 PREFIX, PASSWORD, ID_TAG = "BURST-", "bench-station-secret-16", "BURST-TAG"
@@ -252,8 +253,9 @@ def main() -> None:
     parser.add_argument(
         "--session-path-nice",
         type=int,
-        default=0,
-        help="run Temporal and the worker at this niceness (the gateway first on a shared host)",
+        default=Settings.model_fields["session_path_nice"].default,
+        help="run Temporal and the worker at this niceness, as `ampflow dev` does (default "
+        "%(default)s: the gateway first on a shared host; 0: no priority)",
     )
     args = parser.parse_args()
     if not 1 <= args.stations <= MAX_STATIONS or not 1 <= args.sessions <= 5:

@@ -150,8 +150,8 @@ class Gateway:
         await self.store.close()
 
     async def serve_forever(self) -> None:
-        await self.start()
         try:
+            await self.start()  # a port taken: what did start (the command worker) stops too
             await asyncio.Future()
         finally:
             await self.stop()

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # answered from the fallback, delivered later); the next one waits its turn. While all are
     # taken, a new start is answered from the fallback at once too.
     outbox_starts_in_flight_max: int = Field(default=16, ge=1)
+    # `ampflow dev` runs the session path (the worker and the Temporal dev server) at this
+    # niceness: on one shared host the gateway's answers to chargers get the CPU first.
+    session_path_nice: int = Field(default=10, ge=0, le=19)
 
     # Session guards (seconds).
     authorization_timeout_s: int = 180  # authorized (or remote-started) but never started
