@@ -182,6 +182,7 @@ async def run_burst(args, url: str, window_s: float, pids: dict | None = None) -
         "errors": dict(stats.errors),
         "timeouts": sum(v for k, v in stats.errors.items() if k.endswith(":Timeout")),
         "actions": {a: {"count": len(v), **summary_ms(v)} for a, v in stats.latencies.items()},
+        "fast_over_time": fast_over_time(stats),
     }
     if spies:
         result["profiles"] = await finish_profiles(spies)
@@ -339,6 +340,27 @@ def _p99(run: dict, action: str) -> float | None:
     return figures["p99_ms"] if figures else None
 
 
+WINDOW_S = 10.0  # the fast calls' p99 per this many seconds of the burst
+
+
+def fast_over_time(stats) -> list[dict]:
+    """Per `WINDOW_S` of the burst (by answer time): each fast call's count and p99 (ms) —
+    where in the burst the slow answers are (the boot storm, the sessions' peak)."""
+    windows: dict[int, dict[str, list[float]]] = {}
+    for action in FAST_ACTIONS:
+        for at, seconds in zip(
+            stats.answered_at.get(action, []), stats.latencies.get(action, []), strict=True
+        ):
+            windows.setdefault(int(at // WINDOW_S), {}).setdefault(action, []).append(seconds)
+    return [
+        {
+            "from_s": index * WINDOW_S,
+            **{a: {"count": len(v), "p99_ms": summary_ms(v)["p99_ms"]} for a, v in by.items()},
+        }
+        for index, by in sorted(windows.items())
+    ]
+
+
 def print_actions(results: dict) -> None:
     """The per-action latency table (Ampflow and, if measured, the stub CSMS)."""
     ours, base = results["ampflow"], results.get("baseline", {})
@@ -355,6 +377,13 @@ def print_actions(results: dict) -> None:
         )
     print(f"timeouts {ours['timeouts']}; errors {ours['errors'] or 'none'}")
     print(f"decisions (ADR-005): {results.get('decisions')}")
+    print(f"\np99 ms per {WINDOW_S:g} s of the burst (count): " + ", ".join(FAST_ACTIONS))
+    for window in ours.get("fast_over_time", []):
+        cells = [
+            f"{window[a]['p99_ms']:>8} ({window[a]['count']:>4})" if a in window else f"{'-':>15}"
+            for a in FAST_ACTIONS
+        ]
+        print(f"{window['from_s']:>6g} s  " + "  ".join(cells))
 
 
 def report(results: dict) -> None:

@@ -73,6 +73,8 @@ class FleetConfig:
 @dataclass
 class FleetStats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # when each answer came, in seconds since the start (same order as `latencies`)
+    answered_at: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     connected: int = 0
     booted: int = 0
@@ -83,6 +85,7 @@ class FleetStats:
     def observe(self, action: str, seconds: float, error: str | None) -> None:
         self.messages += 1
         self.latencies[action].append(seconds)
+        self.answered_at[action].append(time.monotonic() - self.started_at)
         if error is not None:
             self.errors[f"{action}:{error}"] += 1
 
