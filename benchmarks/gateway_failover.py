@@ -49,7 +49,13 @@ from benchmarks.gateway_capacity import (
     start_profiles,
     start_server,
 )
-from benchmarks.infra import percentile, stack, write_result
+from benchmarks.infra import (
+    lower_priority,
+    percentile,
+    stack,
+    temporal_dev_server_pid,
+    write_result,
+)
 from chargers.charger import Charger
 from chargers.config import Behaviour
 from chargers.fleet import Fleet, FleetConfig
@@ -291,6 +297,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--profile", nargs="+", choices=["gateway"], help="the surviving one")
     parser.add_argument("--profile-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--session-path-nice",
+        type=int,
+        default=Settings.model_fields["session_path_nice"].default,
+        help="run Temporal and the workers at this niceness, as `ampflow dev` does (default "
+        "%(default)s; 0: no priority)",
+    )
     args = parser.parse_args()
     if not 2 <= args.stations <= MAX_STATIONS or not 0 <= args.charging <= 1:
         parser.error(f"bounded: 2 … {MAX_STATIONS} stations, --charging between 0 and 1")
@@ -302,6 +315,7 @@ def main() -> None:
         "stations": args.stations,
         "charging_share": args.charging,
         "load_average_before": os.getloadavg(),
+        "session_path_nice": args.session_path_nice,
         "targets": {"all_back_s": TARGET_BACK_S, "commands_reach_every_station": True},
     }
     with stack() as (database_url, temporal_address):
@@ -320,6 +334,9 @@ def main() -> None:
         os.environ.update({k: v for k, v in env.items() if k.startswith("AMPFLOW_")})
         settings = Settings()
         workers = [start_worker(env), start_worker(env)]
+        if args.session_path_nice:
+            session_path = [*(w.pid for w in workers), temporal_dev_server_pid()]
+            lower_priority([pid for pid in session_path if pid], args.session_path_nice)
         gateways, urls = [], []
         try:
             for _ in range(2):
