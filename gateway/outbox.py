@@ -57,6 +57,7 @@ _STATUS_FOR_SESSIONS = (
     "ON CONFLICT (station_id, connector_id) DO UPDATE SET status = EXCLUDED.status, "
     "error_code = EXCLUDED.error_code, updated_at = EXCLUDED.updated_at) " + _FOR_SESSIONS
 )
+_REPORTS = ("status", "link")  # what a session hears of its station (not starts or stops)
 _PRUNE_EVERY = 150  # sweeps (about five minutes)
 
 
@@ -262,8 +263,9 @@ class StationOutbox:
                             postponed = True
                             await asyncio.sleep(_POSTPONED_S)
                             break  # keep the order: retry from this row
-                        except Undeliverable as err:
-                            log.warning("outbox %s %s: %s", row.kind, row.session_id, err)
+                        except Undeliverable as err:  # a report after its session ended: usual
+                            level = logging.INFO if row.kind in _REPORTS else logging.WARNING
+                            log.log(level, "outbox %s %s: %s", row.kind, row.session_id, err)
                             await self._close([row.id], str(err))
                             continue
                         except Exception as err:  # Temporal unreachable, the worker down, ...
