@@ -27,6 +27,7 @@ from temporalio.client import Client
 
 from domain.session import ConnectorStatusUpdate
 from gateway.station_store import StationStore
+from gateway.status_writes import StatusWrites
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class StationOutbox:
         self._again: set[str] = set()
         self._inline: dict[int, str] = {}  # row -> station: rows their writer is delivering
         self._sweeper: asyncio.Task | None = None
+        self._statuses = StatusWrites(store.fast, self._record_one_status)
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -144,22 +146,34 @@ class StationOutbox:
 
         A session whose start still waits in this outbox counts too: answered from the fallback,
         it has no `sessions` row until its workflow runs, and its report goes after its start."""
-        return await self._store_for_sessions(
+        stored = await self._insert_for_sessions(
             _FOR_SESSIONS, station_id, kind, payload, connector_id, {}
         )
+        if stored:
+            self.kick(station_id)
+        return stored
 
     async def record_status(
         self, station_id: str, connector_id: int, update: ConnectorStatusUpdate
     ) -> int:
         """Store a connector's last status and, in the same statement, a report of it for each
         session on that connector (as `put_for_sessions`): one commit for the charger's answer
-        to wait for. Returns how many reports were stored."""
+        to wait for, shared with the statuses of other stations that arrive meanwhile
+        (`gateway.status_writes`). Returns how many reports the station got (0: none)."""
+        stored = await self._statuses.write(station_id, connector_id, update)
+        if stored:
+            self.kick(station_id)
+        return stored
+
+    async def _record_one_status(
+        self, station_id: str, connector_id: int, update: ConnectorStatusUpdate
+    ) -> int:
         facts = {"status": update.status, "error_code": update.error_code, "at": update.timestamp}
-        return await self._store_for_sessions(
+        return await self._insert_for_sessions(
             _STATUS_FOR_SESSIONS, station_id, "status", update, connector_id, facts
         )
 
-    async def _store_for_sessions(
+    async def _insert_for_sessions(
         self,
         statement: str,
         station_id: str,
@@ -179,10 +193,7 @@ class StationOutbox:
                     **facts,
                 },
             )
-            stored = len(await cur.fetchall())
-        if stored:
-            self.kick(station_id)
-        return stored
+            return len(await cur.fetchall())
 
     async def delivered(self, row_id: int, station_id: str) -> None:
         """The caller delivered its inline row: close it and let the rest of the station go."""
@@ -223,6 +234,7 @@ class StationOutbox:
 
     async def close(self) -> None:
         """Stop delivering and hand this gateway's leases back (the rows stay for others)."""
+        await self._statuses.close()
         self._closed = True
         tasks = [t for t in [self._sweeper, *self._draining.values()] if t is not None]
         for task in tasks:
