@@ -37,6 +37,7 @@ class Booted(StationEvent):
     model: str | None
     firmware_version: str | None
     reason: str | None = None
+    holds_local_list: bool = True  # as the boot's write found it (True: not known, look)
 
 
 @dataclass(frozen=True, slots=True)

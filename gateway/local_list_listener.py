@@ -44,7 +44,7 @@ class LocalListListener:
         self._tasks: set[asyncio.Task] = set()
 
     def __call__(self, event: events.StationEvent) -> None:
-        if isinstance(event, events.Booted):
+        if isinstance(event, events.Booted) and event.holds_local_list:  # else nothing to send
             task = asyncio.create_task(self.resend(event.station_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

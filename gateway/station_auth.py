@@ -511,18 +511,6 @@ async def _check_profile(store: StationStore, settings: Settings, station_id: st
         )
 
 
-async def pending_at_this_boot(store: StationStore, station_id: str) -> bool:
-    """Use up an operator's 'Pending at the next boot' mark (`POST /stations/{id}/pending-boot`):
-    the station goes to the operator inbox (registration Pending) until it is approved."""
-    async with store.fast.connection() as db:
-        cur = await db.execute(
-            "UPDATE stations SET registration_status = 'Pending', pending_next_boot = false "
-            "WHERE id = %s AND pending_next_boot RETURNING id",
-            (station_id,),
-        )
-        return await cur.fetchone() is not None
-
-
 def _profile(value: object) -> int:
     try:
         profile = int(str(value).strip())

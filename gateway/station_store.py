@@ -30,6 +30,15 @@ _ANSWER_WAIT_S = 10.0  # longest wait for a pooled connection on a charger's ans
 _RECORDING_CONNECTIONS = 4  # the recorder's sample writers (3) and its message log writer
 
 
+@dataclass(frozen=True, slots=True)
+class BootRecord:
+    """What a boot's write returns: the registration (None: no such station) and whether the
+    station holds a local authorization list (enabled, with a version)."""
+
+    registration: str | None
+    holds_local_list: bool
+
+
 class StationStore:
     """Async access to the few tables the gateway reads and writes."""
 
@@ -112,13 +121,19 @@ class StationStore:
             row = await cur.fetchone()
         return row[0] if row else None
 
-    async def record_boot(self, station_id: str, info: dict, at: datetime) -> str | None:
-        """Store the boot facts; returns the station's registration status (one round trip)."""
+    async def record_boot(self, station_id: str, info: dict, at: datetime) -> BootRecord:
+        """Store the boot facts and use up an operator's "Pending at the next boot" mark
+        (`POST /stations/{id}/pending-boot`: the station goes to the operator inbox until it is
+        approved); returns its registration status and whether it holds a local authorization
+        list (one round trip)."""
         async with self.fast.connection() as conn:
             cur = await conn.execute(
                 "UPDATE stations SET vendor = %s, model = %s, serial_number = %s, "
-                "firmware_version = %s, iccid = %s, last_boot_at = %s, last_seen_at = %s "
-                "WHERE id = %s RETURNING registration_status",
+                "firmware_version = %s, iccid = %s, last_boot_at = %s, last_seen_at = %s, "
+                "registration_status = CASE WHEN pending_next_boot THEN 'Pending' "
+                "ELSE registration_status END, pending_next_boot = false "
+                "WHERE id = %s RETURNING registration_status, coalesce((SELECT enabled AND "
+                "version > 0 FROM local_lists WHERE station_id = stations.id), false)",
                 (
                     _text(info.get("vendor")),
                     _text(info.get("model")),
@@ -131,7 +146,7 @@ class StationStore:
                 ),
             )
             row = await cur.fetchone()
-        return row[0] if row else None
+        return BootRecord(row[0], row[1]) if row else BootRecord(None, False)
 
     async def set_connected(
         self, station_id: str, at: datetime, task_queue: str, version: str

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from gateway import events
 from gateway.certificates import handle_sign_certificate
 from gateway.connection import StationConnection
-from gateway.station_auth import pending_at_this_boot
 from gateway.timestamps import now_iso, parse
 
 
@@ -22,11 +21,18 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
         "iccid": payload.get("iccid"),
     }
     now = datetime.now(UTC)
-    await pending_at_this_boot(conn.services.store, conn.station_id)  # an operator's mark
-    registration = await conn.services.store.record_boot(conn.station_id, info, now) or "Pending"
+    booted = await conn.services.store.record_boot(conn.station_id, info, now)
+    registration = booted.registration or "Pending"
     conn.registration_status = registration
     await conn.services.events.publish(
-        events.Booted(conn.station_id, now, info["vendor"], info["model"], info["firmware_version"])
+        events.Booted(
+            conn.station_id,
+            now,
+            info["vendor"],
+            info["model"],
+            info["firmware_version"],
+            holds_local_list=booted.holds_local_list,
+        )
     )
     if registration != "Accepted":  # in the operator inbox: ask again in a minute
         return {"status": "Pending", "currentTime": now_iso(), "interval": 60}

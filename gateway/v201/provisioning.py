@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from gateway import events
 from gateway.connection import StationConnection
 from gateway.device_model_listener import DeviceModelReport
-from gateway.station_auth import pending_at_this_boot
 from gateway.timestamps import now_iso
 
 PENDING_INTERVAL_S = 60  # a Pending station boots again after this
@@ -29,8 +28,8 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
         "iccid": (station.get("modem") or {}).get("iccid"),
     }
     now = datetime.now(UTC)
-    await pending_at_this_boot(conn.services.store, conn.station_id)  # an operator's mark
-    registration = await conn.services.store.record_boot(conn.station_id, info, now) or "Pending"
+    booted = await conn.services.store.record_boot(conn.station_id, info, now)
+    registration = booted.registration or "Pending"
     conn.registration_status = registration
     await conn.services.events.publish(
         events.Booted(
@@ -40,6 +39,7 @@ async def boot_notification(conn: StationConnection, payload: dict, unique_id: s
             info["model"],
             info["firmware_version"],
             payload["reason"],
+            holds_local_list=booted.holds_local_list,
         )
     )
     if registration != "Accepted":  # in the operator inbox: ask again in a minute
