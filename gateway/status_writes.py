@@ -5,7 +5,8 @@ connector (ADR-005 §3, §6). In a connect-and-boot storm a thousand chargers se
 statuses each within seconds, and one commit per status queued them behind each other's WAL
 flush. Here the statuses that arrive while a batch commits go out together in the next one: a
 status alone waits no longer than before, and a storm shares round trips and flushes. A batch
-that fails is written again status by status, so a bad one fails only its own answer.
+that fails on its data is written again status by status, so a bad status fails only its own
+answer; one that fails because the database is away fails at once, every status alike.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import orjson
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from domain.session import ConnectorStatusUpdate
@@ -114,8 +116,11 @@ class StatusWrites:
         try:
             stored = await self._write_batch(batch)
         except Exception as err:
-            if len(batch) == 1:
-                _settle(batch[0], error=err)
+            if len(batch) == 1 or not isinstance(err, psycopg.DataError | psycopg.IntegrityError):
+                # The database is away (or the like): each alone would fail the same way, one
+                # wait after another. They all fail now; their chargers retry.
+                for status in batch:
+                    _settle(status, error=err)
                 return
             log.warning("%d statuses failed together (%s); writing each alone", len(batch), err)
             for status in batch:
