@@ -50,14 +50,6 @@ _FOR_SESSIONS = (
     "OR (payload->'request'->>'connector_id')::int = %(connector)s)"
     ") active ORDER BY session_id RETURNING id"
 )
-# The connector's last status, stored by the same statement as its sessions' reports.
-_STATUS_FOR_SESSIONS = (
-    "WITH connector AS (INSERT INTO connectors "
-    "(station_id, connector_id, status, error_code, updated_at) "
-    "VALUES (%(station)s, %(connector)s, %(status)s, %(error_code)s, %(at)s) "
-    "ON CONFLICT (station_id, connector_id) DO UPDATE SET status = EXCLUDED.status, "
-    "error_code = EXCLUDED.error_code, updated_at = EXCLUDED.updated_at) " + _FOR_SESSIONS
-)
 _REPORTS = ("status", "link")  # what a session hears of its station (not starts or stops)
 _PRUNE_EVERY = 150  # sweeps (about five minutes)
 
@@ -98,7 +90,7 @@ class StationOutbox:
         self._again: set[str] = set()
         self._inline: dict[int, str] = {}  # row -> station: rows their writer is delivering
         self._sweeper: asyncio.Task | None = None
-        self._statuses = StatusWrites(store.fast, self._record_one_status)
+        self._statuses = StatusWrites(store.fast)
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -146,9 +138,17 @@ class StationOutbox:
 
         A session whose start still waits in this outbox counts too: answered from the fallback,
         it has no `sessions` row until its workflow runs, and its report goes after its start."""
-        stored = await self._insert_for_sessions(
-            _FOR_SESSIONS, station_id, kind, payload, connector_id, {}
-        )
+        async with self.store.fast.connection() as conn:  # what the charger's answer waits for
+            cur = await conn.execute(
+                _FOR_SESSIONS,
+                {
+                    "station": station_id,
+                    "kind": kind,
+                    "payload": _jsonb(payload.model_dump(mode="json")),
+                    "connector": connector_id,
+                },
+            )
+            stored = len(await cur.fetchall())
         if stored:
             self.kick(station_id)
         return stored
@@ -164,36 +164,6 @@ class StationOutbox:
         if stored:
             self.kick(station_id)
         return stored
-
-    async def _record_one_status(
-        self, station_id: str, connector_id: int, update: ConnectorStatusUpdate
-    ) -> int:
-        facts = {"status": update.status, "error_code": update.error_code, "at": update.timestamp}
-        return await self._insert_for_sessions(
-            _STATUS_FOR_SESSIONS, station_id, "status", update, connector_id, facts
-        )
-
-    async def _insert_for_sessions(
-        self,
-        statement: str,
-        station_id: str,
-        kind: str,
-        payload: BaseModel,
-        connector_id: int | None,
-        facts: dict,
-    ) -> int:
-        async with self.store.fast.connection() as conn:  # what the charger's answer waits for
-            cur = await conn.execute(
-                statement,
-                {
-                    "station": station_id,
-                    "kind": kind,
-                    "payload": _jsonb(payload.model_dump(mode="json")),
-                    "connector": connector_id,
-                    **facts,
-                },
-            )
-            return len(await cur.fetchall())
 
     async def delivered(self, row_id: int, station_id: str) -> None:
         """The caller delivered its inline row: close it and let the rest of the station go."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import orjson
@@ -28,7 +27,7 @@ _WRITERS = 2  # batches committing at once (one `fast` connection each)
 _MAX_BATCH = 500
 # Each status: the connector's row (the last status of a connector in the batch wins), and a
 # report for each session on that connector that has not ended — with a `sessions` row, or
-# with its start still waiting in the outbox (as `StationOutbox.record_status`).
+# with its start still waiting in the outbox (as `StationOutbox.put_for_sessions`).
 _STATUSES_FOR_SESSIONS = (
     "WITH r AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(ord int, station varchar, "
     "connector int, status varchar, error_code varchar, at timestamptz, payload jsonb)), "
@@ -48,9 +47,6 @@ _STATUSES_FOR_SESSIONS = (
     ") active ORDER BY r.ord, active.session_id RETURNING station_id"
 )
 
-# Writes one status alone (the batch's fallback); returns how many reports it stored.
-WriteOne = Callable[[str, int, ConnectorStatusUpdate], Awaitable[int]]
-
 
 @dataclass(slots=True)
 class _Status:
@@ -63,9 +59,8 @@ class _Status:
 class StatusWrites:
     """Connector statuses written in batches; each caller waits for its own commit."""
 
-    def __init__(self, pool: AsyncConnectionPool, write_one: WriteOne) -> None:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._write_one = write_one
         self._queue: list[_Status] = []
         self._queued = asyncio.Event()
         self._runner: asyncio.Task | None = None
@@ -124,10 +119,8 @@ class StatusWrites:
                 return
             log.warning("%d statuses failed together (%s); writing each alone", len(batch), err)
             for status in batch:
-                try:
-                    count = await self._write_one(
-                        status.station_id, status.connector_id, status.update
-                    )
+                try:  # the same statement, a batch of one
+                    count = (await self._write_batch([status])).get(status.station_id, 0)
                 except Exception as one_error:
                     _settle(status, error=one_error)
                 else:
