@@ -53,6 +53,7 @@ from benchmarks.gateway_capacity import (
     start_server,
 )
 from benchmarks.infra import (
+    add_session_path_nice,
     lower_priority,
     scrape_decisions,
     stack,
@@ -63,7 +64,6 @@ from benchmarks.infra import (
 from chargers.charger import Charger
 from chargers.fleet import Fleet, FleetConfig
 from domain.credentials import StationKeys, hash_station_password
-from runtime.settings import Settings
 from store.db import libpq_url
 
 PREFIX, PASSWORD, ID_TAG = "BURST-", "bench-station-secret-16", "BURST-TAG"
@@ -251,13 +251,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--profile", nargs="+", choices=["gateway", "worker"])
     parser.add_argument("--profile-seconds", type=float, default=60.0)
-    parser.add_argument(
-        "--session-path-nice",
-        type=int,
-        default=Settings.model_fields["session_path_nice"].default,
-        help="run Temporal and the worker at this niceness, as `ampflow dev` does (default "
-        "%(default)s: the gateway first on a shared host; 0: no priority)",
-    )
+    add_session_path_nice(parser)
     args = parser.parse_args()
     if not 1 <= args.stations <= MAX_STATIONS or not 1 <= args.sessions <= 5:
         parser.error(f"bounded: at most {MAX_STATIONS} stations and 5 sessions each")

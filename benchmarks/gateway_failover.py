@@ -50,6 +50,7 @@ from benchmarks.gateway_capacity import (
     start_server,
 )
 from benchmarks.infra import (
+    add_session_path_nice,
     lower_priority,
     percentile,
     stack,
@@ -297,13 +298,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--profile", nargs="+", choices=["gateway"], help="the surviving one")
     parser.add_argument("--profile-seconds", type=float, default=30.0)
-    parser.add_argument(
-        "--session-path-nice",
-        type=int,
-        default=Settings.model_fields["session_path_nice"].default,
-        help="run Temporal and the workers at this niceness, as `ampflow dev` does (default "
-        "%(default)s; 0: no priority)",
-    )
+    add_session_path_nice(parser)
     args = parser.parse_args()
     if not 2 <= args.stations <= MAX_STATIONS or not 0 <= args.charging <= 1:
         parser.error(f"bounded: 2 … {MAX_STATIONS} stations, --charging between 0 and 1")

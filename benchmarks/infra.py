@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ampflow.devstack import free_port, start_temporal_dev_server, stop_process
+from runtime.settings import Settings
 from store.embedded import start_embedded_postgres
 from store.migrate import upgrade
 
@@ -44,6 +46,17 @@ def temporal_dev_server_pid() -> int | None:
             if "start-dev" in child.cmdline():
                 return child.pid
     return None
+
+
+def add_session_path_nice(parser: argparse.ArgumentParser) -> None:
+    """`--session-path-nice N`: Temporal and the workers at niceness N, `ampflow dev`'s default."""
+    parser.add_argument(
+        "--session-path-nice",
+        type=int,
+        default=Settings.model_fields["session_path_nice"].default,
+        help="run Temporal and the workers at this niceness, as `ampflow dev` does (default "
+        "%(default)s: the gateway first on a shared host; 0: no priority)",
+    )
 
 
 def lower_priority(pids: list[int], niceness: int) -> None:
