@@ -25,7 +25,7 @@ import orjson
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from domain.session import ConnectorStatusUpdate
+from domain.session import ConnectorStatusUpdate, LinkUpdate
 from gateway.station_store import StationStore
 from gateway.status_writes import StatusWrites
 
@@ -37,18 +37,19 @@ _STALE_AFTER_S = 5  # a row this old with no live lease is adopted by any gatewa
 _BATCH = 100
 _RETRY_MAX_S = 30.0
 _POSTPONED_S = 0.5  # a postponed row is tried again after this long
-# One report per session of the station that has not ended (on one connector, when given):
-# those with a `sessions` row, and those whose start still waits in the outbox.
-_FOR_SESSIONS = (
+# A link report (online or not) for each session that has not ended of each station in the
+# batch: those with a `sessions` row, and those whose start still waits in the outbox. Rows go in
+# the batch's order (a station's connect before its later disconnect).
+_LINKS_FOR_SESSIONS = (
+    "WITH r AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(ord int, station varchar, "
+    "payload jsonb)) "
     "INSERT INTO station_outbox (station_id, session_id, kind, payload) "
-    "SELECT %(station)s, session_id, %(kind)s, %(payload)s::jsonb FROM ("
-    "SELECT id AS session_id FROM sessions WHERE station_id = %(station)s "
+    "SELECT r.station, active.session_id, 'link', r.payload FROM r CROSS JOIN LATERAL ("
+    "SELECT id AS session_id FROM sessions WHERE station_id = r.station "
     "AND state IN ('Pending', 'Charging') "
-    "AND (%(connector)s::int IS NULL OR connector_id = %(connector)s) "
-    "UNION SELECT session_id FROM station_outbox WHERE station_id = %(station)s "
-    "AND kind = 'start' AND delivered_at IS NULL AND (%(connector)s::int IS NULL "
-    "OR (payload->'request'->>'connector_id')::int = %(connector)s)"
-    ") active ORDER BY session_id RETURNING id"
+    "UNION SELECT session_id FROM station_outbox WHERE station_id = r.station "
+    "AND kind = 'start' AND delivered_at IS NULL"
+    ") active ORDER BY r.ord, active.session_id RETURNING station_id"
 )
 _REPORTS = ("status", "link")  # what a session hears of its station (not starts or stops)
 _PRUNE_EVERY = 150  # sweeps (about five minutes)
@@ -130,26 +131,25 @@ class StationOutbox:
             self.kick(station_id)
         return row[0]
 
-    async def put_for_sessions(
-        self, station_id: str, kind: str, payload: BaseModel, connector_id: int | None = None
-    ) -> int:
-        """Store one report for each session of the station that has not ended (only those on
-        `connector_id`, when given) in one statement; returns how many rows were stored.
+    async def put_links(self, links: list[tuple[str, LinkUpdate]]) -> dict[str, int]:
+        """Store, in one statement, a report of each station's link for each of its sessions
+        that has not ended; returns how many each station got (stations without a session are
+        left out).
 
         A session whose start still waits in this outbox counts too: answered from the fallback,
-        it has no `sessions` row until its workflow runs, and its report goes after its start."""
-        async with self.store.fast.connection() as conn:  # what the charger's answer waits for
-            cur = await conn.execute(
-                _FOR_SESSIONS,
-                {
-                    "station": station_id,
-                    "kind": kind,
-                    "payload": _jsonb(payload.model_dump(mode="json")),
-                    "connector": connector_id,
-                },
-            )
-            stored = len(await cur.fetchall())
-        if stored:
+        it has no `sessions` row until its workflow runs, and its report goes after its start.
+        Off the charger's path (a connect or disconnect is not answered), on the session pool."""
+        rows = [
+            {"ord": index, "station": station_id, "payload": update.model_dump(mode="json")}
+            for index, (station_id, update) in enumerate(links)
+        ]
+        async with self.store.pool.connection() as conn:
+            cur = await conn.execute(_LINKS_FOR_SESSIONS, (orjson.dumps(rows).decode(),))
+            reported = await cur.fetchall()
+        stored: dict[str, int] = {}
+        for (station_id,) in reported:
+            stored[station_id] = stored.get(station_id, 0) + 1
+        for station_id in stored:
             self.kick(station_id)
         return stored
 
@@ -157,7 +157,7 @@ class StationOutbox:
         self, station_id: str, connector_id: int, update: ConnectorStatusUpdate
     ) -> int:
         """Store a connector's last status and, in the same statement, a report of it for each
-        session on that connector (as `put_for_sessions`): one commit for the charger's answer
+        session on that connector (as `put_links`): one commit for the charger's answer
         to wait for, shared with the statuses of other stations that arrive meanwhile
         (`gateway.status_writes`). Returns how many reports the station got (0: none)."""
         stored = await self._statuses.write(station_id, connector_id, update)

@@ -27,7 +27,7 @@ _WRITERS = 2  # batches committing at once (one `fast` connection each)
 _MAX_BATCH = 500
 # Each status: the connector's row (the last status of a connector in the batch wins), and a
 # report for each session on that connector that has not ended — with a `sessions` row, or
-# with its start still waiting in the outbox (as `StationOutbox.put_for_sessions`).
+# with its start still waiting in the outbox (as `StationOutbox.put_links`).
 _STATUSES_FOR_SESSIONS = (
     "WITH r AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(ord int, station varchar, "
     "connector int, status varchar, error_code varchar, at timestamptz, payload jsonb)), "
