@@ -14,7 +14,16 @@ from api.console import site as console
 from api.deps import commit_before_response, require_access
 from api.remote_sessions import guest_payment_sink
 from api.request_guard import BodyLimits, NulGuard, default_limits
-from api.routes import commands, drivers, health, payments, sessions, stations, tariffs
+from api.routes import (
+    commands,
+    drivers,
+    fleet_commands,
+    health,
+    payments,
+    sessions,
+    stations,
+    tariffs,
+)
 from api.routes.alerts import router as alerts_router
 from api.routes.analytics import router as analytics_router
 from api.routes.audit import router as audit_router
@@ -77,7 +86,16 @@ def create_app(
     )
     errors.install(app)  # input the database refuses: 422
     app.state.settings = settings
-    for module in (health, stations, commands, drivers, tariffs, sessions, payments):
+    for module in (
+        health,
+        stations,
+        commands,
+        fleet_commands,
+        drivers,
+        tariffs,
+        sessions,
+        payments,
+    ):
         app.include_router(module.router)
     app.include_router(auth_router)
     app.include_router(mailbox_router)

@@ -12,9 +12,11 @@ stations runs one long session with meter values every `--meter-interval` s acro
 2. **Kill**: gateway-1 is SIGKILLed. Timed per moved station, from the kill: the charger online
    again (on gateway-2), and the store routing it to gateway-2's command queue (what commands
    follow). Target (issue #15): all back within 60 s.
-3. **Commands**: a TriggerMessage(Heartbeat) `StationCommand` workflow, run by the workers, to
-   every station (`--commands` caps how many), `--command-concurrency` at once: how many reach
-   the station and are Accepted.
+3. **Commands**: a TriggerMessage(Heartbeat) to every station as one `FleetCommand` workflow
+   (what `POST /fleet-commands` starts; chunks of stations per gateway activity, stations offline
+   tried again): how many stations answer Accepted, and how long it takes. Then single
+   `StationCommand` workflows to `--single-commands` stations, `--command-concurrency` at once:
+   their rate while the sessions run.
 4. **Sessions continue**: the charging EVs stop; every session must end Completed and billed.
 
 Writes benchmarks/results/gateway_failover.json. Everything binds 127.0.0.1 and every phase has
@@ -60,7 +62,7 @@ from benchmarks.infra import (
 from chargers.charger import Charger
 from chargers.config import Behaviour
 from chargers.fleet import Fleet, FleetConfig
-from domain.commands import CommandRecord, StationCommand
+from domain.commands import CommandRecord, FleetCommand, FleetProgress, StationCommand
 from runtime.settings import Settings
 from runtime.temporal import connect
 from store.db import libpq_url
@@ -165,10 +167,40 @@ async def watch_failover(
     }
 
 
-async def command_everyone(
+async def fleet_command(settings: Settings, station_ids: list[str], limit_s: float) -> dict:
+    """TriggerMessage(Heartbeat) to every station through one `FleetCommand` workflow."""
+    client = await connect(settings)
+    began = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    handle = await client.start_workflow(
+        contract.FLEET_COMMAND,
+        FleetCommand(
+            name="trigger_message",
+            params={"message": "Heartbeat"},
+            station_ids=station_ids,
+            requested_by="benchmark",
+        ),
+        id=contract.fleet_command_workflow_id("trigger_message", stamp),
+        task_queue=settings.task_queue,
+    )
+    progress = FleetProgress(name="trigger_message", stations=len(station_ids))
+    while time.monotonic() - began < limit_s and not progress.done:
+        await asyncio.sleep(1.0)
+        progress = await handle.query(contract.QUERY_FLEET_PROGRESS, result_type=FleetProgress)
+    return {
+        "sent_to": len(station_ids),
+        "done": progress.done,
+        "counts": progress.counts,
+        "rounds": progress.rounds,
+        "accepted": progress.counts.get("ok:Accepted", 0),
+        "seconds": round(time.monotonic() - began, 1),
+    }
+
+
+async def single_commands(
     settings: Settings, station_ids: list[str], concurrency: int, limit_s: float
 ) -> dict:
-    """TriggerMessage(Heartbeat) through the `StationCommand` workflow to every station."""
+    """TriggerMessage(Heartbeat) through a `StationCommand` workflow to each station."""
     client = await connect(settings)
     gate = asyncio.Semaphore(concurrency)
     outcomes: dict[str, int] = {}
@@ -263,10 +295,13 @@ async def run(args, urls: tuple[str, str], gateways, database_url: str, settings
         )
         if spies:
             result["profiles"] = await finish_profiles(spies)
-        ids = [c.station_id for c in fleet.chargers][: args.commands or None]
-        print(f"commands to {len(ids)} stations", file=sys.stderr)
-        result["commands"] = await command_everyone(
-            settings, ids, args.command_concurrency, args.command_limit
+        ids = [c.station_id for c in fleet.chargers]
+        print(f"a fleet command to {len(ids)} stations", file=sys.stderr)
+        result["commands"] = await fleet_command(settings, ids, args.command_limit)
+        sample = ids[: args.single_commands]
+        print(f"single commands to {len(sample)} stations", file=sys.stderr)
+        result["single_commands"] = await single_commands(
+            settings, sample, args.command_concurrency, args.command_limit
         )
         await stop_sessions(charging)
         await drain(charging, 60)
@@ -291,7 +326,9 @@ def main() -> None:
     parser.add_argument("--meter-interval", type=int, default=10)
     parser.add_argument("--heartbeat", type=int, default=60, help="interval given at boot")
     parser.add_argument("--failover-limit", type=float, default=180.0, help="seconds to watch")
-    parser.add_argument("--commands", type=int, default=0, help="at most this many (0: all)")
+    parser.add_argument(
+        "--single-commands", type=int, default=500, help="StationCommand workflows (a sample)"
+    )
     parser.add_argument("--command-concurrency", type=int, default=50)
     parser.add_argument("--command-limit", type=float, default=300.0, help="seconds")
     parser.add_argument("--settle", type=float, default=300.0)
@@ -380,9 +417,15 @@ def report(results: dict) -> None:
     first = connect["all_booted_s"]
     ratio = f"{routed_all / first:.2f}" if routed_all and first else "-"
     print(f"  ratio to the first connection of the whole fleet: {ratio}")
+    single = results["single_commands"]
     print(
-        f"commands: {commands['accepted']} Accepted of {commands['sent_to']} in "
-        f"{commands['seconds']} s; {commands['outcomes']}"
+        f"fleet command: {commands['accepted']} Accepted of {commands['sent_to']} in "
+        f"{commands['seconds']} s ({commands['rounds']} rounds); {commands['counts']}"
+    )
+    rate = single["accepted"] / single["seconds"] if single["seconds"] else 0
+    print(
+        f"single commands: {single['accepted']} Accepted of {single['sent_to']} in "
+        f"{single['seconds']} s ({rate:.1f}/s); {single['outcomes']}"
     )
     print(
         f"sessions: {results['sessions_started']} started; after {sessions['settle_s']} s "

@@ -127,8 +127,98 @@ class CommandRecord(BaseModel):
     finished_at: datetime | None = None
 
 
+# ---- one command for many stations (`FleetCommand` workflow) -------------------------------
+
+FLEET_MAX_STATIONS = 20_000  # per fleet command (its history holds every station's outcome)
+FLEET_CHUNK = 200  # stations per gateway activity
+
+
+class FleetCommand(BaseModel):
+    """The same command for many stations: sent through whichever gateway holds each socket,
+    a chunk of stations per activity; stations offline are tried again `retries` times."""
+
+    name: str
+    params: dict = Field(default_factory=dict)
+    station_ids: list[str] = Field(min_length=1, max_length=FLEET_MAX_STATIONS)
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+    requested_by: str = "system"
+    retries: int = Field(default=2, ge=0, le=10)
+    retry_after_s: float = Field(default=30.0, ge=1, le=600)
+
+
+class StationGroups(BaseModel):
+    """Stations by the gateway command queue that holds their socket; the rest are offline."""
+
+    by_queue: dict[str, list[str]] = Field(default_factory=dict)
+    offline: list[str] = Field(default_factory=list)
+    unknown: list[str] = Field(default_factory=list)
+
+
+class StationsCommand(BaseModel):
+    """One command for several stations of one gateway, all sent at once (`send_to_stations`)."""
+
+    station_ids: list[str] = Field(max_length=FLEET_CHUNK)
+    name: str
+    params: dict = Field(default_factory=dict)
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+    requested_by: str = "system"
+
+    def for_station(self, station_id: str) -> StationCommand:
+        return StationCommand(
+            station_id=station_id,
+            name=self.name,
+            params=self.params,
+            timeout_s=self.timeout_s,
+            requested_by=self.requested_by,
+        )
+
+
+class StationOutcome(BaseModel):
+    """How a command ended at one station of a fleet command (the answer's status word only:
+    the whole answer is in the station's message log)."""
+
+    station_id: str
+    outcome: str  # as CommandRecord.outcome
+    status: str | None = None
+    error: str | None = None
+
+
+class FleetRecord(BaseModel):
+    """Outcomes of a fleet command's chunk, for the command log (one row per station)."""
+
+    workflow_id: str
+    name: str
+    params: dict
+    requested_by: str
+    outcomes: list[StationOutcome]
+
+
+def fleet_command_log_id(workflow_id: str, station_id: str) -> str:
+    """A station's row of a fleet command in the command log: `{workflow id}/{station}`."""
+    return f"{workflow_id}/{station_id}"
+
+
+class FleetProgress(BaseModel):
+    """The `FleetCommand` workflow's query result and final result."""
+
+    name: str
+    stations: int
+    done: bool = False
+    counts: dict[str, int] = Field(default_factory=dict)  # "ok:Accepted", "offline", ...
+    not_ok: dict[str, str] = Field(default_factory=dict)  # station -> outcome: error (≤ 1,000)
+    rounds: int = 0
+
+
 # Typed errors raised by `send_to_station` (ApplicationError types), all non-retryable.
 STATION_OFFLINE = "StationOffline"
 COMMAND_REJECTED = "CommandRejected"
 COMMAND_TIMEOUT = "CommandTimeout"
 COMMAND_NOT_SUPPORTED = "CommandNotSupported"
+
+# The outcome a command ends with when `send_to_station` raised that error type.
+ERROR_OUTCOMES = {
+    STATION_OFFLINE: "offline",
+    COMMAND_REJECTED: "rejected",
+    COMMAND_TIMEOUT: "timeout",
+    COMMAND_NOT_SUPPORTED: "not_supported",
+}

@@ -128,6 +128,9 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     # station commands (api/routes/commands.py)
     "POST /stations/{station_id}/commands": STATION_OPS,
     "GET /stations/{station_id}/commands": READ,
+    # fleet commands (api/routes/fleet_commands.py)
+    "POST /fleet-commands": STATION_OPS,
+    "GET /fleet-commands/{workflow_id}": READ,
     # reports chargers send after a command (api/routes/station_reports.py)
     "GET /stations/{station_id}/reports": READ,
     "GET /stations/{station_id}/reports/{kind}/{request_id}": READ,

@@ -4,11 +4,13 @@ Each gateway process polls its own task queue (`gateway-{instance}`) and records
 station, that queue in the store; a workflow reaches a station by running `send_to_station` on
 it — no extra broker, any number of gateway processes. `send_batch_to_station` sends one
 station several commands in one activity (a site's profiles: one activity per station, not
-per connector).
+per connector); `send_to_stations` sends one command to many stations of this gateway at once
+(a chunk of a fleet command).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -24,12 +26,15 @@ from domain.commands import (
     COMMAND_NOT_SUPPORTED,
     COMMAND_REJECTED,
     COMMAND_TIMEOUT,
+    ERROR_OUTCOMES,
     STATION_OFFLINE,
     BatchOutcome,
     BatchResult,
     CommandBatch,
     CommandResult,
     StationCommand,
+    StationOutcome,
+    StationsCommand,
 )
 from domain.credentials import secret_config_problem
 from gateway import charging_profiles
@@ -67,6 +72,24 @@ class GatewayActivities:
     async def send_to_station(self, command: StationCommand) -> CommandResult:
         """Send one command as an OCPP CALL and return the station's answer."""
         return await self._send(command)
+
+    @activity.defn
+    async def send_to_stations(self, command: StationsCommand) -> list[StationOutcome]:
+        """Send one command to several stations of this gateway, all at once; how each ended
+        (a fleet command's chunk). Only the answer's status word returns: the whole answer is
+        in each station's message log."""
+        return list(await asyncio.gather(*(self._outcome(command, s) for s in command.station_ids)))
+
+    async def _outcome(self, command: StationsCommand, station_id: str) -> StationOutcome:
+        try:
+            result = await self._send(command.for_station(station_id))
+        except ApplicationError as err:
+            outcome = ERROR_OUTCOMES.get(err.type or "", "error")
+            return StationOutcome(station_id=station_id, outcome=outcome, error=str(err)[:300])
+        except Exception as err:  # a bug of ours: this station's outcome, not the chunk's
+            log.warning("%s %s failed", station_id, command.name, exc_info=True)
+            return StationOutcome(station_id=station_id, outcome="error", error=repr(err)[:300])
+        return StationOutcome(station_id=station_id, outcome="ok", status=result.status)
 
     @activity.defn
     async def send_batch_to_station(self, batch: CommandBatch) -> BatchResult:
@@ -158,6 +181,10 @@ def build_command_worker(client: Client, services: GatewayServices, task_queue: 
     return Worker(
         client,
         task_queue=task_queue,
-        activities=[activities.send_to_station, activities.send_batch_to_station],
+        activities=[
+            activities.send_to_station,
+            activities.send_to_stations,
+            activities.send_batch_to_station,
+        ],
         max_concurrent_activities=1000,
     )

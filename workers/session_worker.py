@@ -39,13 +39,15 @@ from workflows.charging_session import ChargingSession
 from workflows.diagnostics import Diagnostics
 from workflows.firmware_rollout import FirmwareRollout
 from workflows.firmware_update import FirmwareUpdate
+from workflows.fleet_command import FleetCommandWorkflow
 from workflows.local_list import LocalListSync
 from workflows.monthly_report import MonthlyReport
 from workflows.self_healing import SelfHealing
 from workflows.site_load import SiteLoad
 from workflows.station_command import StationCommandWorkflow
 
-WORKFLOWS: list[type] = [ChargingSession, StationCommandWorkflow, LocalListSync]
+WORKFLOWS: list[type] = [ChargingSession, StationCommandWorkflow, FleetCommandWorkflow]
+WORKFLOWS += [LocalListSync]
 WORKFLOWS += [Diagnostics, FirmwareUpdate, FirmwareRollout, SelfHealing]  # maintenance
 WORKFLOWS += [AlertSweep, MonthlyReport]  # monitoring
 WORKFLOWS += [SiteLoad]  # smart charging
@@ -160,6 +162,8 @@ def build_worker(
             receipts.issue_session_receipt,
             command_activities.route_for_station,
             command_activities.record_command,
+            command_activities.group_stations_by_route,
+            command_activities.record_fleet_outcomes,
             *local_list_activities(db),
             *maintenance_activities(db),
             *monitoring_activities(db, settings),

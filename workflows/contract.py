@@ -10,6 +10,8 @@ from temporalio.common import SearchAttributeKey
 
 CHARGING_SESSION = "ChargingSession"
 STATION_COMMAND = "StationCommand"
+FLEET_COMMAND = "FleetCommand"
+QUERY_FLEET_PROGRESS = "progress"  # FleetCommand
 
 # ChargingSession updates, signals and queries.
 UPDATE_AUTHORIZE = "authorize"
@@ -43,3 +45,8 @@ def session_workflow_id(station_id: str, transaction_id: str | int) -> str:
 def command_workflow_id(station_id: str, name: str, at_compact: str) -> str:
     """e.g. `cmd-DEMO-1-reset-20260101T120000123456`."""
     return f"cmd-{station_id}-{name}-{at_compact}"
+
+
+def fleet_command_workflow_id(name: str, at_compact: str) -> str:
+    """e.g. `fleet-cmd-reset-20260101T120000123456`."""
+    return f"fleet-cmd-{name}-{at_compact}"

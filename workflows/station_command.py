@@ -19,12 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.commands import CommandRecord, CommandResult, StationCommand
     from workflows import contract
 
-_OUTCOMES = {
-    commands.STATION_OFFLINE: "offline",
-    commands.COMMAND_REJECTED: "rejected",
-    commands.COMMAND_TIMEOUT: "timeout",
-    commands.COMMAND_NOT_SUPPORTED: "not_supported",
-}
 _STORE = {
     "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10)),
@@ -83,7 +77,7 @@ async def send_to_station(command: StationCommand) -> CommandRecord:
     except ActivityError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError):
-            record.outcome = _OUTCOMES.get(cause.type or "", "error")
+            record.outcome = commands.ERROR_OUTCOMES.get(cause.type or "", "error")
             record.error = cause.message
         elif isinstance(cause, ActivityTimeoutError):
             record.outcome = "offline"

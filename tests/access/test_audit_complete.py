@@ -49,6 +49,11 @@ OPERATOR_WRITES: list[tuple[str, str, dict | None]] = [
         "/stations/DEMO-1/commands",
         {"name": "change_configuration", "params": {"key": "AuthorizationKey", "value": SECRET}},
     ),
+    (
+        "POST /fleet-commands",
+        "/fleet-commands",
+        {"name": "trigger_message", "params": {"message": "Heartbeat"}, "station_ids": ["DEMO-1"]},
+    ),
     ("POST /tariffs", "/tariffs", {"name": "Audit tariff"}),
     ("PATCH /tariffs/{tariff_id}", "/tariffs/{tariff_id}", {"session_fee": 75}),
     (

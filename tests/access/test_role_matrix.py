@@ -77,6 +77,8 @@ MATRIX = """
 | `GET /firmware/{firmware_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /firmware/{firmware_id}/content` | ✓ | ✓ | – | – | – | – |
 | `GET /fleet` | ✓ | ✓ | ✓ | ✓ | – | – |
+| `POST /fleet-commands` | ✓ | ✓ | – | – | – | – |
+| `GET /fleet-commands/{workflow_id}` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /health` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
 | `GET /live` | ✓ | ✓ | ✓ | ✓ | – | – |
 | `GET /locations` | ✓ | ✓ | ✓ | ✓ | – | – |
