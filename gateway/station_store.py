@@ -10,6 +10,7 @@ import orjson
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from gateway.group_commit import GroupCommit
 from store.db import libpq_url
 
 _S = TypeVar("_S", str, None)
@@ -26,6 +27,30 @@ class StationIdentity:
     registration_status: str
 
 
+# A connect storm's route and boot writes share statements (`gateway.group_commit`); a station
+# twice in one batch: its last write wins.
+_CONNECT = (
+    "WITH r AS (SELECT DISTINCT ON (station) station, at, queue, version FROM "
+    "jsonb_to_recordset(%s::jsonb) AS r(ord int, station varchar, at timestamptz, "
+    "queue varchar, version varchar) ORDER BY station, ord DESC) "
+    "UPDATE stations SET connected = true, last_seen_at = r.at, gateway_queue = r.queue, "
+    "connected_version = r.version FROM r WHERE stations.id = r.station RETURNING stations.id"
+)
+# The boot facts, and an operator's "Pending at the next boot" mark used up; returns the
+# registration and whether the station holds a local authorization list.
+_BOOT = (
+    "WITH r AS (SELECT DISTINCT ON (station) * FROM jsonb_to_recordset(%s::jsonb) AS r(ord int, "
+    "station varchar, vendor varchar, model varchar, serial_number varchar, "
+    "firmware_version varchar, iccid varchar, at timestamptz) ORDER BY station, ord DESC) "
+    "UPDATE stations SET vendor = r.vendor, model = r.model, serial_number = r.serial_number, "
+    "firmware_version = r.firmware_version, iccid = r.iccid, last_boot_at = r.at, "
+    "last_seen_at = r.at, registration_status = CASE WHEN pending_next_boot THEN 'Pending' "
+    "ELSE registration_status END, pending_next_boot = false FROM r "
+    "WHERE stations.id = r.station RETURNING stations.id, registration_status, "
+    "coalesce((SELECT enabled AND version > 0 FROM local_lists "
+    "WHERE station_id = stations.id), false)"
+)
+_BOOT_FIELDS = ("vendor", "model", "serial_number", "firmware_version", "iccid")
 _ANSWER_WAIT_S = 10.0  # longest wait for a pooled connection on a charger's answer path
 _RECORDING_CONNECTIONS = 4  # the recorder's sample writers (3) and its message log writer
 
@@ -77,6 +102,9 @@ class StationStore:
             kwargs={**options, "options": "-c synchronous_commit=off"},
         )
 
+        self._connects = GroupCommit(self.fast, _CONNECT, "station", "route-writes")
+        self._boots = GroupCommit(self.fast, _BOOT, "station", "boot-writes")
+
     @property
     def _pools(self) -> tuple[AsyncConnectionPool, ...]:
         return (self.pool, self.fast, self.recording, self.delivery)
@@ -86,6 +114,8 @@ class StationStore:
             await pool.open(wait=True)
 
     async def close(self) -> None:
+        await self._connects.close()
+        await self._boots.close()
         for pool in self._pools:
             await pool.close()
 
@@ -125,39 +155,24 @@ class StationStore:
         """Store the boot facts and use up an operator's "Pending at the next boot" mark
         (`POST /stations/{id}/pending-boot`: the station goes to the operator inbox until it is
         approved); returns its registration status and whether it holds a local authorization
-        list (one round trip)."""
-        async with self.fast.connection() as conn:
-            cur = await conn.execute(
-                "UPDATE stations SET vendor = %s, model = %s, serial_number = %s, "
-                "firmware_version = %s, iccid = %s, last_boot_at = %s, last_seen_at = %s, "
-                "registration_status = CASE WHEN pending_next_boot THEN 'Pending' "
-                "ELSE registration_status END, pending_next_boot = false "
-                "WHERE id = %s RETURNING registration_status, coalesce((SELECT enabled AND "
-                "version > 0 FROM local_lists WHERE station_id = stations.id), false)",
-                (
-                    _text(info.get("vendor")),
-                    _text(info.get("model")),
-                    _text(info.get("serial_number")),
-                    _text(info.get("firmware_version")),
-                    _text(info.get("iccid")),
-                    at,
-                    at,
-                    station_id,
-                ),
-            )
-            row = await cur.fetchone()
-        return BootRecord(row[0], row[1]) if row else BootRecord(None, False)
+        list. Shares its statement with the boots of other stations meanwhile."""
+        rows = await self._boots.write(
+            {
+                "station": station_id,
+                **{field: _text(info.get(field)) for field in _BOOT_FIELDS},
+                "at": at.isoformat(),
+            }
+        )
+        return BootRecord(rows[0][1], rows[0][2]) if rows else BootRecord(None, False)
 
     async def set_connected(
         self, station_id: str, at: datetime, task_queue: str, version: str
     ) -> None:
-        """Record that this gateway (its command queue) now holds the station's socket."""
-        async with self.fast.connection() as conn:
-            await conn.execute(
-                "UPDATE stations SET connected = true, last_seen_at = %s, gateway_queue = %s, "
-                "connected_version = %s WHERE id = %s",
-                (at, task_queue, version, station_id),
-            )
+        """Record that this gateway (its command queue) now holds the station's socket (shares
+        its statement with the connects of other stations meanwhile)."""
+        await self._connects.write(
+            {"station": station_id, "at": at.isoformat(), "queue": task_queue, "version": version}
+        )
 
     async def set_disconnected(self, station_id: str, at: datetime, task_queue: str) -> bool:
         """Clear the route, unless another gateway has taken the station over meanwhile.
