@@ -215,6 +215,9 @@ COMMAND_REJECTED = "CommandRejected"
 COMMAND_TIMEOUT = "CommandTimeout"
 COMMAND_NOT_SUPPORTED = "CommandNotSupported"
 
+# A command's error when the gateway holding the station took no task (dead) or gave no answer.
+GATEWAY_DID_NOT_ANSWER = "the gateway holding the station did not answer"
+
 # The outcome a command ends with when `send_to_station` raised that error type.
 ERROR_OUTCOMES = {
     STATION_OFFLINE: "offline",

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.command_activities import CommandActivities
     from domain.commands import (
         FLEET_CHUNK,
+        GATEWAY_DID_NOT_ANSWER,
         FleetCommand,
         FleetProgress,
         FleetRecord,
@@ -37,7 +38,6 @@ _STORE = {
 }
 _CHUNKS_AT_ONCE = 8
 _NOT_OK_SHOWN = 1000  # stations listed by name in the progress (all are in the command log)
-_GATEWAY_GONE = "the gateway holding the station did not answer"
 
 
 @workflow.defn(name=contract.FLEET_COMMAND)
@@ -121,7 +121,8 @@ class FleetCommandWorkflow:
             )
         except ActivityError:  # the gateway died, or never answered: offline until retried
             outcomes = [
-                StationOutcome(station_id=s, outcome="offline", error=_GATEWAY_GONE) for s in ids
+                StationOutcome(station_id=s, outcome="offline", error=GATEWAY_DID_NOT_ANSWER)
+                for s in ids
             ]
         await self._record(request, outcomes)
         return outcomes

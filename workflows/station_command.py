@@ -81,7 +81,7 @@ async def send_to_station(command: StationCommand) -> CommandRecord:
             record.error = cause.message
         elif isinstance(cause, ActivityTimeoutError):
             record.outcome = "offline"
-            record.error = "the gateway holding the station did not answer"
+            record.error = commands.GATEWAY_DID_NOT_ANSWER
         else:
             record.outcome, record.error = "error", str(err)
         return record

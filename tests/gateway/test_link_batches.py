@@ -10,33 +10,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from ampflow.load_setup import register_load_stations
 from gateway import events
-from gateway.outbox import OutboxRow, StationOutbox
 from gateway.session_listener import SessionListener
-from gateway.station_store import StationStore
+from tests.gateway.stalled_outbox import stalled_outbox
 
 PREFIX = "LB-"
 STATIONS = 30
 WITH_START = 10  # stations LB-00000 … LB-00009 have a start waiting in the outbox
 
 
-class Stalled:
-    """A deliverer that never finishes: rows stay in the outbox, as while Temporal is behind."""
-
-    async def __call__(self, row: OutboxRow) -> None:
-        await asyncio.Event().wait()
-
-
 @pytest.fixture
 async def listener(database_url, db):
-    register_load_stations(database_url, PREFIX, STATIONS, "link-batches-secret-16", "LB-TAG")
-    store = StationStore(database_url)
-    await store.open()
-    outbox = StationOutbox(None, store, Stalled())  # type: ignore[arg-type]  # no client
-    yield SessionListener(store, outbox)
-    await outbox.close()
-    await store.close()
+    async with stalled_outbox(database_url, PREFIX, STATIONS) as outbox:
+        yield SessionListener(outbox.store, outbox)
 
 
 def _station(n: int) -> str:

@@ -11,32 +11,18 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from ampflow.load_setup import register_load_stations
 from domain.session import ConnectorStatusUpdate
-from gateway.outbox import OutboxRow, StationOutbox
-from gateway.station_store import StationStore
+from tests.gateway.stalled_outbox import stalled_outbox
 
 PREFIX = "GC-"
 STATIONS = 20
 WITH_START = 10  # stations GC-00000 … GC-00009 have a start waiting in the outbox
 
 
-class Stalled:
-    """A deliverer that never finishes: rows stay in the outbox, as while Temporal is behind."""
-
-    async def __call__(self, row: OutboxRow) -> None:
-        await asyncio.Event().wait()
-
-
 @pytest.fixture
 async def outbox(database_url, db):
-    register_load_stations(database_url, PREFIX, STATIONS, "group-commit-secret-16", "GC-TAG")
-    store = StationStore(database_url)
-    await store.open()
-    station_outbox = StationOutbox(None, store, Stalled())  # type: ignore[arg-type]  # no client
-    yield station_outbox
-    await station_outbox.close()
-    await store.close()
+    async with stalled_outbox(database_url, PREFIX, STATIONS) as station_outbox:
+        yield station_outbox
 
 
 def _status(status: str) -> ConnectorStatusUpdate:
