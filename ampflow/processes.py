@@ -78,11 +78,14 @@ async def run_worker(settings: Settings, database_url: str) -> None:
 
 
 async def run_gateway(settings: Settings, database_url: str) -> None:
+    from gateway import collector
     from gateway.server import Gateway
     from runtime.temporal import connect
 
     client = await connect(settings)
-    await Gateway(settings, client, database_url, settings.task_queue).serve_forever()
+    gateway = Gateway(settings, client, database_url, settings.task_queue)
+    collector.tune()  # before the first charger: startup's objects are never walked again
+    await gateway.serve_forever()
 
 
 def api_server(settings: Settings, database_url: str):

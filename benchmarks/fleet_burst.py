@@ -56,6 +56,7 @@ from benchmarks.infra import (
     add_session_path_nice,
     lower_priority,
     scrape_decisions,
+    scrape_gc_pauses,
     stack,
     summary_ms,
     temporal_dev_server_pid,
@@ -316,6 +317,7 @@ def main() -> None:
                 run_burst(args, f"ws://127.0.0.1:{port}/ocpp", args.window, pids)
             )
             results["decisions"] = scrape_decisions(metrics_port)
+            results["gc_pauses"] = scrape_gc_pauses(metrics_port)
             results["load_average_after_burst"] = os.getloadavg()
             print_actions(results)
             print("waiting for the sessions to settle", file=sys.stderr)
@@ -391,6 +393,7 @@ def report(results: dict) -> None:
     )
     print(f"errors: {ours['errors'] or 'none'}")
     print(f"decisions (ADR-005 primary/fallback): {results.get('decisions')}")
+    print(f"gateway garbage collections by generation: {results.get('gc_pauses')}")
     print(
         f"sessions in the store after {sessions['settle_s']} s: {sessions['states']} "
         f"(payments: {sessions['payment_statuses']})"

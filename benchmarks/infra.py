@@ -106,3 +106,29 @@ def scrape_decisions(metrics_port: int) -> dict:
     for action, path, value in re.findall(pattern, text.decode()):
         out.setdefault(action, {})[path] = int(float(value))
     return out
+
+
+def scrape_gc_pauses(metrics_port: int) -> dict:
+    """`ampflow_gateway_gc_pauses_seconds` from the gateway's /metrics, per generation: how many
+    collections, their pauses summed, and how many stopped the gateway for over 50 ms."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
+    except OSError as err:
+        return {"error": str(err)}
+    out: dict = {}
+    for family in text_string_to_metric_families(text.decode()):
+        if family.name != "ampflow_gateway_gc_pauses_seconds":
+            continue
+        for sample in family.samples:
+            figures = out.setdefault(sample.labels["generation"], {})
+            if sample.name.endswith("_count"):
+                figures["collections"] = int(sample.value)
+            elif sample.name.endswith("_sum"):
+                figures["seconds"] = round(sample.value, 3)
+            elif sample.name.endswith("_bucket") and sample.labels["le"] == "0.05":
+                figures["within_50ms"] = int(sample.value)
+    for figures in out.values():
+        figures["over_50ms"] = figures.get("collections", 0) - figures.pop("within_50ms", 0)
+    return out

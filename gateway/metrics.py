@@ -11,7 +11,9 @@
 - `ampflow_gateway_clamped_values_total{field}`: station values replaced by the gateway (a
   timestamp that cannot be real is taken as the time received);
 - `ampflow_gateway_handshakes_rejected_total{status}`: refused WebSocket handshakes by HTTP
-  status (404 unknown station or path, 401 wrong password, 400 no usable subprotocol, ...).
+  status (404 unknown station or path, 401 wrong password, 400 no usable subprotocol, ...);
+- `ampflow_gateway_gc_pauses_seconds{generation}`: the process's garbage collections and how
+  long each stopped it (`gateway/collector.py`, in the `ampflow gateway` process).
 The helpers are cheap (a dict lookup and a counter increment) and never raise.
 """
 
