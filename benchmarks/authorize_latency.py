@@ -367,6 +367,10 @@ def main() -> None:
             "AMPFLOW_GATEWAY_PORT": str(port),
             "AMPFLOW_GATEWAY_METRICS_PORT": str(args.metrics_port),
             "AMPFLOW_LOG_LEVEL": "WARNING",
+            # The saturated run sends 15-20 Authorize/s per station (closed loop): above the
+            # per-station limit a charger gets, which is not what this measures.
+            "AMPFLOW_GATEWAY_RATE_LIMIT_PER_S": "100000",
+            "AMPFLOW_GATEWAY_RATE_BURST": "100000",
         }
         bare_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
         bare = start_role("bare-worker", env, "--address", temporal_address, "--queue", bare_queue)
