@@ -55,6 +55,7 @@ from benchmarks.infra import (
     add_session_path_nice,
     lower_priority,
     percentile,
+    scrape_gc_pauses,
     stack,
     temporal_dev_server_pid,
     write_result,
@@ -369,7 +370,7 @@ def main() -> None:
         if args.session_path_nice:
             session_path = [*(w.pid for w in workers), temporal_dev_server_pid()]
             lower_priority([pid for pid in session_path if pid], args.session_path_nice)
-        gateways, urls = [], []
+        gateways, urls, metrics_ports = [], [], []
         try:
             for _ in range(2):
                 port, metrics_port = free_port(), free_port()
@@ -383,6 +384,7 @@ def main() -> None:
                 )
                 wait_for_port("127.0.0.1", metrics_port, 30)
                 urls.append(f"ws://127.0.0.1:{port}/ocpp")
+                metrics_ports.append(metrics_port)
             results.update(
                 asyncio.run(run(args, (urls[0], urls[1]), gateways, database_url, settings))
             )
@@ -390,6 +392,9 @@ def main() -> None:
             results["sessions"] = asyncio.run(
                 settle(database_url, results["sessions_started"], args.settle, PREFIX)
             )
+            results["gc_pauses"] = {  # the killed gateway answers with an error
+                f"gateway-{i + 1}": scrape_gc_pauses(port) for i, port in enumerate(metrics_ports)
+            }
         finally:
             for process in (*gateways, *workers):
                 stop_process(process)
@@ -440,6 +445,7 @@ def report(results: dict) -> None:
     }
     for name, summary in results.get("profiles", {}).items():
         print_profile(f"{name} (failover)", summary)
+    print(f"gateways' garbage collections by generation: {results.get('gc_pauses')}")
     print(f"target all moved stations back within {TARGET_BACK_S:.0f} s: {_ok(back_ok)}")
     print(f"target commands reach every station: {_ok(every_command)}")
     print(f"target sessions continue, completed and billed: {_ok(billed)}")
