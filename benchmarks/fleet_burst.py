@@ -57,6 +57,7 @@ from benchmarks.infra import (
     lower_priority,
     scrape_decisions,
     scrape_gc_pauses,
+    scrape_group_commits,
     stack,
     summary_ms,
     temporal_dev_server_pid,
@@ -318,6 +319,7 @@ def main() -> None:
             )
             results["decisions"] = scrape_decisions(metrics_port)
             results["gc_pauses"] = scrape_gc_pauses(metrics_port)
+            results["group_commits"] = scrape_group_commits(metrics_port)
             results["load_average_after_burst"] = os.getloadavg()
             print_actions(results)
             print("waiting for the sessions to settle", file=sys.stderr)
@@ -394,6 +396,7 @@ def report(results: dict) -> None:
     print(f"errors: {ours['errors'] or 'none'}")
     print(f"decisions (ADR-005 primary/fallback): {results.get('decisions')}")
     print(f"gateway garbage collections by generation: {results.get('gc_pauses')}")
+    print(f"gateway group commits (batches): {results.get('group_commits')}")
     print(
         f"sessions in the store after {sessions['settle_s']} s: {sessions['states']} "
         f"(payments: {sessions['payment_statuses']})"

@@ -111,6 +111,16 @@ def scrape_decisions(metrics_port: int) -> dict:
 def scrape_gc_pauses(metrics_port: int) -> dict:
     """`ampflow_gateway_gc_pauses_seconds` from the gateway's /metrics, per generation: how many
     collections, their pauses summed, and how many stopped the gateway for over 50 ms."""
+    return _scrape_histogram(metrics_port, "ampflow_gateway_gc_pauses_seconds", "generation")
+
+
+def scrape_group_commits(metrics_port: int) -> dict:
+    """`ampflow_gateway_group_commit_seconds` from the gateway's /metrics, per group commit
+    (status, route, boot writes): how many batches, their time summed, how many over 50 ms."""
+    return _scrape_histogram(metrics_port, "ampflow_gateway_group_commit_seconds", "name")
+
+
+def _scrape_histogram(metrics_port: int, name: str, label: str) -> dict:
     from prometheus_client.parser import text_string_to_metric_families
 
     try:
@@ -119,16 +129,16 @@ def scrape_gc_pauses(metrics_port: int) -> dict:
         return {"error": str(err)}
     out: dict = {}
     for family in text_string_to_metric_families(text.decode()):
-        if family.name != "ampflow_gateway_gc_pauses_seconds":
+        if family.name != name:
             continue
         for sample in family.samples:
-            figures = out.setdefault(sample.labels["generation"], {})
+            figures = out.setdefault(sample.labels[label], {})
             if sample.name.endswith("_count"):
-                figures["collections"] = int(sample.value)
+                figures["count"] = int(sample.value)
             elif sample.name.endswith("_sum"):
                 figures["seconds"] = round(sample.value, 3)
             elif sample.name.endswith("_bucket") and sample.labels["le"] == "0.05":
                 figures["within_50ms"] = int(sample.value)
     for figures in out.values():
-        figures["over_50ms"] = figures.get("collections", 0) - figures.pop("within_50ms", 0)
+        figures["over_50ms"] = figures.get("count", 0) - figures.pop("within_50ms", 0)
     return out

@@ -11,23 +11,34 @@ once, every item alike.
 The statement takes one parameter, a JSON array of the items (each with its `ord`, its place in
 the batch), and returns rows whose first column is an item's `key` field: each caller gets the
 rows of its key.
+
+`ampflow_gateway_group_commit_seconds{name}` counts each batch and its time from asking for a
+connection to the commit's answer (what its callers waited for once it left the queue).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import psycopg
+from prometheus_client import Histogram
 from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
 
 _WRITERS = 2  # batches committing at once (one connection each)
 _MAX_BATCH = 500
+BATCHES = Histogram(
+    "ampflow_gateway_group_commit_seconds",
+    "Batches of a group commit (status, route and boot writes) and how long each took",
+    ["name"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 @dataclass(slots=True)
@@ -49,6 +60,7 @@ class GroupCommit:
         self._runner: asyncio.Task | None = None
         self._flushing: set[asyncio.Task] = set()
         self._closed = False
+        self._batches = BATCHES.labels(name)
 
     async def write(self, data: dict[str, Any]) -> list[tuple]:
         """Store `data` (JSON-able, with the `key` field); returns, once committed, the rows the
@@ -118,9 +130,11 @@ class GroupCommit:
         items = [{**item.data, "ord": index} for index, item in enumerate(batch)]
         # jsonb cannot hold U+0000 (chargers may send it), as `outbox._jsonb`
         data = orjson.dumps(items).decode().replace("\\u0000", "\\ufffd")
+        began = time.monotonic()
         async with self._pool.connection() as conn:  # what the chargers' answers wait for
             cur = await conn.execute(self._statement, (data,))
             returned = await cur.fetchall()
+            self._batches.observe(time.monotonic() - began)
         rows: dict[Any, list[tuple]] = {}
         for row in returned:
             rows.setdefault(row[0], []).append(tuple(row))

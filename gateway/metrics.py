@@ -12,6 +12,8 @@
   timestamp that cannot be real is taken as the time received);
 - `ampflow_gateway_handshakes_rejected_total{status}`: refused WebSocket handshakes by HTTP
   status (404 unknown station or path, 401 wrong password, 400 no usable subprotocol, ...);
+- `ampflow_gateway_group_commit_seconds{name}`: batches of the shared status, route and boot
+  writes and how long each took (`gateway/group_commit.py`);
 - `ampflow_gateway_gc_pauses_seconds{generation}`: the process's garbage collections and how
   long each stopped it (`gateway/collector.py`, in the `ampflow gateway` process).
 The helpers are cheap (a dict lookup and a counter increment) and never raise.

@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from ampflow.load_setup import register_load_stations
@@ -26,6 +27,12 @@ async def store(database_url, db):
     await station_store.close()
 
 
+def _batches(name: str) -> float:
+    """Batches `ampflow_gateway_group_commit_seconds` has counted for the group commit `name`."""
+    sample = "ampflow_gateway_group_commit_seconds_count"
+    return REGISTRY.get_sample_value(sample, {"name": name}) or 0.0
+
+
 def _station(n: int) -> str:
     return f"{PREFIX}{n:05d}"
 
@@ -42,6 +49,7 @@ async def test_a_storm_of_connects_and_boots_shares_statements_each_station_its_
         )
         s.commit()
     before = _statements(store)
+    batches_before = {name: _batches(name) for name in ("route-writes", "boot-writes")}
     at = datetime.now(UTC)
 
     await asyncio.gather(
@@ -60,6 +68,8 @@ async def test_a_storm_of_connects_and_boots_shares_statements_each_station_its_
 
     statements = _statements(store) - before
     assert statements <= 8, f"{statements} statements for {2 * STATIONS + 1} writes"
+    batches = {name: _batches(name) - count for name, count in batches_before.items()}
+    assert all(1 <= count <= 8 for count in batches.values()), batches  # each batch measured
     expected = [BootRecord("Pending" if n == 7 else "Accepted", False) for n in range(STATIONS)]
     assert booted == [*expected, BootRecord(None, False)]
     with db.session() as s:
