@@ -97,13 +97,12 @@ def write_result(name: str, result: dict) -> Path:
 
 def scrape_decisions(metrics_port: int) -> dict:
     """`ampflow_gateway_decisions_total{action, path}` from the gateway's /metrics."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
-    except OSError as err:
-        return {"error": str(err)}
+    text = _metrics_text(metrics_port)
+    if isinstance(text, OSError):
+        return {"error": str(text)}
     out: dict = {}
     pattern = r'ampflow_gateway_decisions_total\{action="([^"]+)",path="([^"]+)"\} ([0-9.e+]+)'
-    for action, path, value in re.findall(pattern, text.decode()):
+    for action, path, value in re.findall(pattern, text):
         out.setdefault(action, {})[path] = int(float(value))
     return out
 
@@ -123,12 +122,11 @@ def scrape_group_commits(metrics_port: int) -> dict:
 def _scrape_histogram(metrics_port: int, name: str, label: str) -> dict:
     from prometheus_client.parser import text_string_to_metric_families
 
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
-    except OSError as err:
-        return {"error": str(err)}
+    text = _metrics_text(metrics_port)
+    if isinstance(text, OSError):
+        return {"error": str(text)}
     out: dict = {}
-    for family in text_string_to_metric_families(text.decode()):
+    for family in text_string_to_metric_families(text):
         if family.name != name:
             continue
         for sample in family.samples:
@@ -142,3 +140,12 @@ def _scrape_histogram(metrics_port: int, name: str, label: str) -> dict:
     for figures in out.values():
         figures["over_50ms"] = figures.get("count", 0) - figures.pop("within_50ms", 0)
     return out
+
+
+def _metrics_text(metrics_port: int) -> str | OSError:
+    """The gateway's /metrics page, or the error that kept it (a killed gateway)."""
+    try:
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        return urllib.request.urlopen(url, timeout=5).read().decode()
+    except OSError as err:
+        return err
