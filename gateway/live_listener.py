@@ -1,7 +1,9 @@
 """Feeds the live view, the status history and the immediate alerts from station events.
 
 Subscribed on the gateway's event bus (`gateway/server.py`). Events are queued and written by
-one background task in batches, each batch in one transaction:
+one background task in batches, each batch in one transaction; under a stream of events at most
+`_BATCHES_PER_S` batches a second, and a connector's readings queued in between are coalesced
+to its newest (a charger sending MeterValues back to back costs one notice per batch):
 - every connector status → `connector_status_history`, every connect / disconnect →
   `station_link_history` (the base of utilization and uptime);
 - the last meter reading per session → `live_meters` (power derived from the last two energy
@@ -54,6 +56,10 @@ _DELETE_METER = "DELETE FROM live_meters WHERE session_id = %s"
 _NOTIFY = f"SELECT pg_notify('{LIVE_CHANNEL}', %s)"
 _NOTIFY_BYTES = 7000  # a NOTIFY payload must stay under 8,000 bytes
 _MAX_READINGS = 100_000  # sessions whose last reading is kept in memory (power derivation)
+# Under a stream of events, at most this many batches a second: the readings a connector sends
+# in between are coalesced to its newest (the live view shows the newest; `meter_samples` keeps
+# every one). A lone event after a quiet spell is written at once.
+_BATCHES_PER_S = 4
 
 
 @dataclass
@@ -234,6 +240,32 @@ def _meter(
     )
 
 
+class PendingEvents:
+    """Events waiting for the next batch, in arrival order; a connector's newer reading of the
+    same session replaces its queued one (the live view shows the newest)."""
+
+    def __init__(self) -> None:
+        self._events: list[events.StationEvent | None] = []  # None: a replaced reading
+        self._newest: dict[tuple, int] = {}  # (station, connector, session) → index
+
+    def __bool__(self) -> bool:
+        return bool(self._events)
+
+    def put(self, event: events.StationEvent) -> None:
+        if type(event) is events.MeterReading:
+            key = (event.station_id, event.connector_id, event.session_id)
+            older = self._newest.get(key)
+            if older is not None:
+                self._events[older] = None
+            self._newest[key] = len(self._events)
+        self._events.append(event)
+
+    def take(self) -> list[events.StationEvent]:
+        """Everything queued (replaced readings left out); the queue is empty after."""
+        taken, self._events, self._newest = self._events, [], {}
+        return [event for event in taken if event is not None]
+
+
 class LiveListener:
     """Subscribed on the gateway's event bus; quick on the handler's path, writes in batches."""
 
@@ -241,7 +273,7 @@ class LiveListener:
         self.client = client
         self.services = services
         self.task_queue = task_queue
-        self._queue: list[events.StationEvent] = []
+        self._queue = PendingEvents()
         self._readings: OrderedDict[str, tuple[datetime, int]] = OrderedDict()
         self._drainer: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -252,7 +284,7 @@ class LiveListener:
         """Queue the event for the background writer."""
         if self._closed:
             return
-        self._queue.append(event)
+        self._queue.put(event)
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain(), name="live-events")
         if not self._sweep_started and self.services.settings.alert_sweep_interval_s > 0:
@@ -268,17 +300,22 @@ class LiveListener:
             task.cancel()
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._queue:
-            batch, self._queue = self._queue, []
+            started = loop.time()
+            batch = self._queue.take()
             if self.services.store.pool.closed:
                 return
             try:
                 raised = await self._write(plan(batch, self._readings))
             except Exception:
                 log.exception("live: could not write %d events", len(batch))
-                continue
+                raised = 0
             if raised and self.services.settings.alert_webhook_url:
                 self._spawn(self.wake_sweep())
+            pause = 1 / _BATCHES_PER_S - (loop.time() - started)
+            if pause > 0 and self._queue and not self._closed:
+                await asyncio.sleep(pause)
 
     async def _write(self, batch: LiveBatch) -> int:
         """One transaction; returns how many alerts were raised."""

@@ -28,17 +28,19 @@ _LOG_INSERT = (
     "payload, at) SELECT f->>0, f->>1, (f->>2)::int, f->>3, f->>4, f->>5, (f->>6)::timestamptz "
     "FROM jsonb_array_elements(%s::jsonb) AS f"
 )
-_TOUCH = "UPDATE stations SET last_seen_at = %s WHERE id = %s"
-# One statement per batch: the rows as one JSON parameter (serialized in C by orjson, parsed
-# server-side; far cheaper than a statement per row or a Python-dumped array per column);
-# duplicates of an already stored reading are dropped.
+# Last-seen times: one statement per batch (a row per station, in id order), not one per station.
+_TOUCH = (
+    "UPDATE stations AS s SET last_seen_at = (t->>1)::timestamptz "
+    "FROM jsonb_array_elements(%s::jsonb) AS t WHERE s.id = t->>0"
+)
+# One statement per batch: the rows as one JSON array of arrays (serialized in C by orjson from
+# plain tuples, about 6x faster than from the dataclass, half the text; parsed once server-side
+# as jsonb); duplicates of an already stored reading are dropped.
 _SAMPLE_INSERT = (
     "INSERT INTO meter_samples (session_id, station_id, connector_id, transaction_id, "
     "timestamp, measurand, phase, location, context, unit, value, signed_data) "
-    "SELECT * FROM json_to_recordset(%s::json) AS r(session_id varchar, station_id varchar, "
-    "connector_id int, transaction_id varchar, timestamp timestamptz, measurand varchar, "
-    "phase varchar, location varchar, context varchar, unit varchar, value float8, "
-    "signed_data varchar) "
+    "SELECT r->>0, r->>1, (r->>2)::int, r->>3, (r->>4)::timestamptz, r->>5, r->>6, r->>7, "
+    "r->>8, r->>9, (r->>10)::float8, r->>11 FROM jsonb_array_elements(%s::jsonb) AS r "
     "ON CONFLICT ON CONSTRAINT uq_meter_samples_reading DO NOTHING"
 )
 _SAMPLE_WRITERS = 3  # sample batches committing at once (one connection each)
@@ -61,6 +63,23 @@ class SampleRow:
     unit: str | None
     value: float
     signed_data: str | None
+
+    def columns(self) -> tuple:
+        """The row's values in column order (`_SAMPLE_INSERT`)."""
+        return (
+            self.session_id,
+            self.station_id,
+            self.connector_id,
+            self.transaction_id,
+            self.timestamp,
+            self.measurand,
+            self.phase,
+            self.location,
+            self.context,
+            self.unit,
+            self.value,
+            self.signed_data,
+        )
 
     def reading_key(self) -> tuple:
         """What makes two rows the same reading (`uq_meter_samples_reading`)."""
@@ -213,7 +232,7 @@ class Recorder:
                 if frames:
                     await cur.execute(_LOG_INSERT, (orjson.dumps(frames).decode(),))
                 if seen:
-                    await cur.executemany(_TOUCH, [(at, sid) for sid, at in seen.items()])
+                    await cur.execute(_TOUCH, (orjson.dumps(sorted(seen.items())).decode(),))
         except Exception as err:  # keep the frames for a few more attempts (bounded)
             self._log_failures += 1
             if self._log_failures >= 3:
@@ -227,38 +246,21 @@ class Recorder:
         self._log_failures = 0
 
 
-def _unique(samples: list[SampleRow]) -> list[SampleRow]:
-    """Drop repeats within one batch (ON CONFLICT cannot see rows of the same statement)."""
-    seen: dict[tuple, SampleRow] = {}
-    for row in samples:
-        seen.setdefault(row.reading_key(), row)
-    return list(seen.values())
-
-
 def _as_json(samples: list[SampleRow]) -> str:
-    """The batch as one JSON array of row objects, U+0000 escaped as text (`_pg`)."""
-    rows = sorted(_unique(samples), key=SampleRow.reading_key)
+    """The batch as one JSON array with one array per row (columns in `_SAMPLE_INSERT`'s
+    order), in key order, U+0000 escaped as text (`_pg`)."""
+    keyed: dict[tuple, SampleRow] = {}
+    for row in samples:  # repeats within one batch (ON CONFLICT cannot see its own rows)
+        keyed.setdefault(row.reading_key(), row)
+    rows = [keyed[key].columns() for key in sorted(keyed)]
     encoded = orjson.dumps(rows)
     if _JSON_NUL in encoded:  # rare (a hostile station): clean the strings, then encode again
-        rows = [_without_nul(row) for row in rows]
-        encoded = orjson.dumps(rows)
+        encoded = orjson.dumps([tuple(map(_pg_value, row)) for row in rows])
     return encoded.decode()
 
 
-def _without_nul(row: SampleRow) -> SampleRow:
-    for name in (
-        "session_id",
-        "station_id",
-        "transaction_id",
-        "measurand",
-        "phase",
-        "location",
-        "context",
-        "unit",
-        "signed_data",
-    ):
-        setattr(row, name, _pg(getattr(row, name)))
-    return row
+def _pg_value(value: object) -> object:
+    return _pg(value) if isinstance(value, str) else value
 
 
 def _pg(value: str | None) -> str | None:

@@ -17,7 +17,13 @@ from domain.alerts import (
 )
 from domain.analytics import month_period, previous_month
 from gateway import events
-from gateway.live_listener import _alert_steps, derived_power, notification_chunks, plan
+from gateway.live_listener import (
+    PendingEvents,
+    _alert_steps,
+    derived_power,
+    notification_chunks,
+    plan,
+)
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -95,6 +101,23 @@ def test_plan_meter_readings_last_one_wins_and_stop_forgets():
     assert [n["power_w"] for n in notes] == [None, 10_000.0]
     stopped = plan([events.SessionEvent("S", T0, "s-1", "stopped")], readings)
     assert stopped.ended == ["s-1"] and "s-1" not in readings
+
+
+def test_queued_readings_of_a_connector_are_coalesced_to_the_newest():
+    queue = PendingEvents()
+    first = events.MeterReading("S", T0, 1, "s-1", 1_000, None)
+    other_connector = events.MeterReading("S", T0, 2, "s-2", 5_000, None)
+    status = events.ConnectorStatusChanged("S", T0, 1, "Charging")
+    second = events.MeterReading("S", T0 + timedelta(seconds=1), 1, "s-1", 1_100, None)
+    stopped = events.SessionEvent("S", T0, "s-1", "stopped")
+    next_session = events.MeterReading("S", T0 + timedelta(seconds=2), 1, "s-3", 0, None)
+    for event in (first, other_connector, status, second, stopped, next_session):
+        queue.put(event)
+    assert queue
+    assert queue.take() == [other_connector, status, second, stopped, next_session]
+    assert not queue and queue.take() == []
+    queue.put(first)  # a new batch starts afresh: nothing left to replace
+    assert queue.take() == [first]
 
 
 def test_alert_raise_sql_params():
