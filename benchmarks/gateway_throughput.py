@@ -7,6 +7,9 @@ ratios; writes benchmarks/results/gateway_throughput.json. Each MeterValues carr
 with a timestamp of its own (a millisecond apart per message), and after Ampflow's run the
 benchmark counts them in `meter_samples`: every acknowledged sample must be stored, once.
 
+`--gateways N` runs N Ampflow gateway processes on the one port (`AMPFLOW_GATEWAY_REUSE_PORT`:
+the kernel spreads the stations over them), as an operator would on a host with more cores.
+
     .venv/bin/python -m benchmarks.gateway_throughput --stations 200 --seconds 10
 """
 
@@ -22,6 +25,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import psutil
 import psycopg
 import websockets
 
@@ -130,19 +134,37 @@ def stored_samples(database_url: str, acknowledged: int) -> dict:
 
 
 def start_process(args: list[str], env: dict, port: int) -> subprocess.Popen:
+    """Start a server process and return once it listens on `port` itself (with a shared port,
+    another process's listener does not count)."""
     process = subprocess.Popen(
         [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     wait_for_port("127.0.0.1", port, 60)
+    deadline = time.monotonic() + 60
+    while not _listens(process.pid, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{args} is not listening on port {port}")
+        time.sleep(0.1)
     return process
+
+
+def _listens(pid: int, port: int) -> bool:
+    connections = psutil.Process(pid).net_connections(kind="tcp")
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--gateways",
+        type=int,
+        default=1,
+        help="Ampflow gateway processes sharing the port (AMPFLOW_GATEWAY_REUSE_PORT; default 1)",
+    )
     args = parser.parse_args()
-    results: dict = {"stations": args.stations, "seconds": args.seconds}
+    results: dict = {"stations": args.stations, "seconds": args.seconds, "gateways": args.gateways}
     with stack() as (database_url, temporal_address):
         register_load_stations(database_url, PREFIX, args.stations, PASSWORD, "BENCH-TAG")
         env = {
@@ -160,7 +182,11 @@ def main() -> None:
         }
         for name, command in servers.items():
             port = free_port()
-            process = start_process(command(port), {**env, "AMPFLOW_GATEWAY_PORT": str(port)}, port)
+            copies = args.gateways if name == "ampflow" else 1
+            shared = {"AMPFLOW_GATEWAY_PORT": str(port), "AMPFLOW_GATEWAY_REUSE_PORT": "true"}
+            processes = [
+                start_process(command(port), {**env, **shared}, port) for _ in range(copies)
+            ]
             try:
                 url = f"ws://127.0.0.1:{port}/ocpp"
                 results[name] = {
@@ -172,7 +198,8 @@ def main() -> None:
                         database_url, 2 * results[name]["MeterValues"]["answered"]
                     )
             finally:
-                stop_process(process)
+                for process in processes:
+                    stop_process(process)
     for action in ("Heartbeat", "MeterValues"):
         ours = results["ampflow"][action]["messages_per_s"]
         results.setdefault("ratios", {})[action] = {

@@ -109,6 +109,7 @@ class Gateway:
             # come back only after the client's 1 s retransmission. The kernel caps it at
             # net.core.somaxconn.
             "backlog": 4096,
+            "reuse_port": self.settings.gateway_reuse_port,
         }
         self._server = await serve(
             self._handle, host, self.settings.gateway_port if port is None else port, **options

@@ -30,7 +30,7 @@ class SessionListener:
         self._links: deque[events.StationEvent] = deque()
         self._drainer: asyncio.Task | None = None
 
-    async def __call__(self, event: events.StationEvent) -> None:
+    def __call__(self, event: events.StationEvent) -> None:
         if isinstance(event, events.Connected | events.Disconnected):
             # Off the connection's path (a reconnect storm is served at once), in order.
             self._links.append(event)

@@ -58,6 +58,9 @@ class SiteLoadListener:
         self._closed = False
 
     def __call__(self, event: events.StationEvent) -> None:
+        fresh = time.monotonic() - self._loaded_at <= _MAP_TTL_S
+        if fresh and event.station_id not in self._sites:
+            return  # not at a managed site (the common case: no queue, no task)
         if self._closed or not isinstance(
             event,
             events.SessionEvent

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 9000
+    # Several gateway processes on one host share the ports (SO_REUSEPORT, Linux): the kernel
+    # spreads new connections over them; each process is a gateway of its own (command queue,
+    # metrics port).
+    gateway_reuse_port: bool = False
     gateway_max_frame_bytes: int = 65536
     gateway_ping_interval_s: float = 30.0
     gateway_ping_timeout_s: float = 30.0

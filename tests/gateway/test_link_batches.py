@@ -39,9 +39,9 @@ async def test_a_storm_of_links_shares_statements_each_session_hears_its_station
     back = gone + timedelta(seconds=1)
 
     for n in range(STATIONS):  # every station drops, then comes back
-        await listener(events.Disconnected(_station(n), gone, 1006))
+        listener(events.Disconnected(_station(n), gone, 1006))
     for n in range(STATIONS):
-        await listener(events.Connected(_station(n), back, "ocpp1.6"))
+        listener(events.Connected(_station(n), back, "ocpp1.6"))
     await asyncio.wait_for(listener._drainer, 30)  # type: ignore[arg-type]
 
     statements = listener.store.pool.get_stats().get("requests_num", 0) - requests_before
