@@ -1,9 +1,10 @@
 """Feeds the live view, the status history and the immediate alerts from station events.
 
 Subscribed on the gateway's event bus (`gateway/server.py`). Events are queued and written by
-one background task in batches, each batch in one transaction; under a stream of events at most
-`_BATCHES_PER_S` batches a second, and a connector's readings queued in between are coalesced
-to its newest (a charger sending MeterValues back to back costs one notice per batch):
+one background task in batches, each batch in one transaction, at most `_BATCHES_PER_S` batches
+a second (an event after a quiet spell is written at once); a connector's readings queued in
+between are coalesced to its newest when it has every value the older one had (a charger
+sending MeterValues back to back costs one notice per batch):
 - every connector status → `connector_status_history`, every connect / disconnect →
   `station_link_history` (the base of utilization and uptime);
 - the last meter reading per session → `live_meters` (power derived from the last two energy
@@ -56,9 +57,9 @@ _DELETE_METER = "DELETE FROM live_meters WHERE session_id = %s"
 _NOTIFY = f"SELECT pg_notify('{LIVE_CHANNEL}', %s)"
 _NOTIFY_BYTES = 7000  # a NOTIFY payload must stay under 8,000 bytes
 _MAX_READINGS = 100_000  # sessions whose last reading is kept in memory (power derivation)
-# Under a stream of events, at most this many batches a second: the readings a connector sends
-# in between are coalesced to its newest (the live view shows the newest; `meter_samples` keeps
-# every one). A lone event after a quiet spell is written at once.
+# At most this many batches a second: the readings a connector sends in between are coalesced
+# to its newest (the live view shows the newest; `meter_samples` keeps every one). An event
+# after a quiet spell is written at once.
 _BATCHES_PER_S = 4
 
 
@@ -242,11 +243,13 @@ def _meter(
 
 class PendingEvents:
     """Events waiting for the next batch, in arrival order; a connector's newer reading of the
-    same session replaces its queued one (the live view shows the newest)."""
+    same session replaces its queued one when it has every value that one had (the live view
+    shows the newest)."""
 
     def __init__(self) -> None:
         self._events: list[events.StationEvent | None] = []  # None: a replaced reading
-        self._newest: dict[tuple, int] = {}  # (station, connector, session) → index
+        # (station, connector, session) → indexes of its readings still queued
+        self._queued_readings: dict[tuple, list[int]] = {}
 
     def __bool__(self) -> bool:
         return bool(self._events)
@@ -254,16 +257,31 @@ class PendingEvents:
     def put(self, event: events.StationEvent) -> None:
         if type(event) is events.MeterReading:
             key = (event.station_id, event.connector_id, event.session_id)
-            older = self._newest.get(key)
-            if older is not None:
-                self._events[older] = None
-            self._newest[key] = len(self._events)
+            kept = []
+            for older in self._queued_readings.get(key, ()):
+                if _covers(event, self._events[older]):  # type: ignore[arg-type]
+                    self._events[older] = None
+                else:
+                    kept.append(older)
+            kept.append(len(self._events))
+            self._queued_readings[key] = kept
         self._events.append(event)
 
     def take(self) -> list[events.StationEvent]:
         """Everything queued (replaced readings left out); the queue is empty after."""
-        taken, self._events, self._newest = self._events, [], {}
+        taken, self._events, self._queued_readings = self._events, [], {}
         return [event for event in taken if event is not None]
+
+
+def _covers(newer: events.MeterReading, older: events.MeterReading) -> bool:
+    """The newer reading has every value the older one has (energy, power, SoC): the older one
+    can go. A power-only reading does not replace an energy reading (power is derived from
+    consecutive energy readings)."""
+    return (
+        (older.energy_wh is None or newer.energy_wh is not None)
+        and (older.power_w is None or newer.power_w is not None)
+        and (older.soc_percent is None or newer.soc_percent is not None)
+    )
 
 
 class LiveListener:
@@ -314,8 +332,8 @@ class LiveListener:
             if raised and self.services.settings.alert_webhook_url:
                 self._spawn(self.wake_sweep())
             pause = 1 / _BATCHES_PER_S - (loop.time() - started)
-            if pause > 0 and self._queue and not self._closed:
-                await asyncio.sleep(pause)
+            if pause > 0 and not self._closed:
+                await asyncio.sleep(pause)  # what arrives meanwhile waits for the next batch
 
     async def _write(self, batch: LiveBatch) -> int:
         """One transaction; returns how many alerts were raised."""

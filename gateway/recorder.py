@@ -28,7 +28,7 @@ _LOG_INSERT = (
     "payload, at) SELECT f->>0, f->>1, (f->>2)::int, f->>3, f->>4, f->>5, (f->>6)::timestamptz "
     "FROM jsonb_array_elements(%s::jsonb) AS f"
 )
-# Last-seen times: one statement per batch (a row per station, in id order), not one per station.
+# Last-seen times: one statement per batch (a row per station), not one statement per station.
 _TOUCH = (
     "UPDATE stations AS s SET last_seen_at = (t->>1)::timestamptz "
     "FROM jsonb_array_elements(%s::jsonb) AS t WHERE s.id = t->>0"

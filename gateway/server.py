@@ -221,7 +221,9 @@ class Gateway:
             retiring = asyncio.create_task(self._retire_predecessors(conn), name="retire")
             self._background.add(retiring)
             retiring.add_done_callback(self._background.discard)
-        await self.store.set_connected(station_id, datetime.now(UTC), self.command_queue, version)
+        taken_over = await self.store.set_connected(
+            station_id, datetime.now(UTC), self.command_queue, version
+        )
         log.info("%s connected (%s) from %s", station_id, version, _peer(ws))
         await self.services.events.publish(events.Connected(station_id, datetime.now(UTC), version))
         try:
@@ -232,11 +234,18 @@ class Gateway:
                 await self._fall_back_to_predecessor(conn)
             if self.services.connections.get(station_id) is conn:
                 del self.services.connections[station_id]
-                # Only the gateway that owns the station's route may say it is offline: a
-                # half-open socket's late close must not undo a move to another gateway.
-                owned = await self.store.set_disconnected(
-                    station_id, datetime.now(UTC), self.command_queue
-                )
+                if taken_over is not None and not conn.spoke:
+                    # Taken from another gateway (another process on a shared port, say) and
+                    # closed without a frame: the socket there carries on, give its route back.
+                    log.info("%s: a socket closed without a message; route handed back", station_id)
+                    await self.store.hand_back(station_id, self.command_queue, taken_over)
+                    owned = False
+                else:
+                    # Only the gateway that owns the station's route may say it is offline: a
+                    # half-open socket's late close must not undo a move to another gateway.
+                    owned = await self.store.set_disconnected(
+                        station_id, datetime.now(UTC), self.command_queue
+                    )
                 successor = self.services.connections.get(station_id)
                 if successor is not None:
                     # The station reconnected here meanwhile, and its route may have been

@@ -32,9 +32,13 @@ class StationIdentity:
 _CONNECT = (
     "WITH r AS (SELECT DISTINCT ON (station) station, at, queue, version FROM "
     "jsonb_to_recordset(%s::jsonb) AS r(ord int, station varchar, at timestamptz, "
-    "queue varchar, version varchar) ORDER BY station, ord DESC) "
+    "queue varchar, version varchar) ORDER BY station, ord DESC), "
+    "old AS (SELECT s.id, s.connected, s.gateway_queue, s.connected_version FROM stations s "
+    "JOIN r ON s.id = r.station FOR UPDATE OF s) "
     "UPDATE stations SET connected = true, last_seen_at = r.at, gateway_queue = r.queue, "
-    "connected_version = r.version FROM r WHERE stations.id = r.station RETURNING stations.id"
+    "connected_version = r.version FROM r JOIN old ON old.id = r.station "
+    "WHERE stations.id = r.station "
+    "RETURNING stations.id, old.connected, old.gateway_queue, old.connected_version"
 )
 # The boot facts, and an operator's "Pending at the next boot" mark used up; returns the
 # registration and whether the station holds a local authorization list.
@@ -167,12 +171,33 @@ class StationStore:
 
     async def set_connected(
         self, station_id: str, at: datetime, task_queue: str, version: str
-    ) -> None:
+    ) -> tuple[str, str | None] | None:
         """Record that this gateway (its command queue) now holds the station's socket (shares
-        its statement with the connects of other stations meanwhile)."""
-        await self._connects.write(
+        its statement with the connects of other stations meanwhile).
+
+        Returns the route it took over from another gateway (its queue and OCPP version) when
+        the station was connected there, else None.
+        """
+        rows = await self._connects.write(
             {"station": station_id, "at": at.isoformat(), "queue": task_queue, "version": version}
         )
+        if rows and rows[0][1] and rows[0][2] not in (None, task_queue):
+            return rows[0][2], rows[0][3]
+        return None
+
+    async def hand_back(
+        self, station_id: str, task_queue: str, previous: tuple[str, str | None]
+    ) -> bool:
+        """Give the route back to the gateway this one took it from (a socket that closed
+        without a frame, while the station's socket there may carry on), unless another gateway
+        has taken the station over meanwhile. True when it was handed back."""
+        async with self.fast.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE stations SET connected = true, gateway_queue = %s, connected_version = %s "
+                "WHERE id = %s AND gateway_queue = %s",
+                (*previous, station_id, task_queue),
+            )
+            return cur.rowcount > 0
 
     async def set_disconnected(self, station_id: str, at: datetime, task_queue: str) -> bool:
         """Clear the route, unless another gateway has taken the station over meanwhile.

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from domain.credentials import StationKeys
+from runtime.secret_files import read_or_create
 from runtime.settings import Settings
 
 
@@ -36,9 +37,5 @@ def _keys(pepper: str | None, old: str, admin_key: str | None, data_dir: str) ->
     if admin_key:
         label = b"ampflow station password pepper v1"
         return StationKeys.of(hmac.new(admin_key.encode(), label, hashlib.sha256).digest(), *older)
-    path = Path(data_dir) / "station_password_pepper"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return StationKeys.of(path.read_text().strip().encode(), *older)
+    pepper_file = Path(data_dir) / "station_password_pepper"
+    return StationKeys.of(read_or_create(pepper_file, secrets.token_urlsafe(48)).encode(), *older)

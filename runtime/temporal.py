@@ -10,8 +10,6 @@ variable on every process (docker-compose.yml).
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from runtime.codec import EncryptionCodec, new_key_spec, parse_keys
+from runtime.secret_files import read_or_create
 from runtime.settings import Settings
 
 DEV_KEY_FILE = "temporal_codec_keys"
@@ -51,20 +50,7 @@ def converter_for(settings: Settings) -> DataConverter:
 def dev_codec_keys(data_dir: Path) -> str:
     """The data dir's codec key, created atomically on first use (concurrent processes of one
     stack, e.g. the chaos suite's, all read the first one written)."""
-    path = data_dir / DEV_KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".codec-")
-        try:
-            os.write(fd, (new_key_spec("dev-1") + "\n").encode())
-            os.close(fd)
-            os.chmod(tmp, 0o600)
-            os.link(tmp, path)  # fails if another process won the race: use theirs
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    return path.read_text().strip()
+    return read_or_create(data_dir / DEV_KEY_FILE, new_key_spec("dev-1") + "\n")
 
 
 async def connect(settings: Settings) -> Client:

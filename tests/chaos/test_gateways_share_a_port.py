@@ -127,3 +127,62 @@ async def test_two_gateway_processes_share_a_port_and_take_over(
         await asyncio.gather(*tasks, return_exceptions=True)
         for gateway in gateways:
             gateway.kill()
+
+
+async def test_a_silent_socket_on_the_other_process_hands_the_route_back(
+    settings, seeded, temporal_address, database_url, tmp_path
+):
+    ids = [f"SHARED-{i:02d}" for i in range(4)]
+    with seeded.session() as session:
+        for station_id in ids:
+            session.add(Station(id=station_id, password_hash=hash_password(PASSWORD)))
+    port = free_port()
+    gateways = [
+        _gateway(settings, database_url, temporal_address, port, tmp_path / f"gateway-{n}.log")
+        for n in (1, 2)
+    ]
+    url = f"ws://127.0.0.1:{port}/ocpp"
+    charger = Charger(url, ids[0])
+    task: asyncio.Task | None = None
+    try:
+        for gateway in gateways:
+            gateway.start()
+            await gateway.ready()
+        pids = [str(gateway.process.pid) for gateway in gateways if gateway.process]
+        task = asyncio.create_task(charger.run())
+        queue = await eventually(lambda: _queues(seeded, ids[:1])[ids[0]], timeout=30)
+        holder = next(pid for pid in pids if f"-{pid}-" in queue)
+        other = next(pid for pid in pids if pid != holder)
+
+        async def silent_socket_on_the_other_process() -> bool:
+            async with websockets.connect(
+                f"{url}/{ids[0]}",
+                subprotocols=["ocpp1.6"],
+                additional_headers=basic_auth_header(ids[0], PASSWORD),
+            ):
+                with contextlib.suppress(AssertionError):
+                    await eventually(
+                        lambda: f"-{other}-" in (_queues(seeded, ids[:1])[ids[0]] or ""),
+                        timeout=1,
+                    )
+                    return True  # the route moved there; now close without a frame
+            return False
+
+        for _ in range(40):  # the kernel picks the process; 40 tries miss it with p < 1e-12
+            if await silent_socket_on_the_other_process():
+                break
+        else:
+            raise AssertionError("no socket landed on the other process")
+        closed_at = time.monotonic()
+        await eventually(
+            lambda: f"-{holder}-" in (_queues(seeded, ids[:1])[ids[0]] or ""), timeout=10
+        )
+        await eventually(lambda: charger.answered_at > closed_at + 1, timeout=10)
+        assert f"-{holder}-" in (_queues(seeded, ids[:1])[ids[0]] or "")  # still online there
+        assert charger.connections == 1  # its socket carried on all along
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        for gateway in gateways:
+            gateway.kill()

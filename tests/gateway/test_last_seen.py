@@ -1,5 +1,5 @@
-"""Every frame a station sends moves its `last_seen_at` (written with the message log's batch,
-one statement for all the stations seen), which the offline alert and the console read."""
+"""A station's Heartbeats move its `last_seen_at` (written with the message log's batch, one
+statement for all the stations seen), which the offline alert and the console read."""
 
 from __future__ import annotations
 

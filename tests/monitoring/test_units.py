@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import orjson
 
@@ -18,6 +20,7 @@ from domain.alerts import (
 from domain.analytics import month_period, previous_month
 from gateway import events
 from gateway.live_listener import (
+    LiveListener,
     PendingEvents,
     _alert_steps,
     derived_power,
@@ -118,6 +121,40 @@ def test_queued_readings_of_a_connector_are_coalesced_to_the_newest():
     assert not queue and queue.take() == []
     queue.put(first)  # a new batch starts afresh: nothing left to replace
     assert queue.take() == [first]
+
+
+def test_a_reading_replaces_only_one_it_covers():
+    queue = PendingEvents()
+    energy = events.MeterReading("S", T0, 1, "s-1", 1_000, 7_400.0)
+    other_station = events.MeterReading("T", T0, 1, "s-1", 3_000, 7_000.0)
+    power_only = events.MeterReading("S", T0 + timedelta(seconds=1), 1, "s-1", None, 7_000.0)
+    newest = events.MeterReading("S", T0 + timedelta(seconds=2), 1, "s-1", 1_200, 6_900.0)
+    for event in (energy, other_station, power_only):
+        queue.put(event)
+    assert queue.take() == [energy, other_station, power_only]  # power alone keeps the energy
+    for event in (energy, power_only, newest):
+        queue.put(event)
+    assert queue.take() == [newest]
+
+
+async def test_the_live_view_writes_at_most_its_batches_per_second():
+    services = SimpleNamespace(
+        store=SimpleNamespace(pool=SimpleNamespace(closed=False)),
+        settings=SimpleNamespace(alert_sweep_interval_s=0, alert_webhook_url=None),
+    )
+    listener = LiveListener(None, services, "q")  # type: ignore[arg-type]
+    batches: list[int] = []
+
+    async def write(batch) -> int:
+        batches.append(len(batch.meters))
+        return 0
+
+    listener._write = write  # type: ignore[method-assign]
+    for n in range(100):  # 100 readings a second for a second, one connector
+        listener(events.MeterReading("S", T0 + timedelta(seconds=n), 1, "s-1", n, 7_000.0))
+        await asyncio.sleep(0.01)
+    await listener.close()
+    assert 2 <= len(batches) <= 6  # about 4 a second, not one per reading
 
 
 def test_alert_raise_sql_params():
