@@ -27,6 +27,18 @@ PASSWORD = "shared-port-secret"
 READY = "OCPP gateway listening on ws://"
 
 
+def _two_gateways_on_one_port(
+    settings, db, ids: list[str], temporal: str, tmp_path: Path
+) -> tuple[int, list[RoleProcess]]:
+    """The stations registered, and two gateway processes (not started) sharing a free port."""
+    with db.session() as session:
+        for station_id in ids:
+            session.add(Station(id=station_id, password_hash=hash_password(PASSWORD)))
+    port = free_port()
+    logs = [tmp_path / f"gateway-{n}.log" for n in (1, 2)]
+    return port, [_gateway(settings, settings.database_url, temporal, port, log) for log in logs]
+
+
 def _gateway(settings, database_url: str, temporal: str, port: int, log: Path) -> RoleProcess:
     env = {
         "AMPFLOW_DATABASE_URL": database_url,
@@ -78,17 +90,10 @@ def _queues(db, ids: list[str]) -> dict[str, str | None]:
 
 
 async def test_two_gateway_processes_share_a_port_and_take_over(
-    settings, seeded, temporal_address, database_url, tmp_path
+    settings, seeded, temporal_address, tmp_path
 ):
     ids = [f"SHARED-{i:02d}" for i in range(STATIONS)]
-    with seeded.session() as session:
-        for station_id in ids:
-            session.add(Station(id=station_id, password_hash=hash_password(PASSWORD)))
-    port = free_port()
-    gateways = [
-        _gateway(settings, database_url, temporal_address, port, tmp_path / f"gateway-{n}.log")
-        for n in (1, 2)
-    ]
+    port, gateways = _two_gateways_on_one_port(settings, seeded, ids, temporal_address, tmp_path)
     chargers = [Charger(f"ws://127.0.0.1:{port}/ocpp", station_id) for station_id in ids]
     tasks: list[asyncio.Task] = []
     try:
@@ -130,17 +135,10 @@ async def test_two_gateway_processes_share_a_port_and_take_over(
 
 
 async def test_a_silent_socket_on_the_other_process_hands_the_route_back(
-    settings, seeded, temporal_address, database_url, tmp_path
+    settings, seeded, temporal_address, tmp_path
 ):
     ids = [f"SHARED-{i:02d}" for i in range(4)]
-    with seeded.session() as session:
-        for station_id in ids:
-            session.add(Station(id=station_id, password_hash=hash_password(PASSWORD)))
-    port = free_port()
-    gateways = [
-        _gateway(settings, database_url, temporal_address, port, tmp_path / f"gateway-{n}.log")
-        for n in (1, 2)
-    ]
+    port, gateways = _two_gateways_on_one_port(settings, seeded, ids, temporal_address, tmp_path)
     url = f"ws://127.0.0.1:{port}/ocpp"
     charger = Charger(url, ids[0])
     task: asyncio.Task | None = None
